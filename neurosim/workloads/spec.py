@@ -1,0 +1,224 @@
+"""Workload descriptions: one validated spec (pydantic) per YAML file in ``workloads/``.
+
+A workload names a model family and its dimensions, how weights and activations are quantized and spike-encoded,
+the firing rates the paper assumes, the sequence length and batch, and the *counting convention* (what a paper's
+printed operation count includes). Any field can be overridden with ``--set key=value`` (dotted paths reach
+nested fields; a few short aliases such as ``unfold`` and ``rate`` are accepted).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from neurosim.errors import NeurosimError
+from neurosim.io import load_yaml
+
+WORKLOAD_FORMAT_VERSION = 1
+
+ROLES = ("qkv", "o", "gate_up", "down", "attn", "lm_head", "ffn_in", "ffn_out", "mix", "default")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelDims(_Strict):
+    """Architecture dimensions, as in the model's public config."""
+
+    layers: int = Field(gt=0)
+    d_model: int = Field(gt=0)
+    ffn: int = Field(gt=0)
+    heads: int = Field(gt=0)
+    kv_heads: int | None = Field(default=None, gt=0)
+    head_dim: int | None = Field(default=None, gt=0)
+    vocab: int = Field(gt=0)
+    tied_embeddings: bool = False
+    lm_head: bool = True
+    norm: Literal["rms", "layer"] = "rms"
+    ffn_kind: Literal["swiglu", "gelu", "relu", "rwkv"] = "swiglu"
+    max_positions: int | None = Field(default=None, gt=0)
+    # family-specific extras (SymbolicLight local window, RWKV time-mix), kept open and documented in each file
+    local_window: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ModelDims:
+        kv = self.kv_heads or self.heads
+        if self.heads % kv:
+            raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads ({kv})")
+        if self.head_dim is None and self.d_model % self.heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of heads ({self.heads})")
+        return self
+
+    @property
+    def n_kv(self) -> int:
+        return self.kv_heads or self.heads
+
+    @property
+    def hd(self) -> int:
+        return self.head_dim or self.d_model // self.heads
+
+
+class Convention(_Strict):
+    """What an operation count includes. The paper's printed bases differ between models (see
+    ``reports/sdllm/README.md``); the principled count is causal attention, grouped k/v and the lm_head."""
+
+    attention: Literal["full", "causal", "none"] = "causal"
+    kv_width: Literal["grouped", "full"] = "grouped"
+    lm_head: bool = True
+    nonlinear: bool = True  # count norms, softmax, SiLU, rotary, residual adds as fp ops
+    attention_as_spiking: bool = False  # price QK^T and AV like the spike-driven projections (paper rows do)
+
+
+class WorkloadSpec(_Strict):
+    """A spiking-LM workload. Rates are spikes per element per unfolded step (seed 002's firing rate)."""
+
+    version: int = WORKLOAD_FORMAT_VERSION
+    name: str
+    family: Literal["llama", "bert", "rwkv", "symboliclight", "custom"]
+    description: str = ""
+    source: str = ""
+    model: ModelDims
+    method: str = "sdllm"
+    w_bits: int = Field(default=4, ge=1, le=32)
+    w_format: Literal["int", "binary", "ternary", "fp"] | None = None
+    a_encoding: Literal["fp", "int", "binary", "ternary"] = "ternary"
+    a_bits: int = Field(default=4, ge=1, le=32, description="count bits before unfolding (or the int/fp width)")
+    unfold: float | None = Field(default=None, gt=0, description="virtual time steps; default 2^(b-1) or 2^b-1")
+    symmetric: bool = True
+    clip_quantile: float | None = Field(default=None, gt=0, lt=1)
+    rotation: Literal["hadamard", "random", "none"] = "hadamard"
+    gamma_sqp: bool = True
+    spike_multiplier: float = Field(default=1.0, gt=0)
+    firing_rate: float = Field(default=0.2, ge=0, le=1)
+    rates: dict[str, float] = Field(default_factory=dict)
+    kv_bits: int = Field(default=16, ge=1, le=32)
+    seq_len: int = Field(default=1024, gt=0)
+    batch: int = Field(default=1, gt=0)
+    convention: Convention = Field(default_factory=Convention)
+    paper_convention: Convention | None = None
+    notes: list[str] = Field(default_factory=list)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: int) -> int:
+        if v != WORKLOAD_FORMAT_VERSION:
+            raise ValueError(f"unsupported workload version {v}; allowed: {WORKLOAD_FORMAT_VERSION}")
+        return v
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, v: dict[str, float]) -> dict[str, float]:
+        for role, r in v.items():
+            if role not in ROLES:
+                raise ValueError(f"unknown rate role '{role}'; allowed: {', '.join(ROLES)}")
+            if not isinstance(r, (int, float)) or not 0.0 <= float(r) <= 1.0:
+                raise ValueError(f"rate for '{role}' = {r!r} out of range; allowed: [0, 1]")
+        return v
+
+    @property
+    def weight_format(self) -> str:
+        """int (RTN b-bit), binary (1-bit), ternary (1.58-bit, stored in 2 bits) or fp; inferred from w_bits."""
+        if self.w_format:
+            return self.w_format
+        return "fp" if self.w_bits >= 16 else "binary" if self.w_bits == 1 else "int"
+
+    @property
+    def effective_unfold(self) -> float:
+        if self.a_encoding in ("fp", "int"):
+            return 1
+        if self.unfold is not None:
+            return self.unfold
+        return 2 ** (self.a_bits - 1) if self.a_encoding == "ternary" else 2**self.a_bits - 1
+
+    def rate(self, role: str) -> float:
+        """The assumed firing rate of the input of a layer with this role."""
+        return float(self.rates.get(role, self.rates.get("default", self.firing_rate)))
+
+
+ALIASES = {
+    "unfold": "unfold",
+    "D": "unfold",
+    "rate": "firing_rate",
+    "seq": "seq_len",
+    "layers": "model.layers",
+    "d_model": "model.d_model",
+    "ffn": "model.ffn",
+    "heads": "model.heads",
+    "kv_heads": "model.kv_heads",
+    "vocab": "model.vocab",
+    "lm_head": "model.lm_head",
+}
+
+
+def _parse_scalar(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], sets: list[str] | None, where: str) -> dict[str, Any]:
+    """Apply ``key=value`` overrides (dotted keys for nested fields) to a workload mapping."""
+    data = _deepcopy(data)
+    for item in sets or []:
+        if "=" not in item:
+            raise NeurosimError(f"--set {item!r}: expected key=value, e.g. --set w_bits=6")
+        key, _, raw = item.partition("=")
+        key = ALIASES.get(key.strip(), key.strip())
+        value = _parse_scalar(raw.strip())
+        parts = key.split(".")
+        node = data
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                node[p] = {} if node.get(p) is None else node[p]
+            node = node[p]
+        node[parts[-1]] = value
+    return data
+
+
+def _deepcopy(d: Any) -> Any:
+    if isinstance(d, dict):
+        return {k: _deepcopy(v) for k, v in d.items()}
+    if isinstance(d, list):
+        return [_deepcopy(v) for v in d]
+    return d
+
+
+def _format_validation_error(exc: ValidationError, where: str) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"]) or "(root)"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown field '{loc}'"
+    if err["type"] == "missing":
+        return f"{where}: missing field '{loc}'"
+    inp = err.get("input")
+    shown = f" = {inp!r}" if not isinstance(inp, dict) and inp is not None else ""
+    return f"{where}: field '{loc}'{shown}: {msg}"
+
+
+def workload_from_dict(data: Any, where: str) -> WorkloadSpec:
+    if not isinstance(data, dict):
+        raise NeurosimError(f"{where}: expected a mapping of workload fields at the top level")
+    try:
+        return WorkloadSpec.model_validate(data)
+    except ValidationError as exc:
+        raise NeurosimError(_format_validation_error(exc, where)) from None
+
+
+def load_workload(name_or_path: str, sets: list[str] | None = None) -> WorkloadSpec:
+    """Load a built-in workload by name or a YAML file by path, then apply ``--set`` overrides."""
+    from neurosim.resources import resolve
+
+    path = resolve("workload", name_or_path)
+    where = str(path) if Path(name_or_path).suffix in (".yaml", ".yml") else f"workload {name_or_path}"
+    data = load_yaml(path)
+    if isinstance(data, dict) and sets:
+        data = apply_overrides(data, sets, where)
+        where = f"{where} (with --set)"
+    return workload_from_dict(data, where)
