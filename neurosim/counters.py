@@ -18,8 +18,8 @@ Counters are plain data; energy is counters priced by an :class:`~neurosim.energ
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import pandas as pd
 

@@ -12,9 +12,10 @@ back to the class, and unknown types or fields are errors that name them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 from neurosim.errors import NeurosimError
 

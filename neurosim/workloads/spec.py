@@ -189,14 +189,30 @@ def _deepcopy(d: Any) -> Any:
     return d
 
 
-def _format_validation_error(exc: ValidationError, where: str) -> str:
+def format_validation_error(exc: ValidationError, where: str, model: type[BaseModel] | None = None) -> str:
+    """One line from a pydantic error: the file, the field, the bad value and what is allowed."""
     err = exc.errors()[0]
     loc = ".".join(str(x) for x in err["loc"]) or "(root)"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        return f"{where}: unknown field '{loc}'"
+        allowed = ""
+        if model is not None:
+            node: Any = model
+            for part in err["loc"][:-1]:
+                ann = getattr(node, "model_fields", {}).get(part)
+                node = getattr(ann, "annotation", None)
+            fields = getattr(node, "model_fields", None)
+            if fields:
+                allowed = f"; allowed: {', '.join(fields)}"
+        return f"{where}: unknown field '{loc}'{allowed}"
     if err["type"] == "missing":
         return f"{where}: missing field '{loc}'"
+    ctx = err.get("ctx") or {}
+    bounds = [f"{op} {ctx[k]}" for k, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")) if k in ctx]
+    if bounds:
+        msg = f"allowed: {' and '.join(bounds)}"
+    elif "expected" in ctx:
+        msg = f"allowed: {ctx['expected']}"
     inp = err.get("input")
     shown = f" = {inp!r}" if not isinstance(inp, dict) and inp is not None else ""
     return f"{where}: field '{loc}'{shown}: {msg}"
@@ -208,7 +224,7 @@ def workload_from_dict(data: Any, where: str) -> WorkloadSpec:
     try:
         return WorkloadSpec.model_validate(data)
     except ValidationError as exc:
-        raise NeurosimError(_format_validation_error(exc, where)) from None
+        raise NeurosimError(format_validation_error(exc, where, WorkloadSpec)) from None
 
 
 def load_workload(name_or_path: str, sets: list[str] | None = None) -> WorkloadSpec:
