@@ -228,8 +228,12 @@ class Linear(Layer):
 
 @dataclass
 class Readout(Linear):
-    """The language-model head (hidden -> vocabulary logits); a Linear that ends the graph."""
+    """The language-model head (hidden -> vocabulary logits); a Linear that ends the graph.
 
+    ``tied_to`` names the embedding whose table it reuses (tied embeddings): its weights are not counted twice
+    in the model's parameters, though a neuromorphic mapping still stores them as synapses."""
+
+    tied_to: str = ""
     kind: ClassVar[str] = "readout"
 
 
@@ -451,7 +455,8 @@ class Graph:
 
     @property
     def params(self) -> int:
-        return sum(layer.params for layer in self)
+        """Model parameters (a tied lm_head is not counted again)."""
+        return sum(layer.params for layer in self if not getattr(layer, "tied_to", ""))
 
     def to_dict(self) -> dict[str, Any]:
         return {

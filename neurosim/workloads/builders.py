@@ -61,10 +61,13 @@ class _Builder:
 
     def linear(self, name: str, fan_in: int, fan_out: int, role: str, after: str, block: int | None,
                cls: type[Linear] = Linear, w_format: str | None = None, w_bits: int | None = None) -> str:
+        extra = {}
+        if cls is Readout and self.spec.model.tied_embeddings:
+            extra["tied_to"] = "embed"
         self.g.add(
             cls(name, block, role, in_features=fan_in, out_features=fan_out,
                 w_bits=w_bits or self.spec.w_bits, input=activation_for(self.spec, role),
-                w_format=w_format or self.w_format),
+                w_format=w_format or self.w_format, **extra),
             after,
         )
         return name
