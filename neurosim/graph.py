@@ -292,6 +292,8 @@ class LIF(Layer):
     """Leaky integrate-and-fire neurons (a spike gate): v <- decay*v + x; spike when v > threshold; reset.
 
     ``dv`` and ``du`` are Loihi's 12-bit decays (0..4096); ``threshold`` in the unit of the input.
+    ``neuron`` names the dynamics when they come from NIR (lif, cuba_lif, if, li, cuba_li, i, threshold); the
+    default "lif" is the neuron above. Per-neuron NIR parameters live beside the graph (see neurosim.interop).
     """
 
     n: int = 0
@@ -301,6 +303,7 @@ class LIF(Layer):
     reset: str = "zero"
     steps: int = 1
     firing_rate: float = 0.1
+    neuron: str = "lif"
     kind: ClassVar[str] = "lif"
 
     @property
