@@ -1,0 +1,355 @@
+"""Neuron and synapse arithmetic: floating-point LIF, Loihi's fixed-point LIF and Loihi's Dense synapse.
+
+The fixed-point models reproduce lava-nc 0.10 (``PyLifModelBitAcc``, ``PyDenseModelBitAcc``) bit for bit, so that
+neurosim's engines can be checked against Lava step by step. They follow what that code computes, including
+its integer widths, not only what its docstrings say:
+
+LIF, per time step (all arithmetic on integers; ``>>`` is an arithmetic shift):
+
+- ``u <- sign(u) * ((|u| * (4096 - (du + 1))) >> 12) + (a_in << 6)``: the current decays with ``du + 1`` (a 1-bit
+  offset, so ``du = 4095`` clears it and ``du = 0`` keeps 4095/4096 of it); the input is MSB-aligned by 6 bits.
+  The sum is an int32 sum (it wraps at 2^31, as Lava's does) and is then folded into 24 bits *once*:
+  above ``2^23`` subtract ``2^24``, at or below ``-2^23`` add ``2^24`` (so ``u`` lives in ``(-2^23, 2^23]``).
+- ``v <- sign(v) * ((|v| * (4096 - dv)) >> 12) + u + bias``, ``bias = bias_mant << bias_exp`` (``>>`` for a
+  negative exponent), int32 sums, then saturated to ``[-(2^23 - 1), 2^23 - 1]``; ``dv = 0`` keeps ``v``.
+- spike where ``v > vth << 6``; a spiking neuron's ``v`` is reset to 0 (``u`` is kept).
+- ``a_in`` arrives as int32 (Lava's LIF declares a 16-bit port but receives the sender's int32 channel);
+  inputs from several Dense processes are added in int32.
+
+Dense (weights as Lava takes them: 8-bit-scale integers, ``(out, in)``):
+
+- the stored weight is the given one clipped to the 8-bit range of its sign mode (mixed: ``[-256, 255]``,
+  excitatory: ``[0, 255]``, inhibitory: ``[-255, 0]``), then its low ``8 - num_weight_bits (+1 if mixed)`` bits
+  are truncated (arithmetic shift; inhibitory weights are truncated in magnitude);
+- binary messages (``num_message_bits = 0``): the sum of the stored weight columns of the inputs that are nonzero,
+  in int64; graded messages: the int32 dot product of the stored weights with the payloads (it wraps at 2^31);
+- the sum is shifted by ``weight_exp`` (left if positive, arithmetic right otherwise) and sent on an int32
+  channel (wraps at 2^31); it reaches the neurons one time step later (Lava's Dense sends the previous step's
+  accumulation, which keeps recurrent networks free of deadlock).
+
+The documented scaling ``w * 2^(8 - num_weight_bits + weight_exp + mixed)`` describes weights given as
+``num_weight_bits``-bit mantissas; Lava 0.10 instead takes 8-bit-scale weights and zeroes their low bits, so a
+b-bit mantissa ``m`` is passed as ``m << (8 - b + mixed)`` with ``weight_exp = -(8 - b + mixed)`` to make the
+synaptic input exactly ``m`` (see :func:`lava_weights_for`).
+
+Every function is vectorized over neurons (any leading batch axes are allowed); the ``*_run`` functions unroll
+over time, which is the one loop a recurrence cannot avoid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurosim.errors import NeurosimError
+
+#: width of Loihi's u and v state registers
+UV_BITS = 24
+UV_LIMIT = 1 << (UV_BITS - 1)  # 2^23
+DECAY_SHIFT = 12
+DECAY_UNITY = 1 << DECAY_SHIFT  # 4096
+#: threshold and synaptic input are MSB-aligned to the 24-bit state by this many bits
+VTH_SHIFT = 6
+ACT_SHIFT = 6
+#: Lava's ds_offset / dm_offset: 1-bit offsets added to du / dv
+DU_OFFSET = 1
+DV_OFFSET = 0
+DECAY_MAX = DECAY_UNITY - 1  # du, dv are 12-bit unsigned
+VTH_MAX = (1 << 17) - 1  # vth is 17-bit unsigned
+BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << 12), (1 << 12) - 1  # 13-bit signed
+BIAS_EXP_MIN, BIAS_EXP_MAX = -12, 7  # Loihi: 3-bit unsigned; Lava shifts right for a negative exponent
+WEIGHT_EXP_MIN, WEIGHT_EXP_MAX = -8, 7  # Loihi's weight exponent range
+SIGN_MODES = ("mixed", "excitatory", "inhibitory")
+
+_I32 = 1 << 32
+
+
+def wrap_int32(x: np.ndarray) -> np.ndarray:
+    """The value an int64 array takes when cast to int32 (two's complement wrap), kept as int64."""
+    x = np.asarray(x, dtype=np.int64)
+    return ((x + (1 << 31)) & (_I32 - 1)) - (1 << 31)
+
+
+def _decay(x: np.ndarray, decay_eff: int) -> np.ndarray:
+    """sign(x) * ((|x| * (4096 - decay_eff)) >> 12), in int64 (Lava promotes to int64 for the product)."""
+    prod = x.astype(np.int64) * (DECAY_UNITY - decay_eff)
+    return np.sign(prod) * (np.abs(prod) >> DECAY_SHIFT)
+
+
+def _check_int(name: str, value: object, lo: int, hi: int, where: str) -> None:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
+        raise NeurosimError(f"{where}: {name} = {value!r} must be an integer; allowed: {lo}..{hi}")
+    if arr.size and (arr.min() < lo or arr.max() > hi):
+        bad = arr.min() if arr.min() < lo else arr.max()
+        raise NeurosimError(f"{where}: {name} = {bad} out of range; allowed: {lo}..{hi}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Fixed-point LIF (Loihi, as lava-nc 0.10 PyLifModelBitAcc)
+
+
+@dataclass(frozen=True)
+class FixedLifParams:
+    """Parameters of Loihi's fixed-point LIF. ``bias_mant``/``bias_exp`` may be per neuron (arrays)."""
+
+    du: int = 0
+    dv: int = 0
+    vth: int = 10
+    bias_mant: int | np.ndarray = 0
+    bias_exp: int | np.ndarray = 0
+    where: str = field(default="LIF", compare=False)
+
+    def __post_init__(self) -> None:
+        _check_int("du", self.du, 0, DECAY_MAX, self.where)
+        _check_int("dv", self.dv, 0, DECAY_MAX, self.where)
+        _check_int("vth", self.vth, 0, VTH_MAX, self.where)
+        _check_int("bias_mant", self.bias_mant, BIAS_MANT_MIN, BIAS_MANT_MAX, self.where)
+        _check_int("bias_exp", self.bias_exp, BIAS_EXP_MIN, BIAS_EXP_MAX, self.where)
+        object.__setattr__(self, "du", int(self.du))
+        object.__setattr__(self, "dv", int(self.dv))
+        object.__setattr__(self, "vth", int(self.vth))
+
+    @property
+    def effective_bias(self) -> np.ndarray:
+        """bias_mant << bias_exp (arithmetic >> for a negative exponent), as int64."""
+        mant = np.asarray(self.bias_mant, dtype=np.int64)
+        exp = np.asarray(self.bias_exp, dtype=np.int64)
+        return np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
+
+    @property
+    def effective_vth(self) -> int:
+        return self.vth << VTH_SHIFT
+
+
+@dataclass
+class FixedLifState:
+    """Current ``u`` and voltage ``v`` of a population, int32 as on the chip (24 bits used)."""
+
+    u: np.ndarray
+    v: np.ndarray
+
+    @classmethod
+    def zeros(cls, shape: int | tuple[int, ...]) -> FixedLifState:
+        return cls(np.zeros(shape, dtype=np.int32), np.zeros(shape, dtype=np.int32))
+
+    def copy(self) -> FixedLifState:
+        return FixedLifState(self.u.copy(), self.v.copy())
+
+
+def lif_fixed_step(state: FixedLifState, a_in: np.ndarray, params: FixedLifParams) -> np.ndarray:
+    """Advance one time step in place; return the spikes (bool) of this step.
+
+    ``a_in`` is the synaptic input of this step (int, the int32 value Lava's port receives).
+    """
+    a = wrap_int32(np.asarray(a_in, dtype=np.int64))
+    u = wrap_int32(_decay(state.u, params.du + DU_OFFSET) + wrap_int32(a << ACT_SHIFT))
+    u = np.where(u > UV_LIMIT, u - 2 * UV_LIMIT, np.where(u <= -UV_LIMIT, u + 2 * UV_LIMIT, u))
+    v = wrap_int32(wrap_int32(_decay(state.v, params.dv + DV_OFFSET) + u) + params.effective_bias)
+    v = np.clip(v, -UV_LIMIT + 1, UV_LIMIT - 1)
+    spikes = v > params.effective_vth
+    v[spikes] = 0
+    state.u[...] = u
+    state.v[...] = v
+    return spikes
+
+
+@dataclass
+class LifTrace:
+    """Per-step record of a population: ``spikes[t]``, and ``u[t]``, ``v[t]`` at the end of step t (after reset)."""
+
+    spikes: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+
+
+def lif_fixed_run(a_in: np.ndarray, params: FixedLifParams, state: FixedLifState | None = None) -> LifTrace:
+    """Unroll :func:`lif_fixed_step` over the first axis of ``a_in`` (time); ``state`` is updated in place."""
+    a_in = np.asarray(a_in)
+    steps, shape = a_in.shape[0], a_in.shape[1:]
+    state = state if state is not None else FixedLifState.zeros(shape)
+    spikes = np.zeros((steps, *shape), dtype=bool)
+    u = np.zeros((steps, *shape), dtype=np.int32)
+    v = np.zeros((steps, *shape), dtype=np.int32)
+    for t in range(steps):
+        spikes[t] = lif_fixed_step(state, a_in[t], params)
+        u[t] = state.u
+        v[t] = state.v
+    return LifTrace(spikes, u, v)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Floating-point LIF (as lava-nc 0.10 PyLifModelFloat)
+
+
+@dataclass(frozen=True)
+class FloatLifParams:
+    """Floating-point LIF: ``du``, ``dv`` are decay fractions in [0, 1]; ``bias`` is added every step.
+
+    Lava's floating-point model adds ``bias_mant`` and ignores ``bias_exp``; here that is ``bias``.
+    """
+
+    du: float = 0.0
+    dv: float = 0.0
+    vth: float = 10.0
+    bias: float | np.ndarray = 0.0
+
+
+@dataclass
+class FloatLifState:
+    u: np.ndarray
+    v: np.ndarray
+
+    @classmethod
+    def zeros(cls, shape: int | tuple[int, ...]) -> FloatLifState:
+        return cls(np.zeros(shape), np.zeros(shape))
+
+
+def lif_float_step(state: FloatLifState, a_in: np.ndarray, params: FloatLifParams) -> np.ndarray:
+    """u <- u (1 - du) + a_in; v <- v (1 - dv) + u + bias; spike where v > vth, then v <- 0.
+
+    The operations are done in Lava's order so the floating-point results agree bit for bit.
+    """
+    state.u[...] = state.u * (1 - params.du)
+    state.u[...] += a_in
+    state.v[...] = state.v * (1 - params.dv) + state.u + params.bias
+    spikes = state.v > params.vth
+    state.v[spikes] = 0
+    return spikes
+
+
+def lif_float_run(a_in: np.ndarray, params: FloatLifParams, state: FloatLifState | None = None) -> LifTrace:
+    """Unroll :func:`lif_float_step` over the first axis of ``a_in`` (time)."""
+    a_in = np.asarray(a_in, dtype=float)
+    steps, shape = a_in.shape[0], a_in.shape[1:]
+    state = state if state is not None else FloatLifState.zeros(shape)
+    spikes = np.zeros((steps, *shape), dtype=bool)
+    u = np.zeros((steps, *shape))
+    v = np.zeros((steps, *shape))
+    for t in range(steps):
+        spikes[t] = lif_float_step(state, a_in[t], params)
+        u[t] = state.u
+        v[t] = state.v
+    return LifTrace(spikes, u, v)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Dense synapse (as lava-nc 0.10 PyDenseModelBitAcc)
+
+
+def sign_mode_of(weights: np.ndarray) -> str:
+    """Lava's rule when no sign mode is given: all >= 0 excitatory, all <= 0 inhibitory, else mixed."""
+    w = np.asarray(weights)
+    if w.size == 0 or w.min() >= 0:
+        return "excitatory"
+    if w.max() <= 0:
+        return "inhibitory"
+    return "mixed"
+
+
+@dataclass(frozen=True)
+class DenseFixedParams:
+    """A Dense connection as Lava takes it: ``weights`` (out, in) in 8-bit scale, plus its fixed-point settings."""
+
+    weights: np.ndarray
+    num_weight_bits: int = 8
+    weight_exp: int = 0
+    sign_mode: str | None = None
+    num_message_bits: int = 0
+    where: str = field(default="Dense", compare=False)
+
+    def __post_init__(self) -> None:
+        w = np.asarray(self.weights)
+        if w.ndim != 2:
+            raise NeurosimError(f"{self.where}: weights must be a 2-D (out, in) matrix, got shape {w.shape}")
+        _check_int("weights", w, -(1 << 31), (1 << 31) - 1, self.where)
+        _check_int("num_weight_bits", self.num_weight_bits, 1, 8, self.where)
+        _check_int("weight_exp", self.weight_exp, WEIGHT_EXP_MIN, WEIGHT_EXP_MAX, self.where)
+        _check_int("num_message_bits", self.num_message_bits, 0, 32, self.where)
+        mode = self.sign_mode or sign_mode_of(w)
+        if mode not in SIGN_MODES:
+            raise NeurosimError(f"{self.where}: sign_mode = {self.sign_mode!r}; allowed: {', '.join(SIGN_MODES)}")
+        object.__setattr__(self, "weights", w.astype(np.int64))
+        object.__setattr__(self, "sign_mode", mode)
+
+    @property
+    def graded(self) -> bool:
+        return self.num_message_bits > 0
+
+    @property
+    def stored_weights(self) -> np.ndarray:
+        """The weights after Lava's clip to 8 bits and truncation to ``num_weight_bits`` (int64)."""
+        return stored_weights(self.weights, self.num_weight_bits, self.sign_mode)
+
+
+def stored_weights(weights: np.ndarray, num_weight_bits: int, sign_mode: str) -> np.ndarray:
+    """Clip to the 8-bit range of the sign mode, then zero the low ``8 - num_weight_bits (+1 mixed)`` bits."""
+    w = np.asarray(weights, dtype=np.int64)
+    mixed = sign_mode == "mixed"
+    if sign_mode == "inhibitory":
+        w = -w
+    w = np.clip(w, -256 if mixed else 0, 255)
+    drop = 8 - int(num_weight_bits) + int(mixed)
+    w = (w >> drop) << drop
+    return -w if sign_mode == "inhibitory" else w
+
+
+def _exact_matmul(spikes: np.ndarray, weights_t: np.ndarray) -> np.ndarray:
+    """``spikes @ weights_t`` exactly in int64; through float64 BLAS when every partial sum fits in 2^53."""
+    bound = float(np.abs(spikes).max(initial=0)) * float(np.abs(weights_t).sum(axis=0).max(initial=0))
+    if bound < 2.0**53:
+        return (spikes.astype(np.float64) @ weights_t.astype(np.float64)).astype(np.int64)
+    return spikes.astype(np.int64) @ weights_t.astype(np.int64)
+
+
+def dense_fixed_accumulate(params: DenseFixedParams, s_in: np.ndarray, stored: np.ndarray | None = None) -> np.ndarray:
+    """The int32 value Dense sends for input ``s_in`` (shape (..., in)), before its one-step delay.
+
+    Vectorized over any leading axes (e.g. all time steps at once).
+    """
+    w = params.stored_weights if stored is None else stored
+    s = np.asarray(s_in)
+    if params.graded:
+        acc = wrap_int32(_exact_matmul(s.astype(np.int64), w.T))  # Lava: int32 dot product
+        if params.weight_exp > 0:
+            return wrap_int32(acc << params.weight_exp)
+        return acc >> -params.weight_exp
+    acc = _exact_matmul((s != 0).astype(np.int8), w.T)  # Lava: int64 sum of the selected columns
+    acc = acc << params.weight_exp if params.weight_exp > 0 else acc >> -params.weight_exp
+    return wrap_int32(acc)
+
+
+def dense_fixed_run(params: DenseFixedParams, s_in: np.ndarray) -> np.ndarray:
+    """Dense output for every step of ``s_in`` (time first), delayed one step as in Lava (step 0 receives 0)."""
+    s_in = np.asarray(s_in)
+    out = np.zeros((s_in.shape[0], params.weights.shape[0]), dtype=np.int64)
+    if s_in.shape[0] > 1:
+        out[1:] = dense_fixed_accumulate(params, s_in[:-1])
+    return out
+
+
+def lava_weights_for(mantissas: np.ndarray, num_weight_bits: int, sign_mode: str = "mixed",
+                     extra_exp: int = 0) -> tuple[np.ndarray, int]:
+    """Lava Dense ``(weights, weight_exp)`` whose synaptic input is exactly ``mantissas * 2^extra_exp``.
+
+    ``mantissas`` are ``num_weight_bits``-bit integers (signed for mixed sign); they are placed in the top bits
+    of Lava's 8-bit weight so the truncation keeps them, and ``weight_exp`` shifts them back down.
+    """
+    m = np.asarray(mantissas, dtype=np.int64)
+    b = int(num_weight_bits)
+    drop = 8 - b + int(sign_mode == "mixed")
+    if sign_mode == "mixed":
+        lo, hi = -(1 << (b - 1)), (1 << (b - 1)) - 1
+    elif sign_mode == "excitatory":
+        lo, hi = 0, (1 << b) - 1
+    else:
+        lo, hi = -((1 << b) - 1), 0
+    if m.size and (m.min() < lo or m.max() > hi):
+        raise NeurosimError(
+            f"weights in [{m.min()}, {m.max()}] do not fit {b}-bit {sign_mode} weights; allowed: {lo}..{hi}"
+        )
+    exp = extra_exp - drop
+    if not WEIGHT_EXP_MIN <= exp <= WEIGHT_EXP_MAX:
+        raise NeurosimError(f"weight_exp = {exp} out of range; allowed: {WEIGHT_EXP_MIN}..{WEIGHT_EXP_MAX}")
+    return m << drop, exp
