@@ -1,0 +1,119 @@
+"""`neurosim lava-check`: run the same spiking network in Lava, the functional engine and the event-driven
+simulator, and compare spikes and membrane states step by step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+ALL_ENGINES = ("lava", "functional", "events")
+
+
+def load_graph(source: str, sets: list[str]):
+    """A graph YAML file (``layers`` + ``edges``) or a workload (built-in name or YAML) -> Graph."""
+    from neurosim.errors import NeurosimError
+    from neurosim.graph import Graph
+    from neurosim.io import load_yaml
+    from neurosim.workloads.builders import build_graph
+    from neurosim.workloads.spec import load_workload
+
+    path = Path(source)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        data = load_yaml(path)
+        if isinstance(data, dict) and "layers" in data and "edges" in data:
+            if sets:
+                raise NeurosimError(f"{source}: --set applies to workloads, not to a graph file")
+            return Graph.from_dict(data, where=str(path))
+    return build_graph(load_workload(source, sets))
+
+
+def _engines(spec: str) -> tuple[list[str], bool]:
+    """(engines to run, whether 'events' may be skipped when it is not available)."""
+    from neurosim.errors import NeurosimError
+
+    if spec == "auto":
+        return list(ALL_ENGINES), True
+    names = [e.strip() for e in spec.split(",") if e.strip()]
+    bad = [e for e in names if e not in ALL_ENGINES]
+    if bad or len(names) < 2:
+        raise NeurosimError(f"--engines {spec!r}: name two or more of {', '.join(ALL_ENGINES)} (or auto)")
+    return names, False
+
+
+def _activity(net, trace) -> list[str]:
+    """One line per population: firing rate and how often the 24-bit edges were reached."""
+    from neurosim.functional.neurons import UV_LIMIT
+
+    lines = []
+    for name, tr in trace.populations.items():
+        sat = int((abs(tr.v.astype("int64")) == UV_LIMIT - 1).sum())
+        lines.append(
+            f"  {name}: {net.populations[name].n} neurons, rate {tr.spikes.mean():.4f}, "
+            f"u in [{int(tr.u.min())}, {int(tr.u.max())}], v saturated {sat} neuron-steps"
+        )
+    return lines
+
+
+def lava_check_cmd(
+    source: str = typer.Argument(..., help="workload (built-in name or .yaml) or a graph .yaml (layers + edges)"),
+    layers: list[str] = typer.Option([], "--layers", "-l",
+                                     help="layers to lower: names or globs, repeat or comma-separate "
+                                          "(default: the spike-driven Linear and LIF layers of the first block)"),
+    steps: int = typer.Option(100, "--steps", "-n", help="time steps to run"),
+    seed: int = typer.Option(0, "--seed", help="seed of the random weights and input spikes"),
+    sets: list[str] = typer.Option([], "--set", help="override a workload field, e.g. --set d_model=64"),
+    lif: list[str] = typer.Option([], "--lif",
+                                  help="parameter of the implicit LIF populations: du, dv, vth, bias_mant, bias_exp "
+                                       "(e.g. --lif du=0 --lif vth=5000)"),
+    graded: bool = typer.Option(False, "--graded", help="inputs as graded spikes carrying signed spike counts"),
+    engines: str = typer.Option("auto", "--engines",
+                                help="comma-separated engines to compare (lava, functional, events); auto = all, "
+                                     "skipping events when it is not available"),
+) -> None:
+    """Run a network in Lava and in neurosim's engines; print `identical` or the first difference."""
+    from neurosim.errors import NeurosimError
+    from neurosim.lava.network import first_difference, lower_graph, parse_lif_overrides, run_engine
+
+    names, events_optional = _engines(engines)
+    if "lava" in names:
+        from neurosim.lava.backend import _import_lava
+
+        _import_lava()  # a missing Lava fails here, with the install hint, before any work
+    patterns = [p.strip() for item in layers for p in item.split(",") if p.strip()]
+    graph = load_graph(source, sets)
+    net = lower_graph(graph, patterns or None, steps=steps, seed=seed, lif=parse_lif_overrides(lif), graded=graded)
+    typer.echo(f"network {net.name} (seed {seed}): {net.summary()}")
+    typer.echo(f"layers: {', '.join(net.meta['layers'])}")
+    traces = []
+    for engine in names:
+        try:
+            trace = run_engine(engine, net, steps)
+        except NeurosimError as exc:
+            if engine == "events" and events_optional:
+                typer.echo(f"{engine}: skipped ({exc})")
+                continue
+            raise
+        timing = f"{trace.wall_s:.3f} s"
+        if trace.run_s is not None and trace.run_s != trace.wall_s:
+            timing += f" ({trace.run_s:.3f} s stepping)"
+        typer.echo(f"{engine}: ran {steps} steps in {timing}")
+        traces.append(trace)
+    typer.echo("activity (" + traces[0].engine + "):")
+    typer.echo("\n".join(_activity(net, traces[0])))
+    ref = traces[0]
+    same = True
+    for other in traces[1:]:
+        diff = first_difference(ref, other)
+        if diff is None:
+            typer.echo(f"{ref.engine} vs {other.engine}: identical (spikes, u, v of every neuron at every step)")
+        else:
+            same = False
+            typer.echo(f"{ref.engine} vs {other.engine}: {diff.describe(ref.engine, other.engine)}")
+    typer.echo("identical" if same else "DIFFERENT")
+    if not same:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("lava-check")(lava_check_cmd)
