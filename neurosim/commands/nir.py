@@ -1,0 +1,104 @@
+"""`neurosim import-nir` and `neurosim export-nir`: NIR in and out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def import_nir_cmd(
+    file: Path = typer.Argument(..., help="a NIR file (.nir, HDF5) written by snnTorch, Norse, Sinabs, Rockpool..."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="write the graph YAML here (+ <stem>.params.npz)"),
+    dt: float = typer.Option(1e-4, "--dt", help="time step in seconds (NIR files carry none; snnTorch uses 1e-4)"),
+    steps: int = typer.Option(1, "--steps", help="time steps per sample (the run's seq_len)"),
+    rate: float = typer.Option(0.1, "--rate", help="assumed firing rate of every spiking layer"),
+    input_encoding: str = typer.Option("fp", "--input", help="what the network's input is: fp or binary (spikes)"),
+    input_rate: float = typer.Option(0.1, "--input-rate", help="firing rate of binary input spikes"),
+    name: str | None = typer.Option(None, "--name", help="graph name (default: the file's stem)"),
+) -> None:
+    """Import a NIR graph as a neurosim graph that maps and simulates like any workload."""
+    import pandas as pd
+
+    from neurosim.commands._common import print_frame
+    from neurosim.errors import NeurosimError
+    from neurosim.graph import LIF, Linear
+    from neurosim.interop.nir_import import import_nir, save_network
+
+    if steps <= 0:
+        raise NeurosimError(f"--steps = {steps}; allowed: an integer > 0")
+    for opt, v in (("--rate", rate), ("--input-rate", input_rate)):
+        if not 0.0 <= v <= 1.0:
+            raise NeurosimError(f"{opt} = {v}; allowed: [0, 1]")
+    net = import_nir(file, name=name, dt_s=dt, steps=steps, firing_rate=rate, input_encoding=input_encoding,
+                     input_rate=input_rate)
+    g, meta = net.graph, net.nir_meta
+    rows = []
+    for layer in g:
+        row = {"layer": layer.name, "type": type(layer).__name__, "in": layer.in_dim, "out": layer.out_dim}
+        if isinstance(layer, Linear):
+            row["detail"] = f"input {layer.input.label}" + (" + bias" if layer.bias else "")
+        elif isinstance(layer, LIF):
+            row["detail"] = f"{layer.neuron}, thr {layer.threshold:.4g}, dv {layer.dv}, du {layer.du}, reset {layer.reset}"
+        else:
+            row["detail"] = getattr(layer, "op", "")
+        rows.append(row)
+    print_frame(pd.DataFrame(rows), "table", title=f"{g.name}: imported from {file}")
+    typer.echo(f"time step dt = {meta['dt_s']:g} s; {meta['time']}")
+    typer.echo(f"discretisation: {meta['discretisation']}")
+    typer.echo("reset: " + ", ".join(f"{k}: {v}" for k, v in meta["reset"].items()))
+    typer.echo("inputs: " + ", ".join(f"{k} {v['shape']} -> {', '.join(v['to'])}" for k, v in meta["inputs"].items()))
+    typer.echo("outputs: " + ", ".join(f"{k} <- {', '.join(v['from'])}" for k, v in meta["outputs"].items()))
+    if meta["recurrent_edges"]:
+        typer.echo("recurrent edges (one-step delay): " + ", ".join(f"{a} -> {b}" for a, b in meta["recurrent_edges"]))
+    typer.echo(f"firing rates: {meta['firing_rate']}")
+    if out is not None:
+        gp, pp = save_network(net, out)
+        typer.echo(f"wrote {gp} and {pp}")
+    else:
+        typer.echo("(no file written: add --out GRAPH.yaml)")
+
+
+def export_nir_cmd(
+    workload: str = typer.Argument(..., help="a workload name or .yaml, or a graph .yaml written by import-nir"),
+    out: Path = typer.Option(..., "--out", "-o", help="the NIR file to write"),
+    sets: list[str] = typer.Option([], "--set", help="override a workload field: --set layers=1"),
+    convention: str = typer.Option("workload", "--convention", help="workload, paper or principled"),
+    dt: float | None = typer.Option(None, "--dt", help="time step in seconds written as metadata (default 1e-4)"),
+    max_weights: int = typer.Option(64_000_000, "--max-weights", help="limit on placeholder (zero) weights"),
+) -> None:
+    """Export the NIR-expressible part of a graph; layers NIR cannot express are named in the file's metadata."""
+    from neurosim.interop.nir_export import export_nir
+    from neurosim.io import load_yaml
+
+    params = None
+    p = Path(workload)
+    data = load_yaml(p) if p.suffix in (".yaml", ".yml") and p.is_file() else None
+    if isinstance(data, dict) and "layers" in data and "edges" in data:
+        from neurosim.graph import Graph
+        from neurosim.interop.nir_import import load_network
+
+        if (data.get("meta") or {}).get("nir", {}).get("params_file"):
+            net = load_network(p)
+            graph, params = net.graph, net.params
+        else:
+            graph = Graph.from_dict(data, str(p))
+    else:
+        from neurosim.workloads import build_graph, load_workload
+
+        graph = build_graph(load_workload(workload, sets), convention)
+    ng = export_nir(graph, out, params=params, dt_s=dt, max_placeholder_weights=max_weights)
+    skipped = ng.metadata["neurosim_not_exported"]
+    kept = [k for k, n in ng.nodes.items() if type(n).__name__ not in ("Input", "Output")]
+    typer.echo(f"wrote {out}: {len(kept)} NIR nodes, {len(ng.edges)} edges, weights {ng.metadata['neurosim_weights']}")
+    if skipped:
+        kinds: dict[str, int] = {}
+        for why in skipped.values():
+            kinds[why.split(":")[0]] = kinds.get(why.split(":")[0], 0) + 1
+        typer.echo(f"not expressible in NIR ({len(skipped)} layers, named in metadata 'neurosim_not_exported'): "
+                   + ", ".join(f"{k} x{v}" for k, v in kinds.items()))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import-nir")(import_nir_cmd)
+    app.command("export-nir")(export_nir_cmd)

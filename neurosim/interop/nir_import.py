@@ -1,0 +1,452 @@
+"""NIR -> neurosim: read a NIR graph and turn it into a :class:`Graph` plus the parameters the graph cannot hold.
+
+What maps to what (1-D feature vectors only; a node's width is its feature count):
+
+  Affine / Linear     -> Linear (bias for Affine; fp32 weights; input binary when it comes from spiking neurons)
+  Scale               -> Elementwise(op="scale")
+  LIF, CubaLIF, IF,   -> LIF(neuron=lif|cuba_lif|if|li|cuba_li|i|threshold): Loihi-style dv/du from dt/tau (the
+  LI, CubaLI, I,         mean over neurons), reset "zero" (v_reset = 0), "value" (another v_reset) or "none"
+  Threshold
+  Flatten, nested Input/Output -> removed (identity on a flat vector); nested graphs are inlined as ``sub.node``
+  top-level Input / Output     -> the graph's ports, listed in ``meta["nir"]["inputs"|"outputs"]``
+
+NIR sums all edges that enter a node; so does neurosim (a layer with several predecessors adds them). An edge
+that closes a cycle (recurrent weights, e.g. snnTorch's RLeaky) is delayed by one time step; it is kept out of
+the graph's DAG and listed in ``meta["nir"]["recurrent_edges"]``.
+
+Time: NIR states continuous-time dynamics and carries no time step; the importer takes ``dt`` (snnTorch exports
+with dt = 1e-4 s) and states it, the reset mode and the discretisation in ``meta["nir"]``. One token of a run is
+one time step: ``meta["seq_len"]`` is the number of steps per sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurosim.errors import ModelPackageMissing, NeurosimError
+from neurosim.graph import LIF, ActivationSpec, Elementwise, Encoding, Graph, Linear
+
+#: NIR neuron node type -> LIF.neuron
+NIR_NEURONS = {
+    "LIF": "lif",
+    "CubaLIF": "cuba_lif",
+    "IF": "if",
+    "LI": "li",
+    "CubaLI": "cuba_li",
+    "I": "i",
+    "Threshold": "threshold",
+}
+SPIKING_NEURONS = ("lif", "cuba_lif", "if", "threshold")
+SUPPORTED_NODES = ("Input", "Output", "NIRGraph", "Affine", "Linear", "Scale", "Flatten", *NIR_NEURONS)
+_WHY_NOT = {
+    "Conv1d": "convolutions are not a layer type of neurosim's graph",
+    "Conv2d": "convolutions are not a layer type of neurosim's graph",
+    "AvgPool2d": "pooling is not a layer type of neurosim's graph",
+    "SumPool2d": "pooling is not a layer type of neurosim's graph",
+    "Delay": "synaptic delays are not modelled",
+}
+
+DEFAULT_DT_S = 1e-4  # snnTorch's export_to_nir writes time constants with this dt
+
+DISCRETISATION = (
+    "forward Euler with step dt, per time step in graph order: every input edge is summed; "
+    "CubaLIF/CubaLI update the synaptic current first, I += dt/tau_syn * (-I + w_in * x), then the membrane "
+    "with the new current; LIF/LI: v += dt/tau * (v_leak - v + r * x); IF/I: v += dt * r * x; a spiking "
+    "neuron fires when v > v_threshold (strict) and v is set to v_reset in the same step; Threshold: "
+    "z = (x > threshold); recurrent (cycle-closing) edges carry the previous step's output"
+)
+
+
+def _nir():
+    try:
+        import nir
+    except ImportError:
+        raise ModelPackageMissing("reading NIR needs the 'nir' package: pip install 'neurosim[nir]'") from None
+    return nir
+
+
+@dataclass
+class NirNetwork:
+    """An imported NIR network: the neurosim graph (shapes, encodings, rates) and its parameters by layer.
+
+    ``params[layer]`` holds 1-D/2-D float arrays: ``weight``, ``bias`` (Linear), ``scale`` (Elementwise), the
+    NIR neuron parameters (``tau``, ``tau_mem``, ``tau_syn``, ``r``, ``v_leak``, ``v_threshold``, ``v_reset``,
+    ``w_in``, ``threshold``), each broadcast to the layer's width.
+    """
+
+    graph: Graph
+    params: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def nir_meta(self) -> dict[str, Any]:
+        return self.graph.meta["nir"]
+
+    @property
+    def dt_s(self) -> float:
+        return float(self.nir_meta["dt_s"])
+
+    @property
+    def recurrent_edges(self) -> list[tuple[str, str]]:
+        return [tuple(e) for e in self.nir_meta.get("recurrent_edges", [])]
+
+    @property
+    def inputs(self) -> dict[str, dict[str, Any]]:
+        return self.nir_meta["inputs"]
+
+    @property
+    def outputs(self) -> dict[str, dict[str, Any]]:
+        return self.nir_meta["outputs"]
+
+
+# --- reading ----------------------------------------------------------------------------------------------------
+def scan_node_types(path: str | Path) -> list[tuple[str, str]]:
+    """(node path, NIR type) of every node in a NIR file, nested graphs included, read without building nodes."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise NeurosimError(f"{path}: file not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise NeurosimError(f"{path}: not a NIR file (NIR files are HDF5; this one does not open as HDF5)") from None
+    found: list[tuple[str, str]] = []
+
+    def walk(group, where: str) -> None:
+        for name in group:
+            node = group[name]
+            t = node["type"][()] if "type" in node else b"?"
+            t = t.decode() if isinstance(t, bytes) else str(t)
+            found.append((f"{where}{name}", t))
+            if t == "NIRGraph" and "nodes" in node:
+                walk(node["nodes"], f"{where}{name}.")
+
+    with f:
+        if "node" not in f:
+            raise NeurosimError(f"{path}: not a NIR file (no 'node' group at the top level)")
+        root = f["node"]
+        if "nodes" not in root:
+            raise NeurosimError(f"{path}: the top-level NIR node is not a graph (no 'nodes')")
+        walk(root["nodes"], "")
+    return found
+
+
+def check_supported(types: list[tuple[str, str]], where: str) -> None:
+    bad = [(n, t) for n, t in types if t not in SUPPORTED_NODES]
+    if bad:
+        name, t = bad[0]
+        why = _WHY_NOT.get(t, "not a NIR node type neurosim knows")
+        more = f" (and {len(bad) - 1} more: {', '.join(f'{n} ({t})' for n, t in bad[1:4])})" if len(bad) > 1 else ""
+        raise NeurosimError(
+            f"{where}: unsupported NIR node '{name}' of type {t} ({why}){more}; "
+            f"supported: {', '.join(SUPPORTED_NODES)}"
+        )
+
+
+def read_nir(path: str | Path):
+    """Read a NIR file with the ``nir`` package after checking every node type is one neurosim imports."""
+    nir = _nir()
+    check_supported(scan_node_types(path), str(path))
+    try:
+        return nir.read(str(path))
+    except (AssertionError, ValueError, KeyError, TypeError, OSError) as exc:  # what nir raises on bad files
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise NeurosimError(f"{path}: NIR file does not load: {msg}") from None
+
+
+# --- flattening nested graphs -----------------------------------------------------------------------------------
+def _is(node, tname: str) -> bool:
+    return type(node).__name__ == tname
+
+
+def _flatten(graph, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Inline nested NIR graphs: nodes named ``sub.node``; edges into/out of a subgraph land on its Input/Output."""
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    for name, node in graph.nodes.items():
+        full = f"{prefix}{name}"
+        if _is(node, "NIRGraph"):
+            sub_nodes, sub_edges = _flatten(node, f"{full}.")
+            nodes.update(sub_nodes)
+            edges += sub_edges
+        else:
+            nodes[full] = node
+
+    def port(name: str, kind: str) -> str:
+        node = graph.nodes[name]
+        if not _is(node, "NIRGraph"):
+            return f"{prefix}{name}"
+        ports = [k for k, n in node.nodes.items() if _is(n, kind)]
+        if len(ports) != 1:
+            raise NeurosimError(
+                f"NIR subgraph '{prefix}{name}' has {len(ports)} {kind} nodes; neurosim inlines subgraphs with one"
+            )
+        return f"{prefix}{name}.{ports[0]}"
+
+    for a, b in graph.edges:
+        edges.append((port(a, "Output"), port(b, "Input")))
+    return nodes, edges
+
+
+def _contract(nodes: dict[str, Any], edges: list[tuple[str, str]], identity: set[str]):
+    """Remove identity nodes, joining each predecessor to each successor (order of edges kept)."""
+    for x in [n for n in nodes if n in identity]:
+        preds = [a for a, b in edges if b == x]
+        succs = [b for a, b in edges if a == x]
+        edges = [e for e in edges if x not in e]
+        for p in preds:
+            for s in succs:
+                if (p, s) not in edges:
+                    edges.append((p, s))
+        del nodes[x]
+    return nodes, edges
+
+
+def _order(compute: list[str], edges: list[tuple[str, str]], roots: list[str]) -> tuple[list[str], set]:
+    """Reverse post-order of a DFS from the input consumers; edges to a node on the DFS stack close a cycle."""
+    adj: dict[str, list[str]] = {n: [] for n in compute}
+    for a, b in edges:
+        adj[a].append(b)
+    state: dict[str, int] = {}
+    post: list[str] = []
+    back: set[tuple[str, str]] = set()
+
+    def visit(u: str) -> None:
+        stack = [(u, iter(adj[u]))]
+        state[u] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                post.append(node)
+                stack.pop()
+            elif state.get(nxt, 0) == 0:
+                state[nxt] = 1
+                stack.append((nxt, iter(adj[nxt])))
+            elif state[nxt] == 1:
+                back.add((node, nxt))
+
+    for r in roots + compute:
+        if state.get(r, 0) == 0:
+            visit(r)
+    return post[::-1], back
+
+
+# --- conversion -------------------------------------------------------------------------------------------------
+def _vec(x: Any, n: int, name: str, what: str) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64).reshape(-1)
+    if a.size == 1:
+        return np.full(n, float(a[0]))
+    if a.size != n:
+        raise NeurosimError(f"NIR node '{name}': {what} has {a.size} values for {n} neurons")
+    return a
+
+
+def _width(node) -> int | None:
+    for attr in ("v_threshold", "threshold", "r", "scale"):
+        v = getattr(node, attr, None)
+        if v is not None and np.asarray(v).size > 1:
+            return int(np.asarray(v).size)
+    return None
+
+
+def _decay(dt: float, tau: np.ndarray) -> int:
+    """Loihi's 12-bit decay for a time constant: round(4096 * dt / tau), clipped to 0..4096 (mean over neurons)."""
+    with np.errstate(divide="ignore"):
+        d = 4096.0 * dt / np.asarray(tau, dtype=np.float64)
+    return int(np.clip(np.round(np.nanmean(d)), 0, 4096))
+
+
+def _reset_mode(v_reset: np.ndarray) -> str:
+    return "zero" if np.all(v_reset == 0) else "value"
+
+
+def from_nir(
+    nir_graph,
+    name: str = "nir",
+    dt_s: float = DEFAULT_DT_S,
+    steps: int = 1,
+    batch: int = 1,
+    firing_rate: float = 0.1,
+    input_encoding: str = "fp",
+    input_rate: float = 0.1,
+    source: str = "",
+) -> NirNetwork:
+    """Turn an in-memory ``nir.NIRGraph`` into a :class:`NirNetwork` (see the module docstring for the mapping)."""
+    if not dt_s > 0:
+        raise NeurosimError(f"dt = {dt_s} out of range; allowed: > 0 seconds")
+    if input_encoding not in ("fp", "binary"):
+        raise NeurosimError(f"input encoding {input_encoding!r}; allowed: fp, binary")
+    nodes, edges = _flatten(nir_graph)
+    check_supported([(n, type(v).__name__) for n, v in nodes.items()], source or name)
+    top_in = [n for n in nir_graph.nodes if _is(nir_graph.nodes[n], "Input")]
+    top_out = [n for n in nir_graph.nodes if _is(nir_graph.nodes[n], "Output")]
+    identity = {n for n, v in nodes.items() if type(v).__name__ in ("Input", "Output", "Flatten")} - set(top_in) - set(top_out)
+    nodes, edges = _contract(dict(nodes), list(edges), identity)
+    compute = [n for n in nodes if n not in top_in and n not in top_out]
+    comp_edges = [(a, b) for a, b in edges if a in compute and b in compute]
+    consumers = {i: [b for a, b in edges if a == i and b in compute] for i in top_in}
+    producers = {o: [a for a, b in edges if b == o and a in compute] for o in top_out}
+    roots = [c for i in top_in for c in consumers[i]]
+    order, back = _order(compute, comp_edges, roots)
+    forward = [e for e in comp_edges if e not in back]
+
+    def in_shape(i: str) -> list[int]:
+        t = nodes[i].input_type.get("input") if nodes[i].input_type else None
+        return [int(x) for x in np.asarray(t).reshape(-1)] if t is not None else []
+
+    width: dict[str, int] = {}
+    neuron_of: dict[str, str] = {}
+    params: dict[str, dict[str, np.ndarray]] = {}
+    g = Graph(name=name)
+    reset_modes: dict[str, str] = {}
+    for n in order:
+        node = nodes[n]
+        t = type(node).__name__
+        preds = [a for a, b in forward if b == n]
+        from_input = [i for i in top_in if n in consumers[i]]
+        pred_w = [width[p] for p in preds if p in width] + [int(np.prod(in_shape(i))) for i in from_input if in_shape(i)]
+        if t in ("Affine", "Linear"):
+            w = np.asarray(node.weight, dtype=np.float64)
+            if w.ndim != 2:
+                raise NeurosimError(f"NIR node '{n}' ({t}): weight of rank {w.ndim}; neurosim imports 2-D weights only")
+            spiking_in = bool(preds) and all(neuron_of.get(p) in SPIKING_NEURONS for p in preds) and not from_input
+            if from_input and not preds:
+                spiking_in = input_encoding == "binary"
+            rate = input_rate if from_input else firing_rate
+            spec = (ActivationSpec(Encoding.BINARY, bits=1, unfold=1, firing_rate=rate) if spiking_in
+                    else ActivationSpec(Encoding.FP, bits=32))
+            p = {"weight": w}
+            if t == "Affine":
+                p["bias"] = np.asarray(node.bias, dtype=np.float64).reshape(-1)
+            g.add(Linear(n, None, "nir", in_features=w.shape[1], out_features=w.shape[0], w_bits=32, input=spec,
+                         bias=t == "Affine", w_format="fp"))
+            width[n] = w.shape[0]
+            params[n] = p
+            continue
+        n_w = _width(node) or (pred_w[0] if pred_w else None)
+        if n_w is None:
+            raise NeurosimError(f"NIR node '{n}' ({t}): cannot tell its width (scalar parameters and no input)")
+        width[n] = n_w
+        if t == "Scale":
+            g.add(Elementwise(n, None, "nir", dim=n_w, op="scale", ops_per_element=1.0))
+            params[n] = {"scale": _vec(node.scale, n_w, n, "scale")}
+            continue
+        neuron = NIR_NEURONS[t]
+        neuron_of[n] = neuron
+        p = {k: _vec(getattr(node, k), n_w, n, k)
+             for k in ("tau", "tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset", "w_in", "threshold")
+             if getattr(node, k, None) is not None}
+        params[n] = p
+        thr = p.get("v_threshold", p.get("threshold"))
+        tau_mem = p.get("tau", p.get("tau_mem"))
+        dv = 0 if neuron in ("if", "i") else 4096 if neuron == "threshold" else _decay(dt_s, tau_mem)
+        du = _decay(dt_s, p["tau_syn"]) if "tau_syn" in p else 4095
+        reset = _reset_mode(p["v_reset"]) if "v_reset" in p else "none"
+        reset_modes[n] = {"zero": "to v_reset = 0", "value": "to v_reset (per neuron, non-zero)",
+                          "none": "none (no spikes)" if neuron not in SPIKING_NEURONS else "none (stateless)"}[reset]
+        g.add(LIF(n, None, "nir", n=n_w, threshold=float(np.mean(thr)) if thr is not None else float("inf"),
+                  dv=dv, du=du, reset=reset, steps=1,
+                  firing_rate=firing_rate if neuron in SPIKING_NEURONS else 0.0, neuron=neuron))
+    for a, b in forward:
+        g.connect(a, b)
+    g.check()
+    nir_version = getattr(_nir(), "__version__", "")
+    g.meta.update({
+        "source": "nir",
+        "seq_len": int(steps),
+        "batch": int(batch),
+        "convention": {"attention": "none", "kv_width": "grouped", "lm_head": False, "nonlinear": True,
+                       "attention_as_spiking": False},
+        "spike_multiplier": 1.0,
+        "nir": {
+            "file": source,
+            "nir_package": nir_version,
+            "dt_s": float(dt_s),
+            "time": "one token of a run = one NIR time step of dt seconds; neuron state carries from step to step; "
+                    "seq_len = time steps per sample",
+            "discretisation": DISCRETISATION,
+            "reset": reset_modes,
+            "decays": "LIF.dv/du = round(4096 * dt / tau) (mean over neurons); exact values in the params file",
+            "firing_rate": f"assumed {firing_rate} for every spiking layer (import option), input: "
+                           + (f"binary spikes at {input_rate}" if input_encoding == "binary" else "fp32 values"),
+            "inputs": {i: {"shape": in_shape(i), "to": consumers[i]} for i in top_in},
+            "outputs": {o: {"from": producers[o]} for o in top_out},
+            "recurrent_edges": sorted([list(e) for e in back]),
+            "params_file": None,
+        },
+    })
+    return NirNetwork(graph=g, params=params)
+
+
+def import_nir(path: str | Path, name: str | None = None, **kwargs: Any) -> NirNetwork:
+    """Read a NIR file and convert it; every unsupported node is named in the error."""
+    path = Path(path)
+    return from_nir(read_nir(path), name=name or path.stem, source=str(path), **kwargs)
+
+
+# --- saving beside the graph ------------------------------------------------------------------------------------
+def params_path_for(graph_path: str | Path) -> Path:
+    p = Path(graph_path)
+    return p.with_name(p.name.rsplit(".", 1)[0] + ".params.npz")
+
+
+def save_network(net: NirNetwork, graph_path: str | Path) -> tuple[Path, Path]:
+    """Write the graph as YAML and its parameters as ``<stem>.params.npz`` beside it (both atomically)."""
+    from neurosim.io import atomic_path, write_text_atomic
+
+    graph_path = Path(graph_path)
+    ppath = params_path_for(graph_path)
+    net.graph.meta["nir"]["params_file"] = ppath.name
+    flat = {f"{layer}/{k}": v for layer, p in net.params.items() for k, v in p.items()}
+    with atomic_path(ppath, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **flat)
+    write_text_atomic(graph_path, net.graph.to_yaml())
+    return graph_path, ppath
+
+
+def load_network(graph_path: str | Path) -> NirNetwork:
+    """Load a graph written by :func:`save_network` (or ``neurosim import-nir --out``) with its parameters."""
+    from neurosim.io import load_yaml
+
+    graph_path = Path(graph_path)
+    g = Graph.from_dict(load_yaml(graph_path), str(graph_path))
+    meta = g.meta.get("nir")
+    if not meta or not meta.get("params_file"):
+        raise NeurosimError(f"{graph_path}: not an imported NIR network (no meta.nir.params_file)")
+    ppath = graph_path.with_name(meta["params_file"])
+    if not ppath.is_file():
+        raise NeurosimError(f"{graph_path}: parameters file {ppath} not found (written beside the graph by import-nir)")
+    params: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(ppath) as z:
+        for key in z.files:
+            layer, _, k = key.rpartition("/")
+            params.setdefault(layer, {})[k] = z[key]
+    return NirNetwork(graph=g, params=params)
+
+
+def with_rates(net: NirNetwork, rates: dict[str, float], input_rate: float | None = None) -> NirNetwork:
+    """A copy whose spiking layers and spike-driven Linear inputs carry measured firing rates (e.g. from nirsim)."""
+    g = Graph(name=net.graph.name, meta=dict(net.graph.meta))
+    for layer in net.graph:
+        new = layer
+        if isinstance(layer, LIF) and layer.name in rates:
+            new = dataclasses.replace(layer, firing_rate=float(rates[layer.name]))
+        elif isinstance(layer, Linear) and layer.input.encoding.is_spike:
+            preds = net.graph.predecessors(layer.name)
+            r = float(np.mean([rates[p] for p in preds if p in rates])) if any(p in rates for p in preds) else None
+            if r is None and input_rate is not None:
+                r = input_rate
+            if r is not None:
+                new = dataclasses.replace(layer, input=dataclasses.replace(layer.input, firing_rate=r))
+        g.add(new)
+    for a, b in net.graph.edges:
+        g.connect(a, b)
+    g.meta["nir"] = dict(g.meta["nir"], firing_rate="measured by the NIR simulator (neurosim.interop.nirsim)")
+    return NirNetwork(graph=g, params=net.params)
