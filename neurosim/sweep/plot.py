@@ -1,0 +1,68 @@
+"""Pareto plots of a sweep: energy per token against latency per token and against the quality proxy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Points no other point beats on both (lower is better on both axes); NaNs are never on the front."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    front = np.zeros(len(x), bool)
+    idx = np.flatnonzero(ok)
+    order = idx[np.lexsort((y[idx], x[idx]))]
+    best = np.inf
+    for i in order:
+        if y[i] < best:
+            front[i] = True
+            best = y[i]
+    return front
+
+
+def plot_pareto(df: pd.DataFrame, path: str | Path, title: str = "sweep") -> Path | None:
+    """Write the two-panel PNG (atomically); None when no point has an energy figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from neurosim.io import atomic_path
+
+    ok = df[df.get("status", "ok") == "ok"] if "status" in df else df
+    if ok.empty or "energy_per_token_uJ" not in ok:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    panels = (("latency_ns_per_token", "latency per token (ns, analytic)"),
+              ("quant_error", "quality proxy: relative output error of a quantised layer"))
+    hw_names = sorted(ok["hardware"].astype(str).unique())
+    markers = {"output": "o", "input": "s"}
+    colors = {h: plt.cm.tab10(i % 10) for i, h in enumerate(hw_names)}
+    for ax, (xcol, xlabel) in zip(axes, panels):
+        x = ok[xcol].to_numpy(float) if xcol in ok else np.full(len(ok), np.nan)
+        y = ok["energy_per_token_uJ"].to_numpy(float)
+        for (hw, strategy), sub in ok.groupby(["hardware", "mapping"]):
+            ax.scatter(sub.get(xcol, np.nan), sub["energy_per_token_uJ"], s=28, alpha=0.75,
+                       color=colors[str(hw)], marker=markers.get(str(strategy), "^"),
+                       label=f"{Path(str(hw)).stem} / {strategy}-split")
+        front = pareto_mask(x, y)
+        if front.any():
+            o = np.argsort(x[front])
+            ax.plot(x[front][o], y[front][o], "k--", lw=1, label="Pareto front")
+            ax.scatter(x[front], y[front], s=90, facecolors="none", edgecolors="k", lw=1.2)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("energy per token (uJ)")
+        if np.nanmax(y, initial=0) / max(np.nanmin(y, initial=1), 1e-30) > 50:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="best")
+    n_bad = len(df) - len(ok)
+    fig.suptitle(f"{title}: {len(ok)} points" + (f" ({n_bad} infeasible, not shown)" if n_bad else ""))
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,204 @@
+"""Run a sweep on Dask and keep every finished point, so an interrupted sweep resumes where it stopped.
+
+Storage (``DIR``):
+  points/<id>.json   one file per finished point, written atomically the moment it finishes (the truth);
+  results.csv        the consolidated table (one row per point id), rebuilt atomically from points/ every few
+                     seconds, at the end and on interruption; results.parquet beside it when pyarrow is present;
+  sweep.yaml         the spec that was run (for the record);
+  pareto.png         energy per token against latency and against the quality proxy, Pareto fronts marked.
+
+A point's id hashes its axis values and the shared run settings; points already in points/ are not run again.
+A killed sweep (even SIGKILL) loses at most the points in flight. A point that cannot be mapped (the model does
+not fit the hardware) is a finished point with status ``infeasible``; a task that crashes a worker is not
+recorded and is retried on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from neurosim.errors import ModelPackageMissing, NeurosimError
+from neurosim.io import atomic_path, write_json_atomic, write_text_atomic
+from neurosim.sweep.spec import AXES, SweepSpec
+
+CONSOLIDATE_EVERY_S = 2.0
+
+
+class ResultStore:
+    """The results folder: one JSON per point plus a consolidated table."""
+
+    def __init__(self, out_dir: str | Path):
+        self.dir = Path(out_dir)
+        self.points_dir = self.dir / "points"
+
+    def done_ids(self) -> set[str]:
+        if not self.points_dir.is_dir():
+            return set()
+        return {p.stem for p in self.points_dir.glob("*.json")}
+
+    def write_point(self, point_id: str, row: dict[str, Any]) -> None:
+        write_json_atomic(self.points_dir / f"{point_id}.json", row)
+
+    def rows(self) -> list[dict[str, Any]]:
+        out = []
+        for p in sorted(self.points_dir.glob("*.json")) if self.points_dir.is_dir() else []:
+            try:
+                out.append(json.loads(p.read_text(encoding="utf-8")))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue  # never half-written (atomic), but skip anything foreign
+        return out
+
+    def consolidate(self) -> pd.DataFrame:
+        df = pd.DataFrame(self.rows())
+        if df.empty:
+            return df
+        df = df.drop_duplicates("point_id", keep="last").sort_values("index", kind="stable").reset_index(drop=True)
+        with atomic_path(self.dir / "results.csv") as tmp:
+            df.to_csv(tmp, index=False)
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            with atomic_path(self.dir / "results.parquet") as tmp:
+                df.to_parquet(tmp, index=False)
+        return df
+
+
+@dataclass
+class SweepOutcome:
+    total: int
+    skipped: int
+    ran: int = 0
+    failed: list[str] = field(default_factory=list)
+    results: pd.DataFrame = field(default_factory=pd.DataFrame)
+    plot: Path | None = None
+
+
+def open_client(scheduler: str | None, workers: int, timeout_s: float):
+    """A Dask client: to the scheduler at ``scheduler`` or to a new local cluster of ``workers`` processes."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ModelPackageMissing("sweeps run on Dask: pip install 'neurosim[sweep]'") from None
+    if scheduler:
+        try:
+            return Client(scheduler, timeout=timeout_s), None
+        except (OSError, TimeoutError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise NeurosimError(
+                f"--scheduler {scheduler}: no Dask scheduler answered within {timeout_s:g} s ({first}); start one "
+                "with `dask scheduler` (and `dask worker ADDRESS`), or leave --scheduler out for a local cluster; "
+                "nothing was run and no result was touched"
+            ) from None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def run_sweep(spec: SweepSpec, out_dir: str | Path, scheduler: str | None = None, workers: int = 2,
+              timeout_s: float = 10.0, echo=None) -> SweepOutcome:
+    """Run every point of ``spec`` not already in ``out_dir``; see the module docstring."""
+    from dask.distributed import as_completed
+
+    from neurosim.sweep.evaluate import evaluate_point
+
+    echo = echo or (lambda msg: print(msg, file=sys.stderr))
+    points = spec.expand()
+    ids = [spec.point_id(p) for p in points]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise NeurosimError(f"sweep {spec.name}: point {points[ids.index(dup)].model_dump()} is listed twice")
+    client, cluster = open_client(scheduler, workers, timeout_s)  # fails before anything is written
+    store = ResultStore(out_dir)
+    try:
+        store.dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(store.dir / "sweep.yaml", _spec_yaml(spec))
+        done = store.done_ids()
+        todo = [(i, p, pid) for i, (p, pid) in enumerate(zip(points, ids)) if pid not in done]
+        outcome = SweepOutcome(total=len(points), skipped=len(points) - len(todo))
+        workers_now = len(client.scheduler_info().get("workers", {}))
+        echo(f"sweep {spec.name}: {len(points)} points, {outcome.skipped} already done in {store.dir}, "
+             f"{len(todo)} to run on {client.scheduler.address} ({workers_now} workers)")
+        run = spec.run.model_dump()
+        futures = {client.submit(evaluate_point, p.model_dump(), run, spec.base_dir, pure=False): (i, p, pid)
+                   for i, p, pid in todo}
+        last = time.monotonic()
+        with _progress(len(todo), echo) as advance:
+            for fut in as_completed(futures):
+                i, p, pid = futures.pop(fut)
+                try:
+                    row = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a crashed task is reported and retried next run
+                    outcome.failed.append(f"{pid} {p.model_dump()}: {type(exc).__name__}: {exc}")
+                    advance(f"failed {pid}")
+                    continue
+                store.write_point(pid, {"point_id": pid, "index": i, **p.model_dump(), **row,
+                                        "finished_at": time.time()})
+                outcome.ran += 1
+                advance(_label(p, row))
+                if time.monotonic() - last > CONSOLIDATE_EVERY_S:
+                    store.consolidate()
+                    last = time.monotonic()
+    finally:
+        df = store.consolidate() if store.dir.is_dir() else pd.DataFrame()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    outcome.results = df
+    if not df.empty:
+        from neurosim.sweep.plot import plot_pareto
+
+        outcome.plot = plot_pareto(df, store.dir / "pareto.png", title=spec.name)
+    return outcome
+
+
+def _spec_yaml(spec: SweepSpec) -> str:
+    import yaml
+
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+
+
+def _label(p, row: dict[str, Any]) -> str:
+    axes = " ".join(f"{k}={v}" for k, v in p.model_dump().items() if k in AXES and v is not None)
+    if row.get("status") != "ok":
+        return f"{axes}: {row.get('status')} ({row.get('error', '')[:80]})"
+    return f"{axes}: {row['energy_per_token_uJ']:.4g} uJ/token, {row['latency_ns_per_token']:.4g} ns/token"
+
+
+class _progress:
+    """A rich progress bar on a terminal; one plain line per point otherwise (logs, CI)."""
+
+    def __init__(self, total: int, echo):
+        self.total, self.echo, self.n = total, echo, 0
+        self.bar = None
+
+    def __enter__(self):
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if console.is_terminal and self.total:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                TextColumn("{task.description}"), console=console)
+            self.bar.start()
+            self.task = self.bar.add_task("", total=self.total)
+        return self.advance
+
+    def advance(self, label: str) -> None:
+        self.n += 1
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=label[:70])
+        else:
+            self.echo(f"[{self.n}/{self.total}] {label}")
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
