@@ -1,0 +1,391 @@
+"""Partition: cut every layer into core-sized pieces that respect each core limit.
+
+Which layer goes where:
+
+* Linear / Readout -> neuro cores (``synapse`` pieces; ``accumulator`` pieces when the fan-in is split). A spike
+  input arrives as spikes; an int input as graded spikes (payload up to the core's message bits); an fp input as a
+  16-bit graded payload (noted: fp activations have no native representation on the core);
+* SpikeEncoder / LIF -> neuro cores (``neuron`` pieces): the spike sources, whose fan-out is the number of
+  destination cores each neuron reaches;
+* AttentionScore / AttentionValue -> an embedded core, with its K or V cache on ``kv`` pieces (neuro-core SRAM);
+* Norm, Elementwise (softmax, SiLU/GELU, rotary, gating), Residual -> embedded cores;
+* Embedding -> the host (its table is far larger than a core and is read once per token).
+
+Per-core budgets (see :class:`~neurosim.hardware.CoreSpec`): a piece with ``I`` inputs and ``n`` output neurons
+needs ``n x I x w_bits / 8`` bytes of synapses, ``n x neuron_state_bits / 8`` of state, ``I x input_axon_bits / 8 +
+n x d x output_axon_bits / 8`` of axon tables (``d`` destination cores per output), ``I x axons_per_input <=
+max_fan_in``, ``n <= max_neurons`` and ``n x d <= max_fan_out``; with ``memory_partition: unified`` all bytes share
+``synapse_memory``. A ternary input on binary-only hardware needs two axons (a +/- pair) per input.
+
+Layers are cut in reverse graph order so a spike source knows how many cores each of its neurons must reach.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.errors import NeurosimError
+from neurosim.graph import (
+    LIF,
+    AttentionScore,
+    AttentionValue,
+    Embedding,
+    Encoding,
+    Graph,
+    Layer,
+    Linear,
+    SpikeEncoder,
+)
+from neurosim.hardware import Hardware
+from neurosim.mapping.model import PIECE_INT_COLUMNS, LayerMapping
+
+STRATEGIES = ("output", "input")
+
+
+@dataclass(frozen=True)
+class PartitionOptions:
+    """How to cut layers.
+
+    ``strategy``: output (each core owns output neurons and all their synapses; input spikes are multicast) or
+    input (fan-in split into ``input_chunk``-wide chunks; partial sums go to accumulator cores).
+    ``split_fan_in``: let output-split fall back to fan-in chunks when a layer's fan-in exceeds the core's limit
+    (off: such a layer is an error). ``kv_cache``: cores (K/V caches in neuro-core SRAM) or none (not mapped).
+    ``value_bits``: width of a graded value (an accumulated output or partial sum).
+    """
+
+    strategy: str = "output"
+    input_chunk: int = 1024
+    split_fan_in: bool = True
+    kv_cache: str = "cores"
+    value_bits: int = 24
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise NeurosimError(f"--strategy {self.strategy!r}; allowed: {', '.join(STRATEGIES)}")
+        if self.input_chunk <= 0:
+            raise NeurosimError(f"--input-chunk {self.input_chunk}; allowed: an integer > 0")
+        if self.kv_cache not in ("cores", "none"):
+            raise NeurosimError(f"--kv-cache {self.kv_cache!r}; allowed: cores, none")
+        if not 1 <= self.value_bits <= 32:
+            raise NeurosimError(f"value_bits {self.value_bits}; allowed: 1..32")
+
+
+def layer_target(layer: Layer) -> str:
+    """neuro | embedded | host: where a layer's work runs."""
+    if isinstance(layer, (Linear, SpikeEncoder, LIF)):
+        return "neuro"
+    if isinstance(layer, Embedding):
+        return "host"
+    return "embedded"
+
+
+def spike_source(layer: Layer) -> bool:
+    return isinstance(layer, (SpikeEncoder, LIF))
+
+
+def spikes_per_element(layer: Layer) -> float:
+    """Expected spikes one neuron of a spike source emits per token."""
+    if isinstance(layer, SpikeEncoder):
+        return float(layer.spec.unfold) * float(layer.spec.firing_rate or 0.0)
+    if isinstance(layer, LIF):
+        return float(layer.steps) * float(layer.firing_rate)
+    return 0.0
+
+
+def balanced(total: int, parts: int) -> np.ndarray:
+    """Boundaries of ``parts`` near-equal consecutive ranges of ``total`` (length parts + 1)."""
+    return (np.arange(parts + 1, dtype=np.int64) * total) // parts
+
+
+def _cols(n: int) -> dict[str, np.ndarray]:
+    cols: dict[str, np.ndarray] = {c: np.zeros(n, dtype=np.int64) for c in PIECE_INT_COLUMNS}
+    cols["chip"][:] = -1
+    return cols
+
+
+class _Budget:
+    """The per-core limits of one hardware model, in bytes and counts."""
+
+    def __init__(self, hw: Hardware):
+        c = hw.core
+        self.hw = hw
+        self.neurons = int(c.max_neurons.v)
+        self.mem = c.synapse_memory.v
+        self.state_mem = c.state_memory.v
+        self.unified = c.memory_partition == "unified"
+        self.state_b = c.neuron_state_bits.v / 8
+        self.in_axon_b = c.input_axon_bits.v / 8
+        self.out_axon_b = c.output_axon_bits.v / 8
+        self.fan_in = int(c.max_fan_in.v)
+        self.fan_out = int(c.max_fan_out.v)
+        self.w_max = c.max_weight_bits.v
+        self.msg_bits = c.message_bits.v
+
+    def max_outputs(self, fan_in: int, axons_per_input: int, w_bits: int, dests: int) -> tuple[int, str]:
+        """Most output neurons one core holds for a synapse block with ``fan_in`` inputs (and what binds)."""
+        syn_per = fan_in * w_bits / 8
+        limits = {"neurons (max_neurons)": self.neurons,
+                  "fan-out axons (max_fan_out)": self.fan_out // max(dests, 1)}
+        if self.unified:
+            fixed = fan_in * axons_per_input * self.in_axon_b
+            per = syn_per + self.state_b + dests * self.out_axon_b
+            limits["memory (synapse_memory)"] = int((self.mem - fixed) // per) if per > 0 else self.neurons
+        else:
+            limits["synapse memory (synapse_memory)"] = int(self.mem // syn_per) if syn_per > 0 else self.neurons
+            limits["state memory (state_memory)"] = int(self.state_mem // self.state_b) if self.state_b else \
+                self.neurons
+        what = min(limits, key=limits.get)
+        return limits[what], what
+
+    def piece_bytes(self, fan_in: int, api: int, n: np.ndarray, w_bits: float, dests: np.ndarray
+                    ) -> dict[str, np.ndarray]:
+        syn = np.ceil(n * fan_in * w_bits / 8).astype(np.int64)
+        state = np.ceil(n * self.state_b).astype(np.int64)
+        axon = np.ceil(fan_in * api * self.in_axon_b + n * dests * self.out_axon_b).astype(np.int64)
+        return {"synapse_bytes": syn, "state_bytes": state, "axon_bytes": axon}
+
+
+def _axons_per_input(layer: Linear, b: _Budget) -> tuple[int, str]:
+    """Axons one input element needs, and a note on how the input travels."""
+    enc = layer.input.encoding
+    if enc is Encoding.TERNARY:
+        return (1, "") if b.msg_bits > 1 else (2, "ternary spikes on binary-only cores: a +/- axon pair per input")
+    if enc is Encoding.BINARY:
+        return 1, ""
+    bits = int(layer.input.bits)
+    if enc is Encoding.INT:
+        if bits <= b.msg_bits:
+            return 1, f"int{bits} activations travel as graded spikes (the synapse multiplies the payload)"
+        per = math.ceil(bits / b.msg_bits)
+        return per, f"int{bits} activations sent bit-serially: {per} axons per input on {b.msg_bits:g}-bit messages"
+    per = math.ceil(16 / b.msg_bits)
+    return per, ("fp activations have no native form on the neuro cores: sent as 16-bit fixed-point graded "
+                 "payloads" + (f" ({per} axons per input)" if per > 1 else ""))
+
+
+def partition(graph: Graph, hw: Hardware, opts: PartitionOptions) -> dict[str, LayerMapping]:
+    """Cut every layer of ``graph`` into pieces for ``hw`` (unplaced: chip = -1). Raises on a layer that cannot
+    fit any core, naming the layer, the need and the limit."""
+    b = _Budget(hw)
+    out: dict[str, LayerMapping] = {}
+    for layer in reversed(list(graph)):
+        target = layer_target(layer)
+        if isinstance(layer, Linear):
+            out[layer.name] = _linear(layer, graph, out, b, opts)
+        elif spike_source(layer):
+            out[layer.name] = _neurons(layer, graph, out, b)
+        elif target == "host":
+            cols = _cols(1)
+            cols["in_hi"][:] = layer.in_dim
+            cols["out_hi"][:] = layer.out_dim
+            cols["role"] = np.array(["host"], dtype=object)
+            out[layer.name] = LayerMapping(layer.name, layer.kind, "host", "host", cols, layer.in_dim,
+                                           layer.out_dim, int(getattr(layer, "w_bits", 0)), layer.params,
+                                           "embedding table in host DRAM; the row is injected at chip 0")
+        else:
+            out[layer.name] = _embedded(layer, graph, b, opts)
+    return {name: out[name] for name in graph.layers}
+
+
+def _dests_per_element(layer: Layer, graph: Graph, done: dict[str, LayerMapping]) -> np.ndarray:
+    """For each output element of ``layer``: how many destination cores (pieces) take it."""
+    width = layer.out_dim
+    diff = np.zeros(width + 1, dtype=np.int64)
+    for succ in graph.successors(layer.name):
+        lm = done[succ]
+        m = lm.input_mask()
+        if lm.placement != "neuro":
+            diff[0] += 1
+            diff[width] -= 1
+            continue
+        lo = np.clip(lm.pieces["in_lo"][m], 0, width)
+        hi = np.clip(lm.pieces["in_hi"][m], 0, width)
+        np.add.at(diff, lo, 1)
+        np.add.at(diff, hi, -1)
+    d = np.cumsum(diff)[:width]
+    return np.maximum(d, 1) if not graph.successors(layer.name) else d
+
+
+def _linear(layer: Linear, graph: Graph, done: dict[str, LayerMapping], b: _Budget,
+            opts: PartitionOptions) -> LayerMapping:
+    name, fan_in, outs, wb = layer.name, layer.in_features, layer.out_features, int(layer.w_bits)
+    if wb > b.w_max:
+        raise NeurosimError(f"layer {name}: needs {wb}-bit weights; the core's limit is {b.w_max:g} bits "
+                            f"(core.max_weight_bits)")
+    api, note = _axons_per_input(layer, b)
+    if api > b.fan_in:
+        raise NeurosimError(f"layer {name}: one input needs {api} axons; the core's fan-in limit is {b.fan_in} axons")
+    dests_out = int(_dests_per_element(layer, graph, done).max(initial=1))
+    if opts.strategy == "input":
+        chunk = min(opts.input_chunk, b.fan_in // api)
+        chunks = math.ceil(fan_in / chunk)
+    else:
+        chunks = math.ceil(fan_in * api / b.fan_in)
+        if chunks > 1 and not opts.split_fan_in:
+            raise NeurosimError(f"layer {name}: needs fan-in {fan_in * api} axons; the core's limit is "
+                                f"{b.fan_in} axons (output-split with fan-in splitting off; allow --split-fan-in)")
+    in_bounds = balanced(fan_in, chunks)
+    widest = int(np.diff(in_bounds).max())
+    # the synapse pieces' outputs go to the consumers (untiled) or to one accumulator each (tiled)
+    n_max, binding = b.max_outputs(widest, api, wb, dests_out if chunks == 1 else 1)
+    if n_max < 1:
+        need = widest * wb / 8 + b.state_b + (dests_out if chunks == 1 else 1) * b.out_axon_b
+        raise NeurosimError(f"layer {name}: one output neuron with fan-in {widest} needs {need:.0f} bytes at {wb}-bit "
+                            f"weights; the core's limit is {b.mem:.0f} bytes ({binding})")
+    blocks = math.ceil(outs / n_max)
+    out_bounds = balanced(outs, blocks)
+    # output-block-major order keeps the chunks of one output block (and their accumulator) together
+    ob = np.repeat(np.arange(blocks), chunks)
+    ib = np.tile(np.arange(chunks), blocks)
+    n = len(ob)
+    cols = _cols(n)
+    cols["role"] = np.array(["synapse"] * n, dtype=object)
+    cols["in_lo"], cols["in_hi"] = in_bounds[ib], in_bounds[ib + 1]
+    cols["out_lo"], cols["out_hi"] = out_bounds[ob], out_bounds[ob + 1]
+    width_in = cols["in_hi"] - cols["in_lo"]
+    width_out = cols["out_hi"] - cols["out_lo"]
+    cols["synapses"] = width_in * width_out
+    cols["neurons"] = width_out
+    cols["axons_in"] = width_in * api
+    cols["axons_out"] = width_out * (dests_out if chunks == 1 else 1)
+    bytes_ = {k: np.zeros(n, dtype=np.int64) for k in ("synapse_bytes", "state_bytes", "axon_bytes")}
+    for w in np.unique(width_in):
+        m = width_in == w
+        got = b.piece_bytes(int(w), api, width_out[m], wb, np.full(m.sum(), dests_out if chunks == 1 else 1))
+        for k, v in got.items():
+            bytes_[k][m] = v
+    cols.update(bytes_)
+    strategy = "output" if chunks == 1 else "input"
+    notes = [note] if note else []
+    if chunks > 1:
+        acc = _accumulators(name, outs, chunks, dests_out, b)
+        for k in cols:
+            cols[k] = np.concatenate([cols[k], acc[k]])
+        why = (f"fan-in {fan_in} split into {chunks} chunks" +
+               (f" (above the core's {b.fan_in}-axon limit)" if opts.strategy == "output" else "") +
+               f"; partial sums to {int((acc['role'] == 'accumulator').sum())} accumulator cores")
+        notes.append(why)
+    cols["memory_bytes"] = cols["synapse_bytes"] + cols["state_bytes"] + cols["axon_bytes"] + cols["kv_bytes"]
+    if not layer.spiking:
+        notes.append("non-spiking input mapped as graded messages")
+    return LayerMapping(name, layer.kind, "neuro", strategy, cols, layer.in_dim, layer.out_dim, wb, layer.params,
+                        "; ".join(notes))
+
+
+def _accumulators(name: str, outs: int, chunks: int, dests: int, b: _Budget) -> dict[str, np.ndarray]:
+    """Accumulator pieces: each output neuron takes one graded partial sum per input chunk."""
+    per = b.state_b + chunks / 8 + dests * b.out_axon_b + chunks * b.in_axon_b  # 1-bit identity synapses
+    limits = [b.neurons, b.fan_in // chunks, b.fan_out // max(dests, 1)]
+    limits.append(int(b.mem // per) if b.unified else int(min(b.mem // (chunks / 8), b.state_mem // b.state_b)))
+    r = min(limits)
+    if r < 1:
+        raise NeurosimError(f"layer {name}: an accumulator neuron needs {chunks} fan-in axons; the core's limit is "
+                            f"{b.fan_in} axons")
+    parts = math.ceil(outs / r)
+    bounds = balanced(outs, parts)
+    cols = _cols(parts)
+    cols["role"] = np.array(["accumulator"] * parts, dtype=object)
+    w = np.diff(bounds)
+    cols["out_lo"], cols["out_hi"] = bounds[:-1], bounds[1:]
+    cols["in_lo"], cols["in_hi"] = bounds[:-1], bounds[1:]
+    cols["neurons"] = w
+    cols["axons_in"] = w * chunks
+    cols["axons_out"] = w * dests
+    cols["synapse_bytes"] = np.ceil(w * chunks / 8).astype(np.int64)
+    cols["state_bytes"] = np.ceil(w * b.state_b).astype(np.int64)
+    cols["axon_bytes"] = np.ceil(w * (dests * b.out_axon_b + chunks * b.in_axon_b)).astype(np.int64)
+    return cols
+
+
+def _neurons(layer: Layer, graph: Graph, done: dict[str, LayerMapping], b: _Budget) -> LayerMapping:
+    """Spike-source neurons cut greedily so each core's neurons, fan-out and memory stay within limits."""
+    name, width = layer.name, layer.out_dim
+    d = _dests_per_element(layer, graph, done)
+    per_mem = b.state_b + b.in_axon_b + d * b.out_axon_b
+    bad = np.nonzero(d > b.fan_out)[0]
+    if len(bad):
+        raise NeurosimError(f"layer {name}: neuron {bad[0]} must reach {int(d[bad[0]])} cores; the core's fan-out "
+                            f"limit is {b.fan_out} axons (core.max_fan_out)")
+    mem_limit = b.mem if b.unified else b.state_mem
+    mem_need = per_mem if b.unified else np.full(width, b.state_b)
+    if (mem_need > mem_limit).any():
+        j = int(np.argmax(mem_need))
+        raise NeurosimError(f"layer {name}: neuron {j} needs {mem_need[j]:.0f} bytes; the core's limit is "
+                            f"{mem_limit:.0f} bytes")
+    cum_d = np.concatenate([[0], np.cumsum(d)])
+    cum_m = np.concatenate([[0.0], np.cumsum(mem_need)])
+    bounds = [0]
+    while bounds[-1] < width:
+        s = bounds[-1]
+        e = min(width, s + b.neurons, s + b.fan_in)
+        e = min(e, int(np.searchsorted(cum_d, cum_d[s] + b.fan_out, side="right")) - 1)
+        e = min(e, int(np.searchsorted(cum_m, cum_m[s] + mem_limit, side="right")) - 1)
+        bounds.append(max(e, s + 1))
+    parts = len(bounds) - 1
+    even = balanced(width, parts)
+    ok = all(
+        even[i + 1] - even[i] <= min(b.neurons, b.fan_in)
+        and cum_d[even[i + 1]] - cum_d[even[i]] <= b.fan_out
+        and cum_m[even[i + 1]] - cum_m[even[i]] <= mem_limit
+        for i in range(parts)
+    )
+    bnd = even if ok else np.asarray(bounds, dtype=np.int64)
+    cols = _cols(parts)
+    cols["role"] = np.array(["neuron"] * parts, dtype=object)
+    lo, hi = bnd[:-1], bnd[1:]
+    w = hi - lo
+    cols["in_lo"], cols["in_hi"], cols["out_lo"], cols["out_hi"] = lo, hi, lo, hi
+    cols["neurons"] = w
+    cols["axons_in"] = w
+    cols["axons_out"] = cum_d[hi] - cum_d[lo]
+    cols["state_bytes"] = np.ceil(w * b.state_b).astype(np.int64)
+    cols["axon_bytes"] = np.ceil(w * b.in_axon_b + (cum_d[hi] - cum_d[lo]) * b.out_axon_b).astype(np.int64)
+    cols["memory_bytes"] = cols["state_bytes"] + cols["axon_bytes"]
+    note = f"spike source: each neuron reaches up to {int(d.max(initial=0))} cores"
+    return LayerMapping(name, layer.kind, "neuro", "neurons", cols, layer.in_dim, layer.out_dim, 0, layer.params,
+                        note)
+
+
+def _embedded(layer: Layer, graph: Graph, b: _Budget, opts: PartitionOptions) -> LayerMapping:
+    """One embedded-core piece; attention layers also get their K or V cache on kv pieces."""
+    cols = _cols(1)
+    cols["role"] = np.array(["embedded"], dtype=object)
+    cols["in_hi"][:] = layer.in_dim
+    cols["out_hi"][:] = layer.out_dim
+    note = "runs on an embedded core"
+    if isinstance(layer, (AttentionScore, AttentionValue)) and opts.kv_cache == "cores":
+        seq = int(graph.meta.get("seq_len", 1024)) * int(graph.meta.get("batch", 1))
+        feats = layer.kv_heads * layer.head_dim
+        per_feat = seq * layer.kv_bits / 8
+        f = int(b.mem // per_feat)
+        if f < 1:
+            raise NeurosimError(f"layer {layer.name}: one KV-cache feature over {seq} positions needs "
+                                f"{per_feat:.0f} bytes; the core's limit is {b.mem:.0f} bytes")
+        parts = math.ceil(feats / f)
+        bounds = balanced(feats, parts)
+        kv = _cols(parts)
+        kv["role"] = np.array(["kv"] * parts, dtype=object)
+        kv["in_lo"], kv["in_hi"] = bounds[:-1], bounds[1:]
+        kv["out_lo"], kv["out_hi"] = bounds[:-1], bounds[1:]
+        kv["kv_bytes"] = np.ceil(np.diff(bounds) * per_feat).astype(np.int64)
+        for k in cols:
+            cols[k] = np.concatenate([cols[k], kv[k]])
+        which = "K" if isinstance(layer, AttentionScore) else "V"
+        note += (f"; {which} cache ({feats} features x {seq} positions x {layer.kv_bits} bits) on {parts} "
+                 f"neuro cores' SRAM")
+    elif isinstance(layer, (AttentionScore, AttentionValue)):
+        note += "; KV cache not mapped (--kv-cache none)"
+    cols["memory_bytes"] = cols["kv_bytes"]
+    return LayerMapping(layer.name, layer.kind, "embedded", "embedded", cols, layer.in_dim, layer.out_dim, 0,
+                        layer.params, note)
+
+
+def min_cores_for_weights(graph: Graph, hw: Hardware) -> float:
+    """Cores the weights of the mapped Linear layers need at their weight bits and the core's memory: the floor
+    any partition must meet."""
+    total = sum(layer.in_features * layer.out_features * int(layer.w_bits) / 8
+                for layer in graph if isinstance(layer, Linear))
+    return total / hw.core.synapse_memory.v
