@@ -1,0 +1,152 @@
+"""Design-space sweeps: the spec, a real Dask cluster on loopback killed half-way and resumed, bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from neurosim.errors import NeurosimError
+from neurosim.sweep.plot import pareto_mask
+from neurosim.sweep.spec import load_sweep, sweep_from_dict
+
+pytest.importorskip("distributed", reason="sweeps need the 'sweep' extra: pip install 'neurosim[sweep]'")
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "examples" / "sweeps" / "tiny-24.yaml"
+BIN = Path(sys.executable).parent
+
+
+def test_unknown_keys_are_errors_that_name_them(tmp_path, cli):
+    with pytest.raises(NeurosimError, match="unknown key 'encodng'"):
+        sweep_from_dict({"workloads": ["minilm-l6"], "hardware": ["loihi2"], "encodng": {}})
+    with pytest.raises(NeurosimError, match="unknown key 'encoding.wbits'"):
+        sweep_from_dict({"workloads": ["minilm-l6"], "hardware": ["loihi2"], "encoding": {"wbits": [4]}})
+    with pytest.raises(NeurosimError, match="unknown key 'run.seq'"):
+        sweep_from_dict({"workloads": ["minilm-l6"], "hardware": ["loihi2"], "run": {"seq": 4}})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("workloads: [minilm-l6]\nhardware: [loihi2]\nmappings: [output]\n")
+    code, _, err = cli("sweep", str(bad), "--out", str(tmp_path / "out"))
+    assert code == 2 and "unknown key 'mappings'" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_pending_engine_and_bad_values_are_named():
+    with pytest.raises(NeurosimError, match="engine 'events' is pending"):
+        sweep_from_dict({"workloads": ["minilm-l6"], "hardware": ["loihi2"], "engine": ["events"]})
+    with pytest.raises(NeurosimError, match=r"encoding.w_bits.*out of range"):
+        sweep_from_dict({"workloads": ["minilm-l6"], "hardware": ["loihi2"], "encoding": {"w_bits": [0]}})
+
+
+def test_product_and_listed_points_have_stable_distinct_ids():
+    spec = load_sweep(TINY)
+    points = spec.expand()
+    assert len(points) == 24
+    ids = [spec.point_id(p) for p in points]
+    assert len(set(ids)) == 24 and ids == [load_sweep(TINY).point_id(p) for p in load_sweep(TINY).expand()]
+    listed = sweep_from_dict({"points": [{"workload": "minilm-l6", "hardware": "loihi2", "w_bits": 4},
+                                         {"workload": "minilm-l6", "hardware": "loihi2", "w_bits": 8}]})
+    assert [p.w_bits for p in listed.expand()] == [4, 8]
+
+
+def test_pareto_mask_keeps_only_undominated_points():
+    x = [1.0, 2.0, 3.0, 2.0, float("nan")]
+    y = [5.0, 3.0, 1.0, 4.0, 0.0]
+    assert pareto_mask(x, y).tolist() == [True, True, True, False, False]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_scheduler_that_does_not_answer_is_a_clear_error_and_nothing_is_lost(tmp_path, cli):
+    out = tmp_path / "out"
+    (out / "points").mkdir(parents=True)
+    (out / "points" / "keep.json").write_text('{"point_id": "keep", "index": 0}')
+    before = sorted(p.name for p in out.rglob("*"))
+    code, _, err = cli("sweep", str(TINY), "--out", str(out), "--scheduler", f"tcp://127.0.0.1:{_free_port()}",
+                       "--timeout", "2")
+    assert code == 2 and "no Dask scheduler answered" in err and "nothing was run" in err
+    assert sorted(p.name for p in out.rglob("*")) == before
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(args, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT,
+                            start_new_session=True)
+
+
+def _stop(p: subprocess.Popen) -> None:
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(5)
+
+
+def test_sweep_on_a_loopback_dask_cluster_killed_half_way_resumes_exactly(tmp_path):
+    """A real scheduler and two workers (separate processes on 127.0.0.1); the sweep is SIGKILLed after a few
+    points, then run again: every one of the 24 points appears exactly once."""
+    spec = yaml.safe_load(TINY.read_text())
+    spec["workloads"] = [str(TINY.parent / "tiny-bert.yaml")]
+    spec["run"]["throttle_s"] = 0.4  # slow enough to kill half-way
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text(yaml.safe_dump(spec))
+    sched_file = tmp_path / "scheduler.json"
+    procs = [_start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                     "--scheduler-file", str(sched_file)], tmp_path / "scheduler.log")]
+    try:
+        for _ in range(200):
+            if sched_file.exists() and sched_file.stat().st_size:
+                break
+            time.sleep(0.1)
+        for i in range(2):
+            procs.append(_start([str(BIN / "dask"), "worker", "--scheduler-file", str(sched_file), "--nthreads", "1",
+                                 "--nworkers", "1", "--no-dashboard", "--name", f"w{i}"], tmp_path / f"worker{i}.log"))
+        from dask.distributed import Client
+
+        with Client(scheduler_file=str(sched_file), timeout=30) as c:
+            c.wait_for_workers(2, timeout=60)
+            address = c.scheduler.address
+        assert address.startswith("tcp://127.0.0.1:")
+        out = tmp_path / "results"
+        cmd = [str(BIN / "neurosim"), "sweep", str(sweep_file), "--out", str(out), "--scheduler", address]
+        first = _start(cmd, tmp_path / "first.log")
+        try:
+            for _ in range(600):
+                n = len(list((out / "points").glob("*.json"))) if (out / "points").is_dir() else 0
+                if n >= 6 or first.poll() is not None:
+                    break
+                time.sleep(0.05)
+            os.killpg(first.pid, signal.SIGKILL)  # no chance to clean up
+            first.wait(10)
+        finally:
+            _stop(first)
+        done_at_kill = len(list((out / "points").glob("*.json")))
+        assert 6 <= done_at_kill < 24, (done_at_kill, (tmp_path / "first.log").read_text())
+        second = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert second.returncode == 0, second.stderr + second.stdout
+        assert f"{done_at_kill} already done" in second.stdout + second.stderr
+        assert f"ran {24 - done_at_kill} points" in second.stdout
+        df = pd.read_csv(out / "results.csv")
+        ids = [load_sweep(sweep_file).point_id(p) for p in load_sweep(sweep_file).expand()]
+        assert sorted(df["point_id"]) == sorted(ids)  # every point exactly once
+        assert df["point_id"].is_unique and (df["status"] == "ok").all()
+        assert df["worker"].nunique() == 2  # both workers took part
+        assert (df["energy_per_token_uJ"] > 0).all() and (df["latency_ns_per_token"] > 0).all()
+        assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / "results.parquet").exists()
+    finally:
+        for p in reversed(procs):
+            _stop(p)
