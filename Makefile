@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 MODELS_STAMP := $(VENV)/.models-installed
 INTEROP_STAMP := $(VENV)/.interop-installed
 
-.PHONY: demo test env models lint bench reports clean
+.PHONY: demo test env models lint bench reports clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,14 @@ models: $(MODELS_STAMP)
 demo: $(MODELS_STAMP)
 	$(VENV)/bin/neurosim estimate sdllm-llama2-7b --energy paper-45nm
 
-test: $(MODELS_STAMP) $(INTEROP_STAMP)
+# the report's browser test opens index.html in headless Chromium: install Debian's package when it is missing
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo -n); \
+	    ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium) \
+	      >/dev/null 2>&1 || echo "note: chromium could not be installed; the browser test will skip"; }
+
+test: $(MODELS_STAMP) $(INTEROP_STAMP) browser
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -1,0 +1,56 @@
+"""`neurosim report`: one run -> a self-contained HTML report with figures, CSV tables and the run record."""
+
+from __future__ import annotations
+
+import typer
+
+
+def report_cmd(
+    workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
+    hw: str = typer.Option(..., "--hw", help="hardware model (hala-point, loihi2, ...) or an energy table name"),
+    out: str = typer.Option(..., "--out", "-o", help="report directory to write (index.html, *.csv, *.png, *.svg)"),
+    mode: str = typer.Option("analytic", "--mode", help="analytic, statistical or exact"),
+    text: str | None = typer.Option(None, "--text", help="input text file for the exact mode"),
+    sets: list[str] = typer.Option([], "--set", help="override a workload field: --set layers=2"),
+    seq: int | None = typer.Option(None, "--seq", help="sequence length in tokens (default: the workload's)"),
+    batch: int | None = typer.Option(None, "--batch", help="batch size (default 1)"),
+    convention: str = typer.Option("workload", "--convention", help="what the count includes: workload, paper, "
+                                   "principled"),
+    force: bool = typer.Option(False, "--force", help="write into a directory that holds other files (they are kept)"),
+    save_run: str | None = typer.Option(None, "--save-run", help="also write the run record (JSON) to this file"),
+) -> None:
+    """Run a workload on a hardware model and write an HTML report of its energy, rates, mapping and timing."""
+    from pathlib import Path
+
+    from neurosim.errors import NeurosimError
+    from neurosim.report.outdir import check_out_dir, staged_dir
+    from neurosim.report.progress import steps
+    from neurosim.report.render import write_report
+    from neurosim.report.runs import make_run
+
+    for opt, v in (("--seq", seq), ("--batch", batch)):
+        if v is not None and v <= 0:
+            raise NeurosimError(f"{opt} = {v}; allowed: an integer > 0")
+    if text is not None and not Path(text).is_file():
+        raise NeurosimError(f"--text {text}: file not found")
+    out_dir = Path(out)
+    check_out_dir(out_dir, force)
+    if save_run is not None and Path(save_run).is_dir():
+        raise NeurosimError(f"--save-run {save_run}: is a directory; give a file name")
+    with steps("report") as step:
+        step("running the workload")
+        rec = make_run(workload, hw, mode=mode, text=text, sets=sets, seq_len=seq, batch=batch,
+                       convention=convention, progress=step)
+        with staged_dir(out_dir, force) as tmp:
+            write_report(rec, tmp, step)
+        if save_run is not None:
+            rec.save(save_run)
+    typer.echo(f"report: {out_dir / 'index.html'}")
+    for h in rec.headlines():
+        typer.echo(f"  {h.label}: {h.value:.3g} {h.unit}" + (f" ({h.note})" if h.note else ""))
+    for n in rec.notes:
+        typer.echo(f"  note: {n}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report_cmd)

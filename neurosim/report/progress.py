@@ -1,0 +1,49 @@
+"""A progress display for long steps: a rich spinner and step name on a terminal, silent otherwise (pipes, CI)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+
+
+def interactive() -> bool:
+    """True on a terminal outside CI: the only place a progress display helps and cannot garble logs."""
+    if os.environ.get("CI") or os.environ.get("NEUROSIM_NO_PROGRESS"):
+        return False
+    return sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def steps(title: str, total: int | None = None) -> Iterator[Callable[[str], None]]:
+    """Yield ``step(message)``: each call marks the previous step done and shows the new one."""
+    if not interactive():
+        yield lambda _msg: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = [SpinnerColumn(), TextColumn(f"[bold]{title}[/bold]"), BarColumn(), TextColumn("{task.description}"),
+               TimeElapsedColumn()]
+    if total:
+        columns.insert(3, MofNCompleteColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("starting", total=total)
+        started = False
+
+        def step(msg: str) -> None:
+            nonlocal started
+            if started:
+                progress.advance(task)
+            started = True
+            progress.update(task, description=msg)
+
+        yield step
