@@ -77,9 +77,9 @@ def lava_check_cmd(
 
     names, events_optional = _engines(engines)
     if "lava" in names:
-        from neurosim.lava.backend import _import_lava
+        from neurosim.lava.backend import import_lava
 
-        _import_lava()  # a missing Lava fails here, with the install hint, before any work
+        import_lava()  # a missing Lava fails here, with the install hint, before any work
     patterns = [p.strip() for item in layers for p in item.split(",") if p.strip()]
     graph = load_graph(source, sets)
     net = lower_graph(graph, patterns or None, steps=steps, seed=seed, lif=parse_lif_overrides(lif), graded=graded)
