@@ -15,6 +15,8 @@ def import_nir_cmd(
     rate: float = typer.Option(0.1, "--rate", help="assumed firing rate of every spiking layer"),
     input_encoding: str = typer.Option("fp", "--input", help="what the network's input is: fp or binary (spikes)"),
     input_rate: float = typer.Option(0.1, "--input-rate", help="firing rate of binary input spikes"),
+    w_bits: int = typer.Option(8, "--w-bits", help="weight width the graph maps and prices (the file's floats "
+                               "are kept for simulation); 32 = as stored"),
     name: str | None = typer.Option(None, "--name", help="graph name (default: the file's stem)"),
 ) -> None:
     """Import a NIR graph as a neurosim graph that maps and simulates like any workload."""
@@ -31,7 +33,7 @@ def import_nir_cmd(
         if not 0.0 <= v <= 1.0:
             raise NeurosimError(f"{opt} = {v}; allowed: [0, 1]")
     net = import_nir(file, name=name, dt_s=dt, steps=steps, firing_rate=rate, input_encoding=input_encoding,
-                     input_rate=input_rate)
+                     input_rate=input_rate, w_bits=w_bits)
     g, meta = net.graph, net.nir_meta
     rows = []
     for layer in g:
@@ -52,6 +54,7 @@ def import_nir_cmd(
     if meta["recurrent_edges"]:
         typer.echo("recurrent edges (one-step delay): " + ", ".join(f"{a} -> {b}" for a, b in meta["recurrent_edges"]))
     typer.echo(f"firing rates: {meta['firing_rate']}")
+    typer.echo(f"weights: {meta['weights']}")
     if out is not None:
         gp, pp = save_network(net, out)
         typer.echo(f"wrote {gp} and {pp}")

@@ -2,7 +2,8 @@
 
 What maps to what (1-D feature vectors only; a node's width is its feature count):
 
-  Affine / Linear     -> Linear (bias for Affine; fp32 weights; input binary when it comes from spiking neurons)
+  Affine / Linear     -> Linear (bias for Affine; mapped and priced at ``w_bits`` (default 8, what a Loihi core
+                         holds; the simulator keeps the file's float weights); input binary from spiking neurons)
   Scale               -> Elementwise(op="scale")
   LIF, CubaLIF, IF,   -> LIF(neuron=lif|cuba_lif|if|li|cuba_li|i|threshold): Loihi-style dv/du from dt/tau (the
   LI, CubaLI, I,         mean over neurons), reset "zero" (v_reset = 0), "value" (another v_reset) or "none"
@@ -276,11 +277,14 @@ def from_nir(
     firing_rate: float = 0.1,
     input_encoding: str = "fp",
     input_rate: float = 0.1,
+    w_bits: int = 8,
     source: str = "",
 ) -> NirNetwork:
     """Turn an in-memory ``nir.NIRGraph`` into a :class:`NirNetwork` (see the module docstring for the mapping)."""
     if not dt_s > 0:
         raise NeurosimError(f"dt = {dt_s} out of range; allowed: > 0 seconds")
+    if not 1 <= int(w_bits) <= 32:
+        raise NeurosimError(f"w_bits = {w_bits} out of range; allowed: 1..32")
     if input_encoding not in ("fp", "binary"):
         raise NeurosimError(f"input encoding {input_encoding!r}; allowed: fp, binary")
     nodes, edges = _flatten(nir_graph)
@@ -325,8 +329,8 @@ def from_nir(
             p = {"weight": w}
             if t == "Affine":
                 p["bias"] = np.asarray(node.bias, dtype=np.float64).reshape(-1)
-            g.add(Linear(n, None, "nir", in_features=w.shape[1], out_features=w.shape[0], w_bits=32, input=spec,
-                         bias=t == "Affine", w_format="fp"))
+            g.add(Linear(n, None, "nir", in_features=w.shape[1], out_features=w.shape[0], w_bits=int(w_bits),
+                         input=spec, bias=t == "Affine", w_format="fp" if w_bits >= 16 else "int"))
             width[n] = w.shape[0]
             params[n] = p
             continue
@@ -373,6 +377,8 @@ def from_nir(
                     "seq_len = time steps per sample",
             "discretisation": DISCRETISATION,
             "reset": reset_modes,
+            "weights": f"float in the file and the params file (the NIR simulator runs them as they are); the graph "
+                       f"maps and prices them at {int(w_bits)} bits (import option w_bits)",
             "decays": "LIF.dv/du = round(4096 * dt / tau) (mean over neurons); exact values in the params file",
             "firing_rate": f"assumed {firing_rate} for every spiking layer (import option), input: "
                            + (f"binary spikes at {input_rate}" if input_encoding == "binary" else "fp32 values"),

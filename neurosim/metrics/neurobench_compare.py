@@ -121,7 +121,7 @@ def run_neurosim(net, x: np.ndarray, s: Setup, nir_path=None) -> tuple[dict, dic
     from neurosim.metrics.trace import trace_from_nirsim
 
     ng = export_to_nir(net, torch.zeros(s.n_in))
-    kw = {"dt_s": 1e-4, "steps": s.steps, "batch": s.batch, "input_rate": s.input_rate,
+    kw = {"dt_s": 1e-4, "steps": s.steps, "batch": s.batch, "input_rate": s.input_rate, "w_bits": 32,
           "input_encoding": "fp" if s.analog_input else "binary"}
     if nir_path is not None:
         import nir
