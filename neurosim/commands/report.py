@@ -16,6 +16,10 @@ def report_cmd(
     batch: int | None = typer.Option(None, "--batch", help="batch size (default 1)"),
     convention: str = typer.Option("workload", "--convention", help="what the count includes: workload, paper, "
                                    "principled"),
+    mapping: str | None = typer.Option(None, "--mapping", help="a mapping saved by `neurosim map --out FILE`"),
+    strategy: str = typer.Option("output", "--strategy", help="partition: output (multicast spikes) or input "
+                                 "(fan-in split, partial sums)"),
+    placement: str = typer.Option("locality", "--placement", help="placement: locality or serpentine"),
     force: bool = typer.Option(False, "--force", help="write into a directory that holds other files (they are kept)"),
     save_run: str | None = typer.Option(None, "--save-run", help="also write the run record (JSON) to this file"),
 ) -> None:
@@ -26,13 +30,15 @@ def report_cmd(
     from neurosim.report.outdir import check_out_dir, staged_dir
     from neurosim.report.progress import steps
     from neurosim.report.render import write_report
-    from neurosim.report.runs import make_run
+    from neurosim.report.runs import MappingChoice, make_run
 
     for opt, v in (("--seq", seq), ("--batch", batch)):
         if v is not None and v <= 0:
             raise NeurosimError(f"{opt} = {v}; allowed: an integer > 0")
     if text is not None and not Path(text).is_file():
         raise NeurosimError(f"--text {text}: file not found")
+    if mapping is not None and not Path(mapping).is_file():
+        raise NeurosimError(f"--mapping {mapping}: file not found")
     out_dir = Path(out)
     check_out_dir(out_dir, force)
     if save_run is not None and Path(save_run).is_dir():
@@ -40,7 +46,8 @@ def report_cmd(
     with steps("report") as step:
         step("running the workload")
         rec = make_run(workload, hw, mode=mode, text=text, sets=sets, seq_len=seq, batch=batch,
-                       convention=convention, progress=step)
+                       convention=convention, progress=step,
+                       mapping=MappingChoice(strategy=strategy, placement=placement, file=mapping))
         with staged_dir(out_dir, force) as tmp:
             write_report(rec, tmp, step)
         if save_run is not None:

@@ -168,7 +168,8 @@ def fig_energy_totals(rec: RunRecord):
     ax.set_xticklabels(frame.index)
     totals = frame.sum(axis=1).to_numpy() * factor
     for i, v in enumerate(totals):
-        ax.text(i, v, f"{v:.3g} {unit}", ha="center", va="bottom", fontsize=9, fontweight="bold")
+        small = "\n(too small to see\nat this scale)" if v < 0.02 * totals.max() else ""
+        ax.text(i, v, f"{v:.3g} {unit}{small}", ha="center", va="bottom", fontsize=9, fontweight="bold")
     ax.set_ylim(0, totals.max() * 1.18 if totals.max() > 0 else 1)
     ax.set_ylabel(f"energy per token ({unit})")
     paper, hw = rec.paper_style, rec.hardware_aware
@@ -277,15 +278,16 @@ def fig_mesh(rec: RunRecord):
     for x, y, u in zip(mine["x"], mine["y"], mine["use"]):
         grid[int(y), int(x)] = u * 100
     panels = 2 if (m.links is not None and len(m.links)) else 1
-    fig, axes = plt.subplots(1, panels, figsize=(WIDTH_IN, 4.4), layout="constrained", squeeze=False)
+    tall = h > 1.2 * w
+    fig, axes = plt.subplots(1, panels, figsize=(WIDTH_IN, 6.6 if tall else 4.4), layout="constrained",
+                             squeeze=False)
     ax = axes[0, 0]
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("#eeeeee")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#eeeeee")
     im = ax.imshow(grid, origin="lower", cmap=cmap, vmin=0, vmax=100, aspect="equal")
     fig.colorbar(im, ax=ax, label="core memory used (% of capacity)", shrink=0.85)
     ax.set_xlabel("mesh x (core)")
     ax.set_ylabel("mesh y (core)")
-    n_chips = cores["chip"].nunique()
+    n_chips = int(m.summary.get("chips", cores["chip"].nunique()))
     ax.set_title(f"Core memory use, chip {chip} (busiest of {n_chips}); grey = unused", fontsize=10)
     if panels == 2:
         ax = axes[0, 1]
@@ -311,31 +313,55 @@ def fig_mesh(rec: RunRecord):
     return fig
 
 
+def chip_grid_image(chips: pd.DataFrame, values: pd.Series, grid: tuple[int, int, int]) -> tuple[np.ndarray, str, str]:
+    """Chips as an image: the x-y grid of a one-layer system, else chip-on-board (y*X + x) by board (z)."""
+    gx, gy, gz = grid
+    cx, cy = chips["cx"].astype(int).to_numpy(), chips["cy"].astype(int).to_numpy()
+    cz = chips["cz"].astype(int).to_numpy() if "cz" in chips.columns else np.zeros(len(chips), int)
+    if gz <= 1:
+        img = np.full((gy, gx), np.nan)
+        img[cy, cx] = values.to_numpy(float)
+        return img, "chip grid x", "chip grid y"
+    img = np.full((gx * gy, gz), np.nan)
+    img[cy * gx + cx, cz] = values.to_numpy(float)
+    return img, "board (chip grid z)", f"chip on board (y x {gx} + x)"
+
+
 def fig_chips(rec: RunRecord):
-    """System view: memory used per chip on the chip grid (and chip-to-chip link load when given)."""
+    """System view: memory placed on each chip and chip-to-chip traffic through it, at its place in the grid."""
     m = rec.mapping
-    if m is None or m.chips is None or len(m.chips) < 2:
-        return None
-    chips = m.chips.frame()
-    if not {"cx", "cy"} <= set(chips.columns):
-        return None
-    value = next((c for c in ("memory_bytes", "cores_used", "cores") if c in chips.columns), None)
-    if value is None:
+    if m is None or m.chips is None or len(m.chips) < 2 or "memory_bytes" not in m.chips.columns:
         return None
     plt = _plt()
-    w, h = int(chips["cx"].max()) + 1, int(chips["cy"].max()) + 1
-    grid = np.full((h, w), np.nan)
-    for x, y, v in zip(chips["cx"], chips["cy"], chips[value]):
-        grid[int(y), int(x)] = v
-    scale, unit = (1 / 2**20, "MiB") if value == "memory_bytes" else (1.0, "cores")
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.4), layout="constrained")
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("#eeeeee")
-    im = ax.imshow(grid * scale, origin="lower", cmap=cmap, aspect="auto")
-    fig.colorbar(im, ax=ax, label=f"{value.replace('_', ' ')} per chip ({unit})")
-    ax.set_xlabel("chip grid x")
-    ax.set_ylabel("chip grid y")
-    ax.set_title(f"Per-chip use across the system ({len(chips)} chips); grey = unused")
+    chips = m.chips.frame()
+    grid = m.grid or (int(chips["cx"].max()) + 1, int(chips["cy"].max()) + 1,
+                      int(chips["cz"].max()) + 1 if "cz" in chips.columns else 1)
+    through = pd.Series(0.0, index=chips["chip"])
+    if m.chip_links is not None and len(m.chip_links):
+        cl = m.chip_links.frame()
+        for col in ("chip_a", "chip_b"):
+            through = through.add(cl.groupby(col)["load"].sum(), fill_value=0.0)
+    through = through.reindex(chips["chip"]).fillna(0.0)
+    wide = grid[2] > 1
+    fig, axes = plt.subplots(2 if wide else 1, 1 if wide else 2, figsize=(WIDTH_IN, 5.6 if wide else 4.2),
+                             layout="constrained", squeeze=False)
+    cmap_mem = plt.get_cmap("viridis").with_extremes(bad="#eeeeee")
+    cmap_load = plt.get_cmap("inferno_r").with_extremes(bad="#eeeeee")
+    panels = ((chips["memory_bytes"] / 2**20, cmap_mem, "memory (MiB)", "Memory placed on each chip"),
+              (pd.Series(through.to_numpy(), index=chips.index), cmap_load, f"{m.load_unit}",
+               "Chip-to-chip link traffic through each chip"))
+    for ax, (vals, cmap, label, title) in zip(axes.flat, panels):
+        img, xl, yl = chip_grid_image(chips, vals, grid)
+        im = ax.imshow(img, origin="lower", cmap=cmap, aspect="auto", interpolation="nearest", vmin=0)
+        fig.colorbar(im, ax=ax, label=label, shrink=0.9)
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.set_title(title, fontsize=10)
+        if img.shape[1] <= 16:
+            ax.set_xticks(range(img.shape[1]))
+        ax.set_yticks(range(img.shape[0]))
+    fig.suptitle(f"The system: {len(chips)} of {grid[0] * grid[1] * grid[2]} chips used (grey = unused)",
+                 fontsize=11)
     return fig
 
 
@@ -414,11 +440,13 @@ CAPTIONS = {
         "mean marked; one panel per projection type. Measured by the functional engine or drawn by the "
         "statistical simulator (the source is in the title)."),
     "mesh_heatmaps": (
-        "The busiest chip of the mapping (most synapse memory placed): left, each core's used memory as a share "
+        "The busiest chip of the mapping (most memory placed): left, each core's used memory as a share "
         "of its capacity at its mesh position (grey: no layer placed); right, every on-chip link coloured by the "
-        "messages it carries per token under dimension-order routing."),
+        "messages it carries per token (both directions) under dimension-order (XY) routing."),
     "chip_heatmap": (
-        "Every chip of the system at its place in the chip grid, coloured by what the mapper placed on it."),
+        "Every chip of the system at its place in the chip grid (a multi-board system: one column per board, one "
+        "row per chip position on the board): the memory the mapper placed on it, and the messages per token on "
+        "the chip-to-chip links that touch it (each link counted at both ends). Grey: no layer placed."),
     "latency": (
         "The simulator's latency of one token split into the parts it reports (they add up to the total), and per "
         "layer when the simulator gives it."),

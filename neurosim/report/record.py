@@ -114,6 +114,7 @@ class MappingSummary(_Model):
     strategy: str = ""
     placement: str = ""
     mesh: tuple[int, int] | None = None  # cores per chip, width x height
+    grid: tuple[int, int, int] | None = None  # chips in the system, x x y x z
     summary: dict[str, Any] = Field(default_factory=dict)
     cores: Table | None = None
     links: Table | None = None

@@ -14,7 +14,7 @@ from typing import Any
 from neurosim.energy import EnergyTable, load_energy_table
 from neurosim.errors import NeurosimError
 from neurosim.report.build import HARDWARE_AWARE, PAPER_STYLE, record_from_counters
-from neurosim.report.record import MODES, Assumption, RunRecord
+from neurosim.report.record import MODES, Assumption, MappingSummary, RunRecord, Table
 
 PAPER_TABLE = "paper-45nm"
 FALLBACK_TABLE = "horowitz-45nm"
@@ -90,10 +90,82 @@ def _hardware_model(name: str) -> HardwareChoice:
     return HardwareChoice(name=hw.name, kind="hardware", table=table, spec=hw, info=info, assumptions=assumptions)
 
 
+#: more used cores than this: the record keeps the cores and links of the busiest chip only (the heatmap's chip)
+MAX_CORE_ROWS = 4096
+
+
+@dataclass
+class MappingChoice:
+    """How to map: a saved mapping file, or a partition strategy and a placement for the mapper."""
+
+    strategy: str = "output"
+    placement: str = "locality"
+    file: str | None = None
+
+
+def map_for_report(graph: Any, choice: HardwareChoice, how: MappingChoice) -> tuple[Any, dict[str, Any]] | None:
+    """Map the graph onto the hardware model; ``None`` when this build has no mapper."""
+    try:
+        from neurosim.mapping import PartitionOptions, load_mapping, map_graph
+        from neurosim.mapping.report import mapping_report
+    except ImportError:
+        return None
+    if how.file is not None:
+        mapping = load_mapping(how.file, choice.spec)
+        mapping.check_graph(graph)
+    else:
+        mapping = map_graph(graph, choice.spec, PartitionOptions(strategy=how.strategy), placement=how.placement)
+    return mapping, mapping_report(graph, mapping)
+
+
+def mapping_summary(report: dict[str, Any], mesh: tuple[int, int], grid: tuple[int, int, int]) -> MappingSummary:
+    """The mapper's report as the run record's mapping section (large tables cut to the busiest chip)."""
+    import pandas as pd
+
+    summary = {k: v for k, v in report["summary"].items() if not isinstance(v, dict)}
+    for k, v in report["summary"].items():
+        if isinstance(v, dict):
+            summary.update({f"{k}_{k2}": v2 for k2, v2 in v.items()})
+    cores: pd.DataFrame = report["cores"]
+    links: pd.DataFrame = report["links"]
+    if len(cores) > MAX_CORE_ROWS:
+        busiest = cores.groupby("chip")["memory_bytes"].sum().idxmax()
+        summary["cores_table"] = f"busiest chip ({busiest}) only: {int((cores['chip'] == busiest).sum())} of " \
+                                 f"{len(cores)} used cores"
+        cores = cores[cores["chip"] == busiest]
+        links = links[links["chip"] == busiest] if len(links) else links
+    cores = cores.drop(columns=[c for c in ("layers",) if c in cores.columns])
+    return MappingSummary(strategy=str(summary.get("strategy", "")), placement=str(summary.get("placement", "")),
+                          mesh=mesh, grid=grid, summary=summary, cores=Table.of(cores), links=Table.of(links),
+                          chips=Table.of(report["chips"]), chip_links=Table.of(report["chip_links"]))
+
+
+#: the simulator's entry point for reports (see docs/reports.md, "Run record API": engines)
+SIMULATOR_ENTRY = ("neurosim.engines.events", "report_run")
+
+
+def simulated_run(mode: str, **kwargs: Any) -> RunRecord:
+    """A statistical or exact run by the event-driven simulator, which returns the run record itself."""
+    import importlib
+
+    module, name = SIMULATOR_ENTRY
+    try:
+        entry = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise NeurosimError(f"--mode {mode} needs the event-driven simulator ({module}.{name}), which this build "
+                            "does not have; use --mode analytic") from None
+    rec = entry(mode=mode, **kwargs)
+    if not isinstance(rec, RunRecord):
+        raise NeurosimError(f"{module}.{name} returned {type(rec).__name__}, not a RunRecord")
+    return rec
+
+
 def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = None,
              sets: list[str] | None = None, seq_len: int | None = None, batch: int | None = None,
-             convention: str = "workload", progress=None) -> RunRecord:
+             convention: str = "workload", mapping: MappingChoice | None = None, progress=None) -> RunRecord:
     """Run the workload on the hardware in the given mode and return its run record."""
+    import pandas as pd
+
     from neurosim.engines.analytic import count_graph
     from neurosim.workloads import build_graph, load_workload
 
@@ -103,20 +175,44 @@ def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = 
         raise NeurosimError("--text feeds real tokens to the exact mode; analytic mode counts the workload's "
                             "seq_len (use --seq to change it, or --mode exact)")
     step = progress or (lambda _msg: None)
+    how = mapping or MappingChoice()
     choice = resolve_hardware(hw)
+    if how.file is not None and choice.spec is None:
+        raise NeurosimError(f"--mapping needs a hardware model; --hw {hw} is not one")
     spec = load_workload(workload, sets)
     if seq_len is not None or batch is not None:
         spec = spec.model_copy(update={k: v for k, v in (("seq_len", seq_len), ("batch", batch)) if v is not None})
     graph = build_graph(spec, convention)
-    tables = [(PAPER_STYLE, load_energy_table(PAPER_TABLE)), (HARDWARE_AWARE, choice.table)]
     if mode != "analytic":
-        raise NeurosimError(f"--mode {mode} needs the event-driven simulator, which this build does not have yet; "
-                            "use --mode analytic")
+        return simulated_run(mode, workload=workload, hw=hw, spec=spec, graph=graph, hardware=choice, mapping=how,
+                             text=text, progress=step)
+    notes = list(choice.notes)
     step("counting (analytic engine)")
     counters = count_graph(graph)
-    notes = list(choice.notes)
+    table = choice.table
+    summary = None
+    if choice.spec is not None:
+        step(f"mapping onto {choice.name}")
+        mapped = map_for_report(graph, choice, how)
+        if mapped is None:
+            notes.append("this build has no mapper: no network traffic, no mesh heatmaps")
+        else:
+            from neurosim.mapping import expected_traffic
+
+            m, rep = mapped
+            counters = pd.concat([counters, expected_traffic(graph, m)], ignore_index=True)
+            ew = float(rep["summary"].get("onchip_hops_east_west_fraction", 0.5))
+            table = choice.spec.energy_table(ew_fraction=ew, chips=m.chips_used)
+            w, h, _ = choice.spec.mesh_shape
+            summary = mapping_summary(rep, (w, h), tuple(choice.spec.grid_shape))
+            notes += [f"mapping: {n}" for n in rep.get("notes", [])]
+            notes.append("network counts (messages, hops, barriers) are the mapper's expectation from the assumed "
+                         "firing rates and the routes of the mapping")
     notes.append("analytic engine: counts are expectations from shapes and the workload's assumed firing rates")
+    if choice.kind == "hardware":
+        notes.append("no timing: static energy (static power x run time) needs the event-driven simulator")
+    tables = [(PAPER_STYLE, load_energy_table(PAPER_TABLE)), (HARDWARE_AWARE, table)]
     step("pricing")
     return record_from_counters(counters, spec=spec, graph=graph, energy_tables=tables, mode=mode,
                                 engine="analytic", hardware=choice.info, assumptions=choice.assumptions,
-                                notes=notes)
+                                mapping=summary, notes=notes)
