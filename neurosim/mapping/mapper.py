@@ -67,6 +67,8 @@ def map_graph(graph: Graph, hw: Hardware, opts: PartitionOptions | None = None, 
     if user is not None:
         apply_user_placement(m, user, hw)
     elif placement == "locality":
+        m.build_routes(hw)
+        m.options["serpentine_totals"] = m.totals()
         place_locality(m, hw)
     m.build_routes(hw)
     m.check_coverage()

@@ -250,14 +250,28 @@ class Mapping:
 
     def pieces_frame(self) -> pd.DataFrame:
         """Every piece of every layer, one row each (columns ``layer, piece`` + PIECE_COLUMNS)."""
-        frames = [lm.frame() for lm in self.layers.values() if len(lm)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["layer", "piece",
-                                                                                         *PIECE_COLUMNS])
+        lms = [lm for lm in self.layers.values() if len(lm)]
+        if not lms:
+            return pd.DataFrame(columns=["layer", "piece", *PIECE_COLUMNS])
+        cols: dict[str, Any] = {
+            "layer": np.repeat(np.array([lm.layer for lm in lms], dtype=object), [len(lm) for lm in lms]),
+            "piece": np.concatenate([np.arange(len(lm)) for lm in lms]),
+        }
+        for c in PIECE_COLUMNS:
+            cols[c] = np.concatenate([lm.pieces[c] for lm in lms])
+        return pd.DataFrame(cols)
 
     def routes_frame(self) -> pd.DataFrame:
-        frames = [e.frame() for e in self.edges if len(e)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["src", "dst", "payload",
-                                                                                         *ROUTE_COLUMNS])
+        """Every route of every edge, one row each (columns ``src, dst, payload`` + ROUTE_COLUMNS)."""
+        es = [e for e in self.edges if len(e)]
+        if not es:
+            return pd.DataFrame(columns=["src", "dst", "payload", *ROUTE_COLUMNS])
+        n = [len(e) for e in es]
+        cols: dict[str, Any] = {k: np.repeat(np.array([getattr(e, k) for e in es], dtype=object), n)
+                                for k in ("src", "dst", "payload")}
+        for c in ROUTE_COLUMNS:
+            cols[c] = np.concatenate([e.routes[c] for e in es])
+        return pd.DataFrame(cols)
 
     def neuro_pieces(self) -> pd.DataFrame:
         df = self.pieces_frame()

@@ -1,0 +1,117 @@
+"""`neurosim map WORKLOAD --hw NAME`: partition, place and route a spiking LM onto a hardware model, and report it."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+
+def map_cmd(
+    workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
+    hw_name: str = typer.Option("loihi2", "--hw", help="hardware model (see `neurosim hw list`) or a hardware .yaml"),
+    strategy: str = typer.Option("output", "--strategy",
+                                 help="output (cores own output neurons; spikes multicast) or input (fan-in split; "
+                                      "partial sums to accumulator cores)"),
+    placement: str = typer.Option("locality", "--placement", help="locality (lower traffic x hops) or serpentine"),
+    mapping_file: str | None = typer.Option(None, "--mapping",
+                                            help="a user placement (YAML/JSON: {placement: {layer: [[chip,x,y,slot],"
+                                                 " ...]}}) or a mapping saved with --out"),
+    input_chunk: int = typer.Option(1024, "--input-chunk", help="fan-in chunk width of input-split"),
+    split_fan_in: bool = typer.Option(True, "--split-fan-in/--no-split-fan-in",
+                                      help="let output-split cut a fan-in above the core's limit into chunks"),
+    kv_cache: str = typer.Option("cores", "--kv-cache", help="where the KV cache lives: cores (neuro-core SRAM) or "
+                                                             "none (not mapped)"),
+    convention: str = typer.Option("workload", "--convention",
+                                   help="which layers the graph has: workload (its own), paper, principled"),
+    sets: list[str] = typer.Option([], "--set", help="override a workload field: --set w_bits=6"),
+    hw_sets: list[str] = typer.Option([], "--hw-set", help="override a hardware figure: "
+                                                           "--hw-set core.synapse_memory.value='192 KiB'"),
+    out: str | None = typer.Option(None, "--out", "-o", help="write the mapping (JSON, or YAML by suffix)"),
+    heatmap: str | None = typer.Option(None, "--heatmap", help="write a mesh heatmap PNG here"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
+) -> None:
+    """Map a workload onto a hardware model: cores and chips used, per-core utilization, per-layer placement,
+    spikes, messages and hops per token, link load; optional mapping file and heatmap."""
+    from neurosim.commands._common import check_format
+    from neurosim.hardware import load_hardware
+    from neurosim.mapping import PartitionOptions, map_graph
+    from neurosim.mapping.mapper import read_user_file
+    from neurosim.mapping.report import heatmap_png, mapping_report, to_jsonable
+    from neurosim.workloads.builders import build_graph
+    from neurosim.workloads.spec import load_workload
+
+    check_format(fmt, ("table", "csv", "json"))
+    spec = load_workload(workload, sets)
+    graph = build_graph(spec, convention=convention)
+    hw = load_hardware(hw_name, hw_sets or None)
+    opts = PartitionOptions(strategy=strategy, input_chunk=input_chunk, split_fan_in=split_fan_in,
+                            kv_cache=kv_cache)
+    user = read_user_file(mapping_file) if mapping_file else None
+    m = map_graph(graph, hw, opts, placement=placement, user=user, hardware_sets=hw_sets, workload=spec.name)
+    rep = mapping_report(graph, m)
+    if out:
+        m.save(out)
+    if heatmap:
+        heatmap_png(rep, m, heatmap)
+    s = rep["summary"]
+    if fmt == "json":
+        body = to_jsonable(rep)
+        body["files"] = {"mapping": out, "heatmap": heatmap}
+        sys.stdout.write(json.dumps(body, indent=2, default=float) + "\n")
+        return
+    if fmt == "csv":
+        sys.stdout.write(rep["layers"].to_csv(index=False))
+        return
+    _print_table(rep, m, out, heatmap)
+    del s
+
+
+def _print_table(rep, m, out, heatmap) -> None:
+    import pandas as pd
+
+    from neurosim.commands._common import human, print_frame
+
+    s = rep["summary"]
+    layers = rep["layers"]
+    shown = layers[layers["placement"] != "host"].drop(columns=["note"])
+    print_frame(shown, "table", title=f"{s['workload']} on {s['hardware']}: per-layer placement and traffic per token",
+                human_cols=("neurons", "spikes_per_token", "messages_per_token", "hops_onchip_per_token",
+                            "hops_chip_per_token"))
+    util = pd.DataFrame([{"per core": k.replace("_utilization", ""), **{q: f"{v:.1%}" for q, v in s[k].items()}}
+                         for k in ("memory_utilization", "neuron_utilization", "fan_in_utilization",
+                                   "fan_out_utilization")])
+    print_frame(util, "table", title="utilization per used core (min / median / max)")
+    print_frame(rep["payloads"], "table", title="traffic per token by payload",
+                human_cols=("messages_per_token", "hops_onchip_per_token", "hops_chip_per_token"))
+    roles = ", ".join(f"{v} {k}" for k, v in s["pieces_by_role"].items())
+    lines = [
+        f"strategy {s['strategy']}, placement {s['placement']}",
+        (f"chips used: {s['chips']} of {s['chips_in_system']}; cores used: {s['cores']} of {s['cores_in_system']} "
+        f"({roles})"),
+        (f"cores the weights need at their bits ({m.hw.core.synapse_memory.text()} a core): "
+        f"{s['cores_min_for_weights']}; used / needed = {s['cores_over_min']:.2f}x"),
+        (f"per token: spikes {human(s['spikes_per_token'])}, messages {human(s['messages_per_token'])}, hops "
+        f"{human(s['hops_per_token'])} ({human(s['hops_onchip_per_token'])} on-chip, "
+        f"{human(s['hops_chip_per_token'])} chip-to-chip)"),
+        (f"link load per token: max {human(s['max_link_load_per_token'])}, mean "
+        f"{human(s['mean_link_load_per_token'])} messages on an on-chip link; max "
+        f"{human(s['max_chip_link_load_per_token'])} on a chip-to-chip link; network-bound throughput "
+        f"{human(s['network_bound_tokens_per_s'])} tokens/s"),
+    ]
+    if "serpentine_hops_per_token" in s:
+        lines.append(f"hops per token: serpentine {human(s['serpentine_hops_per_token'])} -> locality-aware "
+                     f"{human(s['locality_hops_per_token'])} ({s['hops_saved_vs_serpentine']:.1%} fewer)")
+    lines += [f"note: {n}" for n in rep["notes"]]
+    notes = layers[layers["note"] != ""][["layer", "note"]].drop_duplicates("note")
+    lines += [f"note ({r.layer}): {r.note}" for r in notes.itertuples()][:8]
+    if out:
+        lines.append(f"mapping written to {out}")
+    if heatmap:
+        lines.append(f"heatmap written to {heatmap}")
+    typer.echo("\n".join(lines))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("map")(map_cmd)
