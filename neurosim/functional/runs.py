@@ -1,0 +1,241 @@
+"""The functional engine's user-level tasks: measured firing rates and perplexities of a workload on real text.
+
+Shared by ``neurosim rates``, ``neurosim ppl``, the benchmark and the committed report, so that every figure
+comes from one code path.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from neurosim.errors import NeurosimError
+from neurosim.functional.engine import FunctionalResult, model_name_for, run
+from neurosim.functional.forward import SETTINGS, perplexity
+from neurosim.functional.text import load_text, token_ids
+from neurosim.graph import Graph, Linear
+
+#: projections that share one spike encoder, labelled as the rates table shows them
+GROUP_LABELS = {"enc_qkv": "q/k/v", "enc_o": "o", "enc_gate_up": "gate/up", "enc_down": "down",
+                "enc_lm_head": "lm_head", "enc_ffn_in": "ffn_in", "enc_ffn_out": "ffn_out"}
+
+
+@dataclass
+class Inputs:
+    """A workload resolved against a real model and a tokenized text."""
+
+    spec: object
+    graph: Graph
+    model: object
+    ids: np.ndarray
+    text_where: str
+    text_tokens: int  # tokens in the whole text (ids may be a prefix)
+
+
+def inputs(workload: str, sets: list[str] | None = None, text: str | Path | None = None,
+           tokens: int | None = 512, minimum: int = 1) -> Inputs:
+    """Load a workload (with ``--set`` overrides), its graph, the matching real model and the text's tokens."""
+    from neurosim.functional.models import load_model
+    from neurosim.workloads.builders import build_graph
+    from neurosim.workloads.spec import load_workload
+
+    spec = load_workload(workload, sets)
+    name = model_name_for(spec)
+    graph = build_graph(spec)
+    raw, where = load_text(text)
+    model = load_model(name)
+    all_ids = token_ids(model, raw, None, where, minimum)
+    if tokens is not None and tokens < minimum:
+        raise NeurosimError(f"--tokens {tokens}; allowed: an integer >= {minimum}")
+    ids = all_ids[:tokens] if tokens is not None else all_ids
+    return Inputs(spec, graph, model, ids, where, int(all_ids.size))
+
+
+def rates_table(result: FunctionalResult, tolerance: float = 0.2) -> pd.DataFrame:
+    """One row per spike-driven layer input (projections sharing an encoder are one row): measured rate, mean
+    count, zero fraction, the rate the workload assumes, and ``off`` when they differ by more than ``tolerance``
+    (relative)."""
+    groups: dict[str, list[Linear]] = {}
+    for layer in result.graph.of_kind(Linear):
+        if layer.name in result.stats:
+            groups.setdefault(result.plan.linear(layer.name).encoder or "", []).append(layer)
+    rows = []
+    for enc, layers in groups.items():
+        st = result.stats[enc]
+        assumed = layers[0].input.firing_rate
+        rel = (st.rate - assumed) / assumed if assumed else float("inf")
+        short = enc.rsplit(".", 1)[-1]
+        rows.append({
+            "block": -1 if layers[0].block is None else layers[0].block,
+            "projection": GROUP_LABELS.get(short, ",".join(x.name.rsplit(".", 1)[-1] for x in layers)),
+            "encoder": enc,
+            "layers": ",".join(x.name for x in layers),
+            "width": st.width,
+            "steps": st.steps,
+            "tokens": st.tokens,
+            "rate": st.rate,
+            "mean_count": st.mean_count,
+            "zero_fraction": st.zero_fraction,
+            "assumed_rate": assumed,
+            "rel_diff": rel,
+            "off": bool(abs(rel) > tolerance),
+        })
+    return pd.DataFrame(rows)
+
+
+def rate_summary(result: FunctionalResult, table: pd.DataFrame) -> pd.DataFrame:
+    """Spike-weighted rate and mean count per projection group, and over all spike-driven inputs."""
+    rows = []
+    for proj, sub in list(table.groupby("projection", sort=False)) + [("all", table)]:
+        stats = [result.stats[e] for e in sub["encoder"]]
+        spikes = sum(st.spikes for st in stats)
+        elems = sum(st.elements for st in stats)
+        updates = sum(st.neuron_updates for st in stats)
+        rows.append({"projection": proj, "encoders": len(sub), "rate": spikes / updates if updates else 0.0,
+                     "mean_count": spikes / elems if elems else 0.0,
+                     "rate_min": float(sub["rate"].min()), "rate_max": float(sub["rate"].max()),
+                     "assumed_rate": float(sub["assumed_rate"].iloc[0]), "off_layers": int(sub["off"].sum())})
+    return pd.DataFrame(rows)
+
+
+def measure_rates(workload: str, sets: list[str] | None = None, text: str | Path | None = None,
+                  tokens: int | None = 512, tolerance: float = 0.2):
+    """(inputs, result, per-input table, summary) of one spike-driven run."""
+    if not tolerance > 0:
+        raise NeurosimError(f"--tolerance {tolerance}; allowed: > 0 (relative difference, e.g. 0.2)")
+    inp = inputs(workload, sets, text, tokens)
+    if not any(layer.spiking for layer in inp.graph.of_kind(Linear)):
+        raise NeurosimError(f"workload {inp.spec.name}: no spike-driven layer (a_encoding = "
+                            f"{inp.spec.a_encoding!r}); rates need a_encoding ternary or binary")
+    result = run(inp.graph, inp.model, inp.ids)
+    table = rates_table(result, tolerance)
+    return inp, result, table, rate_summary(result, table)
+
+
+def setting_sets(name: str) -> list[str]:
+    if name in ("workload", "fp"):
+        return []
+    if name not in SETTINGS:
+        raise NeurosimError(f"--setting {name!r}; allowed: fp, workload, all, {', '.join(SETTINGS)}")
+    return list(SETTINGS[name])
+
+
+def expand_settings(names: list[str] | None) -> list[str]:
+    names = list(names or ["fp", "workload"])
+    out: list[str] = []
+    for n in names:
+        for m in (["fp", *SETTINGS] if n == "all" else [n]):
+            setting_sets(m)
+            if m not in out:
+                out.append(m)
+    return out
+
+
+def perplexity_runs(workload: str, settings: list[str] | None = None, sets: list[str] | None = None,
+                    text: str | Path | None = None, tokens: int | None = 512,
+                    fp_layers: tuple[str, ...] = ()) -> tuple[Inputs, pd.DataFrame]:
+    """Perplexity of the FP path and of each spike-driven setting on the same tokens."""
+    base = inputs(workload, sets, text, tokens, minimum=2)
+    if base.model.family != "llama":
+        raise NeurosimError(f"workload {base.spec.name}: perplexity needs a causal language model (family llama); "
+                            f"{base.model.name} is an encoder")
+    rows = []
+    for name in expand_settings(settings):
+        spec_sets = setting_sets(name) + list(sets or [])
+        inp = base if not spec_sets or name == "fp" else inputs(workload, spec_sets, text, tokens, minimum=2)
+        t0 = time.perf_counter()
+        res = run(inp.graph, inp.model, base.ids, fp=(name == "fp"), fp_layers=fp_layers)
+        secs = time.perf_counter() - t0
+        ppl, nll = perplexity(res.logits, base.ids)
+        spikes = sum(st.spikes for n, st in res.stats.items() if n in res.plan.encoders)
+        steps = sum(st.neuron_updates for n, st in res.stats.items() if n in res.plan.encoders)
+        rows.append({
+            "setting": name,
+            "encoding": "fp32" if name == "fp" else _describe(inp.spec),
+            "ppl": ppl,
+            "nll": nll,
+            "rate": spikes / steps if steps else float("nan"),
+            "tokens": int(base.ids.size),
+            "seconds": secs,
+        })
+    return base, pd.DataFrame(rows)
+
+
+def _describe(spec) -> str:
+    if spec.a_encoding in ("fp", "int"):
+        return f"W{spec.w_bits} A{spec.a_encoding}{spec.a_bits}"
+    sym = "sym" if spec.symmetric else "asym"
+    clip = f" q={spec.clip_quantile:g}" if spec.clip_quantile else ""
+    rot = spec.rotation + ("" if spec.gamma_sqp else " quarot-fused")
+    return (f"W{spec.w_bits} A{spec.a_bits}->{spec.a_encoding} {sym} D={spec.effective_unfold:g}{clip} "
+            f"({rot})")
+
+
+def plot_rates(result: FunctionalResult, table: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
+    """Two PNGs: measured rate by block and projection, and the count histograms (seed 002 fig. 6 style)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from neurosim.io import atomic_path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    blocks = table[table["block"] >= 0]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for proj, sub in blocks.groupby("projection", sort=False):
+        ax.plot(sub["block"], sub["rate"], marker="o", ms=3, label=proj)
+    head = table[table["block"] < 0]
+    for _, row in head.iterrows():
+        ax.plot([blocks["block"].max() + 1], [row["rate"]], marker="*", ms=10, ls="", label=row["projection"])
+    assumed = table["assumed_rate"].iloc[0]
+    ax.axhline(assumed, color="k", ls="--", lw=1, label=f"workload assumes {assumed:g}")
+    ax.set_xlabel("decoder block")
+    ax.set_ylabel("firing rate (spikes / element / step)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title or "measured firing rate by layer")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=3)
+    fig.tight_layout()
+    path = out / "rate_by_layer.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    written.append(path)
+
+    groups = list(dict.fromkeys(table["projection"]))
+    n = len(groups)
+    cols = min(n, 3)
+    rows_n = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4 * cols, 3.2 * rows_n), squeeze=False)
+    for ax, proj in zip(axes.flat, groups):
+        encs = table.loc[table["projection"] == proj, "encoder"]
+        st0 = result.stats[encs.iloc[0]]
+        hist = sum(result.stats[e].histogram for e in encs)
+        total = hist.sum()
+        spikes = sum(result.stats[e].spikes for e in encs)
+        elems = sum(result.stats[e].elements for e in encs)
+        ax.bar(st0.values(), hist / total, color="tab:blue", width=0.8)
+        if st0.hi - st0.lo <= 16:
+            ax.set_xticks(st0.values())
+            ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(f"{proj}: mean |k| {spikes / elems:.2f}, rate {spikes / (elems * st0.steps):.3f}", fontsize=9)
+        ax.set_xlabel(f"spike count k (D = {st0.steps})")
+        ax.set_ylabel("probability")
+        ax.grid(alpha=0.3, axis="y")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle(title or "spike count histograms", fontsize=10)
+    fig.tight_layout()
+    path = out / "count_hist.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    written.append(path)
+    return written
