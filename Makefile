@@ -6,8 +6,18 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 MODELS_STAMP := $(VENV)/.models-installed
 INTEROP_STAMP := $(VENV)/.interop-installed
+LAVA_VENV := .venv-lava
+LAVA_STAMP := $(LAVA_VENV)/.installed
+# a Python 3.10 for Lava: python3.10, then pyenv's 3.10.13 through its shim, then any pyenv 3.10.x by path
+FIND_PY310 = for c in python3.10 "PYENV_VERSION=3.10.13 python3.10" \
+	  $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10 2>/dev/null); do \
+	  p=$$(env $$c -c 'import sys; print(sys.executable if sys.version_info[:2] == (3, 10) else "")' 2>/dev/null); \
+	  [ -n "$$p" ] && { echo "$$p"; break; }; done
+LAVA_SKIP_NOTE = note: Lava tests skipped: lava-nc 0.10 supports only Python 3.10 and none was found (tried \
+	python3.10, PYENV_VERSION=3.10.13 python3.10, $${PYENV_ROOT:-~/.pyenv}/versions/3.10*); install one (e.g. \
+	pyenv install 3.10.13) and run make test-lava
 
-.PHONY: demo test env models lint bench reports clean browser
+.PHONY: demo test env models lint bench reports clean browser lava-env test-lava
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +37,24 @@ $(INTEROP_STAMP): $(STAMP)
 	$(PIP) install -q --no-deps 'neurobench==2.3.*'
 	@touch $(INTEROP_STAMP)
 
+# Lava (the bit-accurate Loihi reference) needs Python 3.10, numpy<2 and networkx<=2.8.7: a second environment
+$(LAVA_STAMP): pyproject.toml
+	@py=$$($(FIND_PY310)); \
+	if [ -z "$$py" ]; then exit 0; fi; \
+	set -e; test -x $(LAVA_VENV)/bin/python || "$$py" -m venv $(LAVA_VENV); \
+	$(LAVA_VENV)/bin/pip install -q --upgrade pip; \
+	$(LAVA_VENV)/bin/pip install -q -e '.[lava]' 'numpy<2' 'networkx<=2.8.7' 'pytest>=7' 'hypothesis>=6.90'; \
+	touch $(LAVA_STAMP)
+
+lava-env: $(LAVA_STAMP)
+	@test -f $(LAVA_STAMP) || echo "$(LAVA_SKIP_NOTE)"
+
+# the Lava comparisons, plus the neuron tests again under Lava's numpy 1.26
+test-lava: $(LAVA_STAMP)
+	@if [ -f $(LAVA_STAMP) ]; then \
+	  $(LAVA_VENV)/bin/python -m pytest tests/lava tests/test_neurons.py tests/test_neurons_lava_bridge.py; \
+	else echo "$(LAVA_SKIP_NOTE)"; fi
+
 env: $(STAMP)
 models: $(MODELS_STAMP)
 
@@ -42,6 +70,7 @@ browser:
 
 test: $(MODELS_STAMP) $(INTEROP_STAMP) browser
 	$(PY) -m pytest
+	@$(MAKE) --no-print-directory test-lava
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check neurosim tests benchmarks
@@ -50,4 +79,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(LAVA_VENV) .pytest_cache .hypothesis build *.egg-info
