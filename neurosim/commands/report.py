@@ -10,7 +10,11 @@ def report_cmd(
     hw: str = typer.Option(..., "--hw", help="hardware model (hala-point, loihi2, ...) or an energy table name"),
     out: str = typer.Option(..., "--out", "-o", help="report directory to write (index.html, *.csv, *.png, *.svg)"),
     mode: str = typer.Option("analytic", "--mode", help="analytic, statistical or exact"),
-    text: str | None = typer.Option(None, "--text", help="input text file for the exact mode"),
+    text: str | None = typer.Option(None, "--text", help="real text: measure firing rates on it (analytic mode; "
+                                    "implies --measure-rates) or feed it to the exact mode"),
+    measure: bool = typer.Option(False, "--measure-rates", help="measure firing rates and spike-count histograms "
+                                 "with the functional engine on real text (models with real weights only)"),
+    tokens: int = typer.Option(64, "--tokens", help="tokens of the text the functional engine runs"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set layers=2"),
     seq: int | None = typer.Option(None, "--seq", help="sequence length in tokens (default: the workload's)"),
     batch: int | None = typer.Option(None, "--batch", help="batch size (default 1)"),
@@ -47,7 +51,8 @@ def report_cmd(
         step("running the workload")
         rec = make_run(workload, hw, mode=mode, text=text, sets=sets, seq_len=seq, batch=batch,
                        convention=convention, progress=step,
-                       mapping=MappingChoice(strategy=strategy, placement=placement, file=mapping))
+                       mapping=MappingChoice(strategy=strategy, placement=placement, file=mapping),
+                       measure=measure, tokens=tokens)
         with staged_dir(out_dir, force) as tmp:
             write_report(rec, tmp, step)
         if save_run is not None:

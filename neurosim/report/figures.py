@@ -250,11 +250,14 @@ def fig_histograms(rec: RunRecord):
         frac = counts / counts.sum() if counts.sum() else counts
         ax.bar(edges[:-1], frac, width=np.diff(edges), align="edge", color="#4C72B0", edgecolor="white", lw=0.5)
         ax.set_title(h.projection, fontsize=10)
-        ax.set_xlabel(h.unit, fontsize=8)
+        signed = edges[0] < 0
+        ax.set_xlabel("signed spike count per token" if signed else "spike count per token", fontsize=9)
         ax.set_ylabel("fraction of neurons")
-        mean = float((0.5 * (edges[:-1] + edges[1:]) * frac).sum())
-        ax.axvline(mean, color="#C44E52", lw=1.2, ls="--", label=f"mean {mean:.3g}")
-        ax.legend(fontsize=8)
+        centers = 0.5 * (edges[:-1] + edges[1:])
+        mean_abs = float((np.abs(centers) * frac).sum())
+        zero = float(frac[(edges[:-1] <= 0) & (edges[1:] > 0)].sum())
+        ax.text(0.98, 0.96, f"mean |k| {mean_abs:.3g}\nzero {100 * zero:.1f} %", transform=ax.transAxes,
+                ha="right", va="top", fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc"})
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     src = "; ".join(dict.fromkeys(h.source for h in rec.histograms if h.source))
@@ -436,9 +439,10 @@ CAPTIONS = {
         "the workload assumes (spikes per neuron per unfolded step; the analytic and statistical engines use it) "
         "and, when the run measured them, the rate the functional engine measured on real inputs."),
     "spike_histograms": (
-        "How many spikes each neuron of a projection's input emitted per token, as a fraction of neurons, with the "
-        "mean marked; one panel per projection type. Measured by the functional engine or drawn by the "
-        "statistical simulator (the source is in the title)."),
+        "How many spikes each neuron of a projection's input emitted per token (signed for ternary spikes: -k is k "
+        "negative spikes), as a fraction of all neuron-tokens of that projection type summed over every block, "
+        "with the mean number of spikes |k| and the share of silent neurons; one panel per projection type. "
+        "Measured by the functional engine or drawn by the statistical simulator (the source is in the title)."),
     "mesh_heatmaps": (
         "The busiest chip of the mapping (most memory placed): left, each core's used memory as a share "
         "of its capacity at its mesh position (grey: no layer placed); right, every on-chip link coloured by the "

@@ -14,7 +14,7 @@ from typing import Any
 from neurosim.energy import EnergyTable, load_energy_table
 from neurosim.errors import NeurosimError
 from neurosim.report.build import HARDWARE_AWARE, PAPER_STYLE, record_from_counters
-from neurosim.report.record import MODES, Assumption, MappingSummary, RunRecord, Table
+from neurosim.report.record import MODES, Assumption, Histogram, MappingSummary, RunRecord, Table
 
 PAPER_TABLE = "paper-45nm"
 FALLBACK_TABLE = "horowitz-45nm"
@@ -160,10 +160,53 @@ def simulated_run(mode: str, **kwargs: Any) -> RunRecord:
     return rec
 
 
+@dataclass
+class MeasuredRates:
+    """Firing rates and spike-count histograms the functional engine measured on real text."""
+
+    rates: dict[str, float]  # spike source (encoder) -> rate
+    histograms: list[Histogram]
+    source: str
+    stats: dict[str, Any]  # encoder / linear -> SpikeStats (for graph_with_measured_rates)
+
+
+def measure_rates_for_report(workload: str, sets: list[str] | None, text: str | None, tokens: int) -> MeasuredRates:
+    """Run the real model through the functional engine on ``tokens`` tokens of ``text`` (the shipped text when
+    None); per projection type, sum the signed spike-count histograms of every block's encoder."""
+    import numpy as np
+
+    try:
+        from neurosim.functional.runs import GROUP_LABELS, measure_rates
+    except ImportError:
+        raise NeurosimError("measured rates need the functional engine (neurosim.functional), which this build "
+                            "does not have") from None
+    inp, result, table, _summary = measure_rates(workload, sets, text, tokens)
+    source = f"functional engine: {inp.model.name} on {Path(inp.text_where).name}, {int(inp.ids.size)} tokens"
+    rates = {enc: float(result.stats[enc].rate) for enc in table["encoder"]}
+    hists: dict[str, tuple[int, int, Any]] = {}
+    for enc in table["encoder"]:
+        st = result.stats[enc]
+        label = GROUP_LABELS.get(enc.rsplit(".", 1)[-1], enc.rsplit(".", 1)[-1])
+        lo, hi, h = hists.get(label, (st.lo, st.hi, np.zeros(st.hi - st.lo + 1)))
+        if (lo, hi) != (st.lo, st.hi):
+            continue  # one count range per projection type; a different range stays out (never mixed)
+        hists[label] = (lo, hi, h + st.histogram)
+    histograms = [Histogram(projection=label, edges=[k - 0.5 for k in range(lo, hi + 2)],
+                            counts=[float(c) for c in h], source=source,
+                            unit="signed spike count per neuron per token (-k: k negative spikes)")
+                  for label, (lo, hi, h) in hists.items()]
+    return MeasuredRates(rates, histograms, source, dict(result.stats))
+
+
 def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = None,
              sets: list[str] | None = None, seq_len: int | None = None, batch: int | None = None,
-             convention: str = "workload", mapping: MappingChoice | None = None, progress=None) -> RunRecord:
-    """Run the workload on the hardware in the given mode and return its run record."""
+             convention: str = "workload", mapping: MappingChoice | None = None, progress=None,
+             measure: bool = False, tokens: int = 64) -> RunRecord:
+    """Run the workload on the hardware in the given mode and return its run record.
+
+    ``measure`` (implied by ``text`` in analytic mode): the functional engine measures firing rates and spike-count
+    histograms on real text, and the analytic engine counts at the measured rates.
+    """
     import pandas as pd
 
     from neurosim.engines.analytic import count_graph
@@ -171,9 +214,8 @@ def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = 
 
     if mode not in MODES:
         raise NeurosimError(f"--mode {mode!r}; allowed: {', '.join(MODES)}")
-    if text is not None and mode == "analytic":
-        raise NeurosimError("--text feeds real tokens to the exact mode; analytic mode counts the workload's "
-                            "seq_len (use --seq to change it, or --mode exact)")
+    if tokens <= 0:
+        raise NeurosimError(f"--tokens {tokens}; allowed: an integer > 0")
     step = progress or (lambda _msg: None)
     how = mapping or MappingChoice()
     choice = resolve_hardware(hw)
@@ -187,6 +229,15 @@ def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = 
         return simulated_run(mode, workload=workload, hw=hw, spec=spec, graph=graph, hardware=choice, mapping=how,
                              text=text, progress=step)
     notes = list(choice.notes)
+    measured = None
+    if measure or text is not None:
+        step("measuring firing rates (functional engine, real model)")
+        from neurosim.functional.engine import graph_with_measured_rates
+
+        measured = measure_rates_for_report(workload, sets, text, tokens)
+        graph = graph_with_measured_rates(graph, measured.stats)
+        notes.append(f"firing rates measured by the {measured.source}; the analytic engine counts at the measured "
+                     "rates (the assumed ones are shown beside them)")
     step("counting (analytic engine)")
     counters = count_graph(graph)
     table = choice.table
@@ -208,11 +259,24 @@ def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = 
             notes += [f"mapping: {n}" for n in rep.get("notes", [])]
             notes.append("network counts (messages, hops, barriers) are the mapper's expectation from the assumed "
                          "firing rates and the routes of the mapping")
-    notes.append("analytic engine: counts are expectations from shapes and the workload's assumed firing rates")
+    notes.append("analytic engine: counts are expectations from shapes and "
+                 + ("the measured firing rates" if measured else "the workload's assumed firing rates"))
     if choice.kind == "hardware":
         notes.append("no timing: static energy (static power x run time) needs the event-driven simulator")
     tables = [(PAPER_STYLE, load_energy_table(PAPER_TABLE)), (HARDWARE_AWARE, table)]
     step("pricing")
-    return record_from_counters(counters, spec=spec, graph=graph, energy_tables=tables, mode=mode,
-                                engine="analytic", hardware=choice.info, assumptions=choice.assumptions,
-                                mapping=summary, notes=notes)
+    rec = record_from_counters(counters, spec=spec, graph=graph, energy_tables=tables, mode=mode,
+                               engine="analytic", hardware=choice.info, assumptions=choice.assumptions,
+                               mapping=summary, notes=notes,
+                               measured_rates=measured.rates if measured else None,
+                               rate_source=measured.source if measured else "",
+                               histograms=measured.histograms if measured else ())
+    if measured is not None:  # the graph now carries measured rates: restore the workload's assumed ones
+        assumed = build_graph(spec, convention)
+        from neurosim.report.build import assumed_rates
+
+        back = assumed_rates(assumed).set_index("layer")["assumed"]
+        frame = rec.rates.frame()
+        frame["assumed"] = frame["layer"].map(back)
+        rec.rates = Table.of(frame)
+    return rec
