@@ -86,17 +86,28 @@ def paley2(q: int) -> np.ndarray:
     return np.kron(c, one_blk) + np.kron((c == 0).astype(np.int8), zero_blk)
 
 
-def known_hadamard(m: int) -> tuple[np.ndarray, str] | None:
-    """A Hadamard matrix of order m from the constructions above, with its name, or None."""
+def hadamard_construction(m: int) -> str | None:
+    """The name of the construction that gives a Hadamard matrix of order m here, or None (nothing is built)."""
     if m >= 1 and m & (m - 1) == 0:
-        return sylvester(m), f"sylvester({m})"
+        return f"sylvester({m})"
     if m % 4 or m > MAX_PALEY_ORDER:
         return None
     if _is_prime(m - 1) and (m - 1) % 4 == 3:
-        return paley1(m - 1), f"paley1(q={m - 1})"
+        return f"paley1(q={m - 1})"
     if m % 2 == 0 and _is_prime(m // 2 - 1) and (m // 2 - 1) % 4 == 1:
-        return paley2(m // 2 - 1), f"paley2(q={m // 2 - 1})"
+        return f"paley2(q={m // 2 - 1})"
     return None
+
+
+def known_hadamard(m: int) -> tuple[np.ndarray, str] | None:
+    """A Hadamard matrix of order m from the constructions above, with its name, or None."""
+    name = hadamard_construction(m)
+    if name is None:
+        return None
+    if name.startswith("sylvester"):
+        return sylvester(m), name
+    q = int(name.split("q=")[1].rstrip(")"))
+    return (paley1(q) if name.startswith("paley1") else paley2(q)), name
 
 
 def hadamard_factorisation(n: int) -> tuple[int, int] | None:
@@ -106,7 +117,7 @@ def hadamard_factorisation(n: int) -> tuple[int, int] | None:
     p = n & -n  # the largest power of two dividing n
     while p >= 1:
         m = n // p
-        if m == 1 or known_hadamard(m) is not None:
+        if hadamard_construction(m) is not None:
             return m, p
         p //= 2
     return None
