@@ -116,8 +116,8 @@ def _check_engine(v: str) -> str:
         except ImportError:
             raise ValueError(f"engine '{v}' is pending: {ENGINES_PENDING[v]}; allowed now: "
                              f"{', '.join(ENGINES_NOW)}") from None
-        raise ValueError(f"engine '{v}' exists but the sweep does not drive it yet; allowed now: "
-                         f"{', '.join(ENGINES_NOW)}")
+        raise ValueError(f"engine '{v}' is pending: the engine exists but the sweep does not drive it yet; "
+                         f"allowed now: {', '.join(ENGINES_NOW)}")
     raise ValueError(f"unknown engine '{v}'; allowed: {', '.join(ENGINES_NOW)} (pending: {', '.join(ENGINES_PENDING)})")
 
 
