@@ -10,12 +10,13 @@ from neurosim.energy import EnergyTable, load_energy_table, summarize
 from neurosim.engines.analytic import count_graph, dense_macs, layer_table, run_shape_for
 from neurosim.graph import Graph
 from neurosim.workloads import build_graph, load_workload
+from neurosim.workloads.builders import is_graph_file, load_graph
 from neurosim.workloads.spec import WorkloadSpec
 
 
 @dataclass
 class Estimate:
-    spec: WorkloadSpec
+    spec: WorkloadSpec | None  # None when the run started from a graph file (e.g. an imported NIR network)
     graph: Graph
     table: EnergyTable
     counters: pd.DataFrame
@@ -24,13 +25,25 @@ class Estimate:
     totals: dict[str, float] = field(default_factory=dict)
 
 
-def estimate(workload: str | WorkloadSpec, energy: str | EnergyTable = "paper-45nm", sets: list[str] | None = None,
-             seq_len: int | None = None, batch: int | None = None, convention: str = "workload") -> Estimate:
-    spec = workload if isinstance(workload, WorkloadSpec) else load_workload(workload, sets)
-    if seq_len is not None or batch is not None:
-        spec = spec.model_copy(update={k: v for k, v in (("seq_len", seq_len), ("batch", batch)) if v is not None})
+def estimate(workload: str | WorkloadSpec | Graph, energy: str | EnergyTable = "paper-45nm",
+             sets: list[str] | None = None, seq_len: int | None = None, batch: int | None = None,
+             convention: str = "workload") -> Estimate:
+    """Count a workload (a name, a spec, a graph or a graph file) analytically and price it."""
     table = energy if isinstance(energy, EnergyTable) else load_energy_table(energy)
-    graph = build_graph(spec, convention)
+    spec: WorkloadSpec | None = None
+    if isinstance(workload, Graph):
+        graph = workload
+    elif isinstance(workload, str) and is_graph_file(workload):
+        graph = load_graph(workload, sets)
+    else:
+        spec = workload if isinstance(workload, WorkloadSpec) else load_workload(workload, sets)
+        graph = build_graph(spec, convention)
+    if seq_len is not None:
+        graph.meta["seq_len"] = seq_len
+    if batch is not None:
+        graph.meta["batch"] = batch
+    if spec is not None and (seq_len is not None or batch is not None):
+        spec = spec.model_copy(update={k: v for k, v in (("seq_len", seq_len), ("batch", batch)) if v is not None})
     counters = count_graph(graph)
     priced = table.price(counters)
     layers = layer_table(graph, counters)

@@ -35,17 +35,18 @@ def estimate_cmd(
     est = estimate(workload, energy, sets, seq_len=seq, batch=batch, convention=convention)
     layers = aggregate_layers(est.layers, by)
     t = est.totals
+    meta = est.graph.meta
     head = {
-        "workload": est.spec.name,
-        "method": est.spec.method,
+        "workload": meta.get("workload", est.graph.name),
+        "method": meta.get("method", ""),
         "energy_table": est.table.name,
-        "convention": est.graph.meta["convention"],
-        "seq_len": est.spec.seq_len,
-        "batch": est.spec.batch,
-        "w_bits": est.spec.w_bits,
-        "a_encoding": est.spec.a_encoding,
-        "a_bits": est.spec.a_bits,
-        "unfold": est.spec.effective_unfold,
+        "convention": meta.get("convention", {}),
+        "seq_len": meta.get("seq_len", 1024),
+        "batch": meta.get("batch", 1),
+        "w_bits": meta.get("w_bits"),
+        "a_encoding": meta.get("a_encoding"),
+        "a_bits": meta.get("a_bits"),
+        "unfold": meta.get("unfold"),
         "params": est.graph.params,
     }
     if fmt == "json":
@@ -60,22 +61,37 @@ def estimate_cmd(
     if fmt == "csv":
         print_frame(layers, "csv")
         return
-    print_frame(layers, fmt, title=f"{est.spec.name}: per {by}", human_cols=HUMAN)
-    conv = ", ".join(f"{k}={v}" for k, v in head["convention"].items())
+    print_frame(layers, fmt, title=f"{head['workload']}: per {by}", human_cols=HUMAN)
+    conv = ", ".join(f"{k}={v}" for k, v in head["convention"].items()) or "(graph file: every layer as given)"
     lines = [
-        (f"workload {est.spec.name} ({est.spec.method}): W{est.spec.w_bits}, activations {est.spec.a_encoding} "
-        f"{est.spec.a_bits}-bit, unfold {est.spec.effective_unfold:g}, {est.spec.seq_len} tokens x batch {est.spec.batch}"),
+        (f"workload {head['workload']} ({head['method'] or 'graph'}): W{head['w_bits']}, activations "
+         f"{head['a_encoding']} {head['a_bits']}-bit, unfold {head['unfold']}, {head['seq_len']} tokens x batch "
+         f"{head['batch']}"),
         f"convention: {conv}",
         f"energy table: {est.table.name}" + (" (compute only)" if est.table.compute_only else ""),
         (f"dense MACs {human(t['dense_macs'])}, ACs {human(t['acs'])}, MACs {human(t['macs'])}, "
         f"spikes {human(t['spikes'])}, neuron updates {human(t['neuron_updates'])}"),
-        (f"FLOPs (bit-op scaled, as the papers print) {t['flops_T']:.2f} T; energy {t['energy_J']:.2f} J "
-        f"({t['energy_per_token_mJ']:.3g} mJ/token)"),
+        (f"FLOPs (bit-op scaled, as the papers print) {_tera(t['flops_T'])}; energy {_joules(t['energy_J'])} "
+         f"({_joules(t['energy_per_token_mJ'] * 1e-3)}/token)"),
     ]
     if fmt == "md":
         sys.stdout.write("\n" + "\n".join(f"- {x}" for x in lines) + "\n")
     else:
         typer.echo("\n".join(lines))
+
+
+def _tera(x_t: float) -> str:
+    """Tera-ops with the paper's two decimals when large enough, else the next unit down."""
+    from neurosim.commands._common import human
+
+    return f"{x_t:.2f} T" if x_t >= 0.01 else human(x_t * 1e12)
+
+
+def _joules(x_j: float) -> str:
+    for unit, f in (("J", 1.0), ("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9)):
+        if abs(x_j) >= 0.01 * f or unit == "nJ":
+            return f"{x_j / f:.2f} {unit}" if unit == "J" else f"{x_j / f:.3g} {unit}"
+    return f"{x_j:g} J"
 
 
 def list_cmd() -> None:

@@ -289,3 +289,33 @@ def build_graph(spec: WorkloadSpec, convention: str | Convention = "workload") -
     )
     g.check()
     return g
+
+
+def is_graph_file(source: str) -> bool:
+    """A YAML file holding a graph (``layers`` + ``edges``, e.g. written by ``import-nir``), not a workload spec."""
+    from pathlib import Path
+
+    p = Path(source)
+    if p.suffix not in (".yaml", ".yml") or not p.is_file():
+        return False
+    import yaml
+
+    try:
+        head = yaml.load(p.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return isinstance(head, dict) and "layers" in head and "family" not in head
+
+
+def load_graph(source: str, sets: list[str] | None = None, convention: str = "workload") -> Graph:
+    """A built-in workload name, a workload YAML or a graph YAML -> the layer graph engines run."""
+    from neurosim.io import load_yaml
+    from neurosim.workloads.spec import load_workload
+
+    if is_graph_file(source):
+        if sets:
+            raise NeurosimError(f"{source}: --set applies to workload specs, not to a graph file")
+        g = Graph.from_dict(load_yaml(source), where=source)
+        g.meta.setdefault("workload", g.name)
+        return g
+    return build_graph(load_workload(source, sets), convention)
