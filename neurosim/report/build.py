@@ -65,6 +65,7 @@ def energy_breakdown(priced: pd.DataFrame, label: str, table: EnergyTable, graph
     totals = {c: float(piv[c].sum()) for c in COMPONENTS}
     return EnergyBreakdown(label=label, table=table.name, compute_only=table.compute_only,
                            description=" ".join(table.description.split()), total_pj=totals,
+                           static_included=bool(static_pj),
                            by_layer=Table.of(piv.reset_index(drop=True)), by_action=Table.of(by_action))
 
 

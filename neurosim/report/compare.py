@@ -120,6 +120,8 @@ def energy_by_role_frame(records: Sequence[RunRecord], labels: Sequence[str]) ->
         if b is None:
             continue
         df = b.by_layer.frame()
+        df.loc[df["layer"] == "", "role"] = "system (barriers)"
+        df.loc[df["layer"] == "(static)", "role"] = "static"
         df["role"] = df["role"].replace("", "other")
         cols[lab] = df.groupby("role", sort=False)[list(COMPONENTS)].sum().sum(axis=1) / r.tokens
     out = pd.DataFrame(cols).fillna(0.0)

@@ -63,6 +63,8 @@ def group_labels(blocks: Sequence[int], layers: Sequence[str]) -> list[str]:
     for b, name in zip(blocks, layers):
         if name == "(static)":
             out.append("static")
+        elif name == "":
+            out.append("system")
         elif b is not None and int(b) >= 0:
             seen_block = True
             out.append(str(int(b)))
@@ -115,7 +117,8 @@ def fig_energy_by_layer(rec: RunRecord):
         ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
     else:
         ax.set_xticklabels(labels, rotation=90 if len(labels) > 40 else 0, fontsize=8)
-    ax.set_xlabel(level if level == "layer" else "decoder block (embed = before block 0, head = after the last)")
+    ax.set_xlabel(level if level == "layer" else "decoder block (embed = before block 0, head = after the last; "
+                  "system = barriers)")
     ax.set_ylabel(f"energy per token ({unit})")
     ax.set_title(f"Energy by {level}, stacked by component — {b.label} ({b.table})")
     ax.legend(title="component", loc="upper right", ncols=5)
@@ -131,6 +134,8 @@ def fig_energy_by_role(rec: RunRecord):
         return None
     plt = _plt()
     df = b.by_layer.frame()
+    df.loc[df["layer"] == "", "role"] = "system (barriers)"
+    df.loc[df["layer"] == "(static)", "role"] = "static"
     df["role"] = df["role"].replace("", "other")
     frame = df.groupby("role", sort=False)[list(COMPONENTS)].sum() / rec.tokens
     frame = frame[frame.sum(axis=1) > 0]

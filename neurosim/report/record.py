@@ -81,6 +81,7 @@ class EnergyBreakdown(_Model):
     compute_only: bool = False
     description: str = ""
     total_pj: dict[str, float]
+    static_included: bool = False  # False: static energy was not estimated (no timing), not "zero"
     by_layer: Table
     by_action: Table | None = None  # action, component, count, energy_pj
 

@@ -170,12 +170,59 @@ def energy_components_html(rec: RunRecord) -> str:
     factor, unit = F.energy_unit(top)
     rows = []
     for b in rec.energy:
-        rows.append({"estimate": b.label, "energy table": b.table + (" (compute only)" if b.compute_only else ""),
-                     **{c: b.total_pj.get(c, 0.0) / rec.tokens * factor for c in COMPONENTS},
-                     "total": b.energy_pj / rec.tokens * factor, "whole run (J)": b.energy_pj * 1e-12})
+        row = {"estimate": b.label, "energy table": b.table + (" (compute only)" if b.compute_only else ""),
+               **{c: b.total_pj.get(c, 0.0) / rec.tokens * factor for c in COMPONENTS},
+               "total": b.energy_pj / rec.tokens * factor, "whole run (J)": b.energy_pj * 1e-12}
+        if not b.static_included:
+            row["static"] = "not charged" if b.compute_only else "not estimated (no timing)"
+        rows.append(row)
     df = pd.DataFrame(rows)
     units = {c: f"{unit}/token" for c in (*COMPONENTS, "total")}
-    return table_html(df, units=units)
+    return table_html(df, units=units) + synaptic_op_html(rec)
+
+
+def synaptic_op_energy_pj(b) -> float | None:
+    """Energy of one synaptic op (one weight accumulated for one spike): accumulate + synapse read, per ac."""
+    if b.by_action is None:
+        return None
+    acts = b.by_action.frame().groupby("action")[["count", "energy_pj"]].sum()
+    if "ac" not in acts.index or acts.at["ac", "count"] <= 0:
+        return None
+    e = acts.at["ac", "energy_pj"] + (acts.at["synapse_read", "energy_pj"] if "synapse_read" in acts.index else 0.0)
+    return float(e / acts.at["ac", "count"])
+
+
+def synaptic_op_html(rec: RunRecord) -> str:
+    """One sentence on what a synaptic op costs under each table: most of the gap between the two estimates."""
+    parts = []
+    for b in rec.energy:
+        e = synaptic_op_energy_pj(b)
+        if e is not None:
+            parts.append((b, e))
+    if len(parts) < 2:
+        return ""
+    (pa, ea), (hb, eb) = parts[0], parts[-1]
+    ratio = f" ({eb / ea:.3g}x)" if ea > 0 else ""
+    return (f"<p>One synaptic op (a weight accumulated because a spike arrived, with its weight read) costs "
+            f"<b>{ea:.3g} pJ</b> {esc(pa.label)} ({esc(pa.table)}: the accumulate only, scaled by w·a/128) and "
+            f"<b>{eb:.3g} pJ</b> {esc(hb.label)} ({esc(hb.table)}: synapse read + accumulate){ratio}. Memory and "
+            "traffic the paper convention leaves out make up the rest of the difference.</p>")
+
+
+def mapping_summary_html(summary: dict) -> str:
+    """The mapper's summary as a compact table: two quantities a row, utilizations as percentages."""
+    cells = []
+    for k, v in summary.items():
+        if isinstance(v, float) and ("utilization" in k or k.endswith("fraction") or k.startswith("hops_saved")):
+            v = f"{100 * v:.1f} %"
+        cells.append((k.replace("_", " "), v))
+    rows = []
+    for i in range(0, len(cells), 2):
+        pair = cells[i:i + 2]
+        tds = "".join(f"<th>{esc(k)}</th><td class=\"num\">{esc(fmt(v) if isinstance(v, (int, float)) else v)}</td>"
+                      for k, v in pair)
+        rows.append(f"<tr>{tds}</tr>")
+    return f'<div class="wide"><table><tbody>{"".join(rows)}</tbody></table></div>'
 
 
 def _headline_cards(rec: RunRecord) -> str:
@@ -222,7 +269,7 @@ def run_html(rec: RunRecord, figs: list[FigureOut], tables: dict[str, pd.DataFra
         if f.stem == "mesh_heatmaps":
             body.append("<h2>Mapping</h2>")
             if rec.mapping is not None and rec.mapping.summary:
-                body.append(kv_table(rec.mapping.summary.items()))
+                body.append(mapping_summary_html(rec.mapping.summary))
         if f.stem == "latency":
             body.append("<h2>Timing</h2>")
             if rec.timing is not None:
