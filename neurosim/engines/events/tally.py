@@ -1,0 +1,81 @@
+"""Counts kept per layer and piece while the simulation runs (NumPy arrays, one per action), turned into the
+shared counter table (:mod:`neurosim.counters`) once at the end."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from neurosim.counters import COLUMNS, component_of
+from neurosim.engines.events.plan import LayerPieces
+
+ENGINE = "events"
+
+
+class Tally:
+    """``add(layer, action, per_piece_counts)``: counts accumulate per (layer, action, w_bits, operand) over the
+    layer's pieces; system-wide rows (barriers) go to :meth:`add_system`."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[tuple[str, str, float, str], np.ndarray] = {}
+        self.layers: dict[str, LayerPieces] = {}
+        self.system: dict[str, float] = defaultdict(float)
+
+    def add(self, lp: LayerPieces, action: str, counts, w_bits: float = 0.0, a_repr: str = "",
+            pieces: np.ndarray | None = None) -> None:
+        """Add counts to ``lp``'s pieces: an array over all pieces, or over ``pieces`` (indices) when given."""
+        key = (lp.name, action, float(w_bits), a_repr)
+        arr = self.arrays.get(key)
+        if arr is None:
+            component_of(action)  # unknown actions fail here, not at the end of a long run
+            arr = self.arrays[key] = np.zeros(len(lp.lm))
+            self.layers[lp.name] = lp
+        if pieces is None:
+            arr += counts
+        else:
+            np.add.at(arr, pieces, counts)
+
+    def add_system(self, action: str, count: float) -> None:
+        component_of(action)
+        self.system[action] += float(count)
+
+    def total(self, action: str, layer: str | None = None) -> float:
+        return float(sum(a.sum() for (n, act, _, _), a in self.arrays.items()
+                         if act == action and (layer is None or n == layer))) + (
+            self.system.get(action, 0.0) if layer is None else 0.0)
+
+    def frame(self) -> pd.DataFrame:
+        """The counters table (:data:`neurosim.counters.COLUMNS`), one row per (layer, piece, action, operand)."""
+        text: dict[str, list[np.ndarray]] = {c: [] for c in ("layer", "role", "kind", "place", "component", "action",
+                                                             "a_repr")}
+        nums: dict[str, list[np.ndarray]] = {c: [] for c in ("block", "w_bits", "count")}
+
+        def put(n: int, values: dict) -> None:
+            for c in text:
+                v = values[c]
+                text[c].append(v if isinstance(v, np.ndarray) else np.full(n, v, dtype=object))
+            for c in nums:
+                nums[c].append(np.broadcast_to(np.asarray(values[c], dtype=float), (n,)))
+
+        for (name, action, w_bits, a_repr), arr in self.arrays.items():
+            nz = np.nonzero(arr)[0]
+            if not len(nz):
+                continue
+            lp = self.layers[name]
+            layer = lp.layer
+            put(len(nz), {"layer": name, "role": layer.role, "kind": layer.kind, "place": lp.places[nz],
+                          "component": component_of(action), "action": action, "a_repr": a_repr,
+                          "block": -1 if layer.block is None else layer.block, "w_bits": w_bits, "count": arr[nz]})
+        for action, count in self.system.items():
+            if count:
+                put(1, {"layer": "", "role": "", "kind": "system", "place": "system",
+                        "component": component_of(action), "action": action, "a_repr": "", "block": -1,
+                        "w_bits": 0.0, "count": float(count)})
+        if not nums["count"]:
+            return pd.DataFrame({c: [] for c in COLUMNS})
+        data = {c: np.concatenate(v) for c, v in {**text, **nums}.items()}
+        data["block"] = data["block"].astype(np.int64)
+        data["engine"] = np.full(len(data["count"]), ENGINE, dtype=object)
+        return pd.DataFrame({c: data[c] for c in COLUMNS})
