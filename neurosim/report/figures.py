@@ -41,6 +41,13 @@ def _plt():
     return plt
 
 
+def _eng():
+    """Colorbar numbers with SI prefixes (80 k, 2 M) instead of an offset exponent."""
+    from matplotlib.ticker import EngFormatter
+
+    return EngFormatter(sep=" ")
+
+
 def energy_unit(max_pj: float) -> tuple[float, str]:
     """(factor to multiply pJ by, unit) so that ``max_pj`` shows as a number of at least 1."""
     for factor, unit in ((1e-12, "J"), (1e-9, "mJ"), (1e-6, "µJ"), (1e-3, "nJ")):
@@ -115,8 +122,9 @@ def fig_energy_by_layer(rec: RunRecord):
     labels = list(per_token.index)
     if level == "layer":
         ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
-    else:
-        ax.set_xticklabels(labels, rotation=90 if len(labels) > 40 else 0, fontsize=8)
+    else:  # named groups (embed, head, system) drop a line so they never run into the block numbers
+        ax.set_xticklabels([lab if lab.isdigit() else f"\n{lab}" for lab in labels],
+                           rotation=90 if len(labels) > 40 else 0, fontsize=8)
     ax.set_xlabel(level if level == "layer" else "decoder block (embed = before block 0, head = after the last; "
                   "system = barriers)")
     ax.set_ylabel(f"energy per token ({unit})")
@@ -229,7 +237,8 @@ def fig_firing_rates(rec: RunRecord):
             m = part["measured"].astype(float)
             ax.plot(x, m, ls="-", marker="o", color=color, lw=1.6, label=f"{role} measured")
     ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels(groups, rotation=90 if len(groups) > 40 else 0, fontsize=8)
+    ax.set_xticklabels([g if g.isdigit() else f"\n{g}" for g in groups], rotation=90 if len(groups) > 40 else 0,
+                       fontsize=8)
     ax.set_xlabel("decoder block (head = the lm_head's encoder)")
     ax.set_ylabel("firing rate (spikes per neuron per step)")
     top = float(np.nanmax(df[["assumed", "measured"]].astype(float).to_numpy())) if len(df) else 1.0
@@ -311,7 +320,7 @@ def fig_mesh(rec: RunRecord):
             lc = LineCollection(segs, cmap="inferno_r", norm=norm, linewidths=3.5)
             lc.set_array(load)
             ax.add_collection(lc)
-            fig.colorbar(lc, ax=ax, label=f"link load ({m.load_unit})", shrink=0.85)
+            fig.colorbar(lc, ax=ax, label=f"link load ({m.load_unit})", shrink=0.85, format=_eng())
         ax.set_xlim(-0.5, w - 0.5)
         ax.set_ylim(-0.5, h - 0.5)
         ax.set_aspect("equal")
@@ -361,7 +370,7 @@ def fig_chips(rec: RunRecord):
     for ax, (vals, cmap, label, title) in zip(axes.flat, panels):
         img, xl, yl = chip_grid_image(chips, vals, grid)
         im = ax.imshow(img, origin="lower", cmap=cmap, aspect="auto", interpolation="nearest", vmin=0)
-        fig.colorbar(im, ax=ax, label=label, shrink=0.9)
+        fig.colorbar(im, ax=ax, label=label, shrink=0.9, format=_eng())
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
         ax.set_title(title, fontsize=10)
