@@ -12,7 +12,8 @@ Placement strategies:
   the chip's total hops. Total hops per token can only go down.
 * a user file (``--mapping FILE``): either a whole mapping saved with ``--out`` or just
   ``{version: 1, placement: {layer: [[chip, x, y, slot], ...]}}`` (one address per neuro piece, in piece order;
-  ``[[chip, embedded_core]]`` for an embedded op), validated against the workload and the hardware.
+  ``[[chip, embedded_core]]`` for an embedded op; ``{embedded: [chip, core], cores: [...]}`` for an attention op
+  and its KV-cache cores), validated against the workload and the hardware.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from neurosim.graph import AttentionScore, AttentionValue, Graph
 from neurosim.hardware import Hardware
 from neurosim.mapping.model import MAPPING_FORMAT_VERSION, EdgeRoutes, LayerMapping, Mapping, _routes
 from neurosim.mapping.partition import (
+    NEURO_ROLES,
     PartitionOptions,
+    pack,
     partition,
     spike_source,
     spikes_per_element,
@@ -36,7 +39,10 @@ from neurosim.mapping.partition import (
 from neurosim.mapping.routing import core_positions, global_coords
 
 PLACEMENTS = ("serpentine", "locality")
-NEURO_ROLES = ("synapse", "accumulator", "neuron", "kv")
+
+
+def _cores_needed(groups: dict[str, np.ndarray]) -> int:
+    return int(max((int(g.max(initial=-1)) for g in groups.values()), default=-1)) + 1
 
 
 def map_graph(graph: Graph, hw: Hardware, opts: PartitionOptions | None = None, placement: str = "locality",
@@ -48,7 +54,8 @@ def map_graph(graph: Graph, hw: Hardware, opts: PartitionOptions | None = None, 
     if placement not in PLACEMENTS and user is None:
         raise NeurosimError(f"--placement {placement!r}; allowed: {', '.join(PLACEMENTS)} (or --mapping FILE)")
     layers = partition(graph, hw, opts)
-    need = sum(int(lm.mask(*NEURO_ROLES).sum()) for lm in layers.values())
+    groups = pack(layers, hw)
+    need = _cores_needed(groups)
     if need > hw.total_cores:
         raise NeurosimError(capacity_message(graph, hw, need, opts))
     edges = make_edges(graph, layers, hw, opts)
@@ -63,13 +70,13 @@ def map_graph(graph: Graph, hw: Hardware, opts: PartitionOptions | None = None, 
                 options={"input_chunk": opts.input_chunk, "split_fan_in": opts.split_fan_in,
                          "kv_cache": opts.kv_cache, "value_bits": opts.value_bits},
                 notes=notes)
-    place_serpentine(m, hw)
+    place_serpentine(m, hw, groups)
     if user is not None:
         apply_user_placement(m, user, hw)
     elif placement == "locality":
         m.build_routes(hw)
         m.options["serpentine_totals"] = m.totals()
-        place_locality(m, hw)
+        place_locality(m, hw, groups)
     m.build_routes(hw)
     m.check_coverage()
     m.check_limits(hw)
@@ -91,10 +98,9 @@ def capacity_message(graph: Graph, hw: Hardware, need: int, opts: PartitionOptio
             continue
         try:
             other = load_hardware(name)
-            layers = partition(graph, other, opts)
+            n = _cores_needed(pack(partition(graph, other, opts), other))
         except NeurosimError:
             continue
-        n = sum(int(lm.mask(*NEURO_ROLES).sum()) for lm in layers.values())
         if n <= other.total_cores:
             fits.append((other.total_cores, name, other.n_chips, n))
     if fits:
@@ -138,37 +144,37 @@ def make_edges(graph: Graph, layers: dict[str, LayerMapping], hw: Hardware, opts
 # --- serpentine ---------------------------------------------------------------------------------------------------
 
 
-def place_serpentine(m: Mapping, hw: Hardware) -> None:
-    """Layer-ordered fill of the usable cores, chip after chip; embedded ops on their producers' chip."""
+def place_serpentine(m: Mapping, hw: Hardware, groups: dict[str, np.ndarray]) -> None:
+    """Layer-ordered fill of the usable cores (one core per packed group), chip after chip; an embedded op on the
+    chip of the last core placed before it (or chip 0), on that chip's embedded cores in turn."""
     pos = core_positions(hw)
     per_chip = len(pos)
-    nxt = 0
     last_chip = 0
+    placed_any = False
     embedded_turn: dict[int, int] = {}
     pending: list[LayerMapping] = []
     n_emb = hw.chip.embedded.count.n
     attach = np.asarray(hw.chip.embedded.attach, dtype=np.int64)
-    for lm in m.layers.values():
+    for name, lm in m.layers.items():
         p = lm.pieces
-        neuro = np.nonzero(lm.mask(*NEURO_ROLES))[0]
+        g = groups[name]
+        neuro = np.nonzero(g >= 0)[0]
         if len(neuro):
-            idx = np.arange(nxt, nxt + len(neuro))
-            nxt += len(neuro)
+            idx = g[neuro]  # groups are numbered in order of first use: group i is the i-th core
             chip = idx // per_chip
             p["chip"][neuro] = chip
             p["x"][neuro], p["y"][neuro], p["slot"][neuro] = pos[idx % per_chip].T
-            last_chip = int(chip[-1]) if lm.placement == "neuro" else int(chip[0])
+            last_chip = int(chip.max())
             for q in pending:
-                _put_embedded(q, int(chip[0]), embedded_turn, n_emb, attach)
+                _put_embedded(q, int(chip.min()), embedded_turn, n_emb, attach)
             pending = []
-        emb = lm.mask("embedded")
-        if emb.any():
-            if nxt == 0:
+            placed_any = True
+        if lm.mask("embedded").any():
+            if not placed_any:
                 pending.append(lm)
             else:
                 _put_embedded(lm, last_chip, embedded_turn, n_emb, attach)
-        host = lm.mask("host")
-        p["chip"][host] = -1
+        p["chip"][lm.mask("host")] = -1
     for q in pending:
         _put_embedded(q, 0, embedded_turn, n_emb, attach)
 
@@ -186,34 +192,60 @@ def _put_embedded(lm: LayerMapping, chip: int, turn: dict[int, int], n_emb: int,
 
 
 class _Flat:
-    """All pieces of a mapping in flat arrays, with the placement-independent traffic between them."""
+    """The placement problem in flat arrays: units (a neuro core's packed group, or one embedded op) with their
+    positions, and the placement-independent traffic between units (messages per token, pairs merged)."""
 
-    def __init__(self, m: Mapping, hw: Hardware):
+    def __init__(self, m: Mapping, hw: Hardware, groups: dict[str, np.ndarray]):
         self.m, self.hw = m, hw
         self.names = list(m.layers)
-        sizes = [len(m.layers[n]) for n in self.names]
-        self.offset = dict(zip(self.names, np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)))
-        cat = lambda c: np.concatenate([m.layers[n].pieces[c] for n in self.names])
-        self.role = cat("role")
-        self.emb = self.role == "embedded"
-        self.chip, self.x, self.y, self.slot = cat("chip"), cat("x"), cat("y"), cat("slot")
-        self.gx, self.gy, self.gz = (np.zeros(len(self.role), dtype=np.int64) for _ in range(3))
-        self.refresh(np.arange(len(self.role)))
+        n_groups = int(max((int(g.max(initial=-1)) for g in groups.values()), default=-1)) + 1
+        unit_of: dict[str, np.ndarray] = {}
+        nxt = n_groups
+        role, chip, x, y, slot = [], [], [], [], []
+        first = {}
+        for name in self.names:
+            lm = m.layers[name]
+            g = groups[name].copy()
+            emb = np.nonzero(lm.mask("embedded"))[0]
+            g[emb] = np.arange(nxt, nxt + len(emb))
+            nxt += len(emb)
+            unit_of[name] = g
+            for k in np.nonzero(g >= 0)[0]:
+                if int(g[k]) not in first:
+                    first[int(g[k])] = (lm.pieces["role"][k], lm.pieces["chip"][k], lm.pieces["x"][k],
+                                        lm.pieces["y"][k], lm.pieces["slot"][k])
+        for u in range(nxt):
+            r, c, xx, yy, ss = first[u]
+            role.append("embedded" if r == "embedded" else "neuro")
+            chip.append(c)
+            x.append(xx)
+            y.append(yy)
+            slot.append(ss)
+        self.unit_of = unit_of
+        self.emb = np.asarray(role, dtype=object) == "embedded"
+        self.chip, self.x, self.y, self.slot = (np.asarray(v, dtype=np.int64) for v in (chip, x, y, slot))
+        self.gx, self.gy, self.gz = (np.zeros(nxt, dtype=np.int64) for _ in range(3))
+        self.refresh(np.arange(nxt))
         us, vs, ms = [], [], []
         for e in m.edges:
             r = _routes(m.layers[e.src], m.layers[e.dst], e, None)
-            us.append(r["src_piece"] + self.offset[e.src])
-            vs.append(r["dst_piece"] + self.offset[e.dst])
+            us.append(unit_of[e.src][r["src_piece"]])
+            vs.append(unit_of[e.dst][r["dst_piece"]])
             ms.append(r["messages"])
-        self.u = np.concatenate(us) if us else np.zeros(0, dtype=np.int64)
-        self.v = np.concatenate(vs) if vs else np.zeros(0, dtype=np.int64)
-        self.w = np.concatenate(ms) if ms else np.zeros(0)
-        live = (self.role[self.u] != "host") & (self.role[self.v] != "host") & (self.w > 0)
-        self.u, self.v, self.w = self.u[live], self.v[live], self.w[live]
+        u = np.concatenate(us) if us else np.zeros(0, dtype=np.int64)
+        v = np.concatenate(vs) if vs else np.zeros(0, dtype=np.int64)
+        w = np.concatenate(ms) if ms else np.zeros(0)
+        live = (u >= 0) & (v >= 0) & (u != v) & (w > 0)
+        u, v, w = u[live], v[live], w[live]
+        a, b = np.minimum(u, v), np.maximum(u, v)
+        key = a * nxt + b
+        uniq, inv = np.unique(key, return_inverse=True)
+        self.u, self.v = uniq // nxt, uniq % nxt
+        self.w = np.bincount(inv, weights=w, minlength=len(uniq))
         self.both_emb = self.emb[self.u] & self.emb[self.v]
 
     def refresh(self, idx: np.ndarray) -> None:
-        """Recompute global router coordinates of the given pieces after a move."""
+        """Recompute global router coordinates of the given units after a move."""
         idx = np.asarray(idx)
         gx, gy, gz, _, _ = global_coords(self.hw, np.maximum(self.chip[idx], 0), self.x[idx], self.y[idx])
         self.gx[idx], self.gy[idx], self.gz[idx] = gx, gy, gz
@@ -226,26 +258,25 @@ class _Flat:
         return float((self.w[rows] * np.where(local, 0, d)).sum())
 
     def rows_by_node(self) -> tuple[np.ndarray, np.ndarray]:
-        """(sorted endpoint ids, row ids): rows touching node n are rows[searchsorted range of n]."""
+        """(sorted endpoint ids, row ids): rows touching unit n are rows[searchsorted range of n]."""
         ends = np.concatenate([self.u, self.v])
         rows = np.concatenate([np.arange(len(self.u)), np.arange(len(self.u))])
         order = np.argsort(ends, kind="stable")
         return ends[order], rows[order]
 
     def write_back(self) -> None:
-        for n in self.names:
-            o, lm = self.offset[n], self.m.layers[n]
-            sl = slice(o, o + len(lm))
-            lm.pieces["chip"][:] = self.chip[sl]
-            lm.pieces["x"][:] = self.x[sl]
-            lm.pieces["y"][:] = self.y[sl]
-            lm.pieces["slot"][:] = self.slot[sl]
+        for name in self.names:
+            lm = self.m.layers[name]
+            g = self.unit_of[name]
+            k = np.nonzero(g >= 0)[0]
+            for col, arr in (("chip", self.chip), ("x", self.x), ("y", self.y), ("slot", self.slot)):
+                lm.pieces[col][k] = arr[g[k]]
 
 
-def place_locality(m: Mapping, hw: Hardware, rounds: int = 3) -> None:
-    """Lower message-weighted hops: move embedded ops next to their partners, then re-place each chip's pieces by
+def place_locality(m: Mapping, hw: Hardware, groups: dict[str, np.ndarray], rounds: int = 3) -> None:
+    """Lower message-weighted hops: move embedded ops next to their partners, then re-place each chip's cores by
     iterated linear assignment, keeping only improving moves."""
-    f = _Flat(m, hw)
+    f = _Flat(m, hw, groups)
     if len(f.u) == 0:
         return
     _place_embedded(f, hw)
@@ -289,7 +320,7 @@ def _refine_chips(f: _Flat, hw: Hardware, rounds: int) -> None:
 
     pos = core_positions(hw)
     w_mesh, h_mesh, _ = hw.mesh_shape
-    neuro = np.isin(f.role, NEURO_ROLES)
+    neuro = ~f.emb
     chips = np.unique(f.chip[neuro])
     xs, ys = np.arange(w_mesh), np.arange(h_mesh)
     # chips do not change here: the traffic rows touching each chip, and the chips each chip talks to, once
@@ -316,7 +347,7 @@ def _refine_chips(f: _Flat, hw: Hardware, rounds: int) -> None:
             if not any(changed.get(int(pc), False) for pc in chip_partners[int(c)]):
                 continue
             before = f.cost(rows)
-            local = -np.ones(len(f.role), dtype=np.int64)
+            local = -np.ones(len(f.emb), dtype=np.int64)
             local[members] = np.arange(len(members))
             eu, ev = f.u[rows], f.v[rows]
             i = np.concatenate([local[eu], local[ev]])
@@ -408,17 +439,30 @@ def apply_user_placement(m: Mapping, d: dict[str, Any], hw: Hardware) -> None:
         given = placement.get(name)
         if given is None:
             raise NeurosimError(f"{where}: placement lacks layer {name!r} ({len(neuro) or 1} piece(s))")
-        if len(neuro) and "layers" not in d:
-            if len(given) != len(neuro):
-                raise NeurosimError(f"{where}: layer {name} has {len(neuro)} pieces on this hardware; the file gives "
-                                    f"{len(given)} cores")
+        if "layers" in d:
             arr = _addresses(given, 4, where, name)
-            lm.pieces["chip"][neuro], lm.pieces["x"][neuro], lm.pieces["y"][neuro], lm.pieces["slot"][neuro] = arr.T
-        elif "layers" in d:
-            arr = _addresses(given, 4, where, name)
-            lm.pieces["chip"][:], lm.pieces["x"][:], lm.pieces["y"][:], lm.pieces["slot"][:] = arr.T
+            for col, v in zip(("chip", "x", "y", "slot"), arr.T):
+                lm.pieces[col][:] = v
+            continue
+        # short form: a list of [chip, x, y, slot] (neuro pieces) or [[chip, core]] (an embedded op); a layer with
+        # both (attention + its KV cache) takes {embedded: [chip, core], cores: [[chip, x, y, slot], ...]}
+        if isinstance(given, dict):
+            cores, embedded = given.get("cores", []), given.get("embedded")
+            embedded = [embedded] if embedded is not None else None
+        elif len(emb):
+            cores, embedded = [], given
         else:
-            arr = _addresses(given, 2, where, name)
+            cores, embedded = given, None
+        if len(neuro):
+            if len(cores) != len(neuro):
+                raise NeurosimError(f"{where}: layer {name} has {len(neuro)} pieces on this hardware; the file gives "
+                                    f"{len(cores)} cores" + (" (give {embedded: [chip, core], cores: [...]})"
+                                                             if len(emb) else ""))
+            arr = _addresses(cores, 4, where, name)
+            for col, v in zip(("chip", "x", "y", "slot"), arr.T):
+                lm.pieces[col][neuro] = v
+        if len(emb):
+            arr = _addresses(embedded, 2, where, name) if embedded is not None else np.zeros((0, 2))
             if len(arr) != 1:
                 raise NeurosimError(f"{where}: layer {name} runs on one embedded core: give [[chip, core]]")
             chip, k = int(arr[0, 0]), int(arr[0, 1])

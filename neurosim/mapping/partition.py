@@ -43,6 +43,7 @@ from neurosim.hardware import Hardware
 from neurosim.mapping.model import PIECE_INT_COLUMNS, LayerMapping
 
 STRATEGIES = ("output", "input")
+NEURO_ROLES = ("synapse", "accumulator", "neuron", "kv")
 
 
 @dataclass(frozen=True)
@@ -389,3 +390,38 @@ def min_cores_for_weights(graph: Graph, hw: Hardware) -> float:
     total = sum(layer.in_features * layer.out_features * int(layer.w_bits) / 8
                 for layer in graph if isinstance(layer, Linear))
     return total / hw.core.synapse_memory.v
+
+
+
+def pack(layers: dict[str, LayerMapping], hw: Hardware, window: int = 32) -> dict[str, np.ndarray]:
+    """Group neuro pieces into cores: first fit, in layer order, among the last ``window`` open cores, so small
+    pieces (encoder neurons, accumulators, narrow projections, KV slices) share a core while every core's summed
+    neurons, fan-in, fan-out and memory stay within the limits. Returns layer -> core group per piece (-1: not on
+    a neuro core). Groups are numbered in order of first use."""
+    b = _Budget(hw)
+    cap = np.array([b.neurons, b.fan_in, b.fan_out, b.mem, b.state_mem if not b.unified else np.inf], dtype=float)
+    total = sum(int(lm.mask(*NEURO_ROLES).sum()) for lm in layers.values())
+    used = np.zeros((max(total, 1), 5))
+    n_groups = 0
+    out: dict[str, np.ndarray] = {}
+    for name, lm in layers.items():
+        p = lm.pieces
+        groups = -np.ones(len(lm), dtype=np.int64)
+        neuro = np.nonzero(lm.mask(*NEURO_ROLES))[0]
+        if len(neuro):
+            mem = (p["memory_bytes"] if b.unified else p["synapse_bytes"] + p["kv_bytes"])[neuro]
+            state = np.zeros(len(neuro)) if b.unified else p["state_bytes"][neuro].astype(float)
+            need = np.stack([p["neurons"][neuro], p["axons_in"][neuro], p["axons_out"][neuro], mem, state],
+                            axis=1).astype(float)
+            for k, row in zip(neuro, need):
+                lo = max(0, n_groups - window)
+                fits = np.all(used[lo:n_groups] + row <= cap, axis=1)
+                if fits.any():
+                    g = lo + int(np.argmax(fits))
+                else:
+                    g = n_groups
+                    n_groups += 1
+                used[g] += row
+                groups[k] = g
+        out[name] = groups
+    return out
