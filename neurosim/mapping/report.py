@@ -15,7 +15,7 @@ import pandas as pd
 
 from neurosim.graph import Graph
 from neurosim.mapping.mapper import NEURO_ROLES
-from neurosim.mapping.model import Mapping
+from neurosim.mapping.model import Mapping, global_core_index
 from neurosim.mapping.partition import min_cores_for_weights, spike_source, spikes_per_element
 from neurosim.mapping.traffic import link_loads
 
@@ -118,7 +118,8 @@ def layer_table(graph: Graph, m: Mapping) -> pd.DataFrame:
             "kind": lm.kind,
             "placement": lm.placement,
             "strategy": lm.strategy,
-            "cores": int(neuro.sum()),
+            "pieces": int(neuro.sum()),
+            "cores": int(len(np.unique(global_core_index(m.hw, lm)[neuro]))) if neuro.any() else 0,
             "chips": f"{chips.min()}-{chips.max()}" if len(chips) and chips.min() != chips.max()
             else (str(int(chips[0])) if len(chips) else "host"),
             "synapse_MiB": float(p["synapse_bytes"][neuro].sum()) / 2**20,
