@@ -1,1 +1,39 @@
-"""The event-driven simulator: a SimPy model of the mapped cores, links and barriers (see docs/events.md)."""
+"""The event-driven simulator: a SimPy model of the mapped cores, links and barriers (see docs/events.md).
+
+* :func:`run_workload` (workload, hardware and mapping by name; statistical or exact mode) and :func:`simulate`
+  (a graph already mapped) -> :class:`SimResult` (counters, timing, energy);
+* :func:`to_run_record` / :func:`report_run`: the run record for ``neurosim report``;
+* :func:`simulate_snn`: a Dense + LIF network step by step, for ``neurosim lava-check``.
+
+Heavy imports happen on first use, so ``import neurosim.engines.events`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["SimConfig", "SimResult", "report_run", "run_workload", "simulate", "simulate_snn", "to_run_record"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("simulate", "SimResult"):
+        from neurosim.engines.events import engine
+
+        return getattr(engine, name)
+    if name == "SimConfig":
+        from neurosim.engines.events.sim import SimConfig
+
+        return SimConfig
+    if name == "run_workload":
+        from neurosim.engines.events.run import run_workload
+
+        return run_workload
+    if name in ("to_run_record", "report_run"):
+        from neurosim.engines.events import record
+
+        return getattr(record, name)
+    if name == "simulate_snn":
+        from neurosim.engines.events.snn import simulate_snn
+
+        return simulate_snn
+    raise AttributeError(f"module 'neurosim.engines.events' has no attribute {name!r}")

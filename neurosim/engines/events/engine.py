@@ -85,7 +85,12 @@ class SimResult:
     wall_s: float
     plan: Plan
     notes: list[str] = field(default_factory=list)
-    verify: Any = None  # exact mode: the verification report
+    verify: Any = None  # exact mode: the verification report (:class:`~.exact.Verification`)
+    functional_counters: pd.DataFrame | None = None  # exact mode: what the functional engine counted
+    measured_rates: dict[str, float] | None = None  # exact mode: encoder -> measured firing rate
+    functional_s: float = 0.0  # exact mode: wall time of the traced functional run (cores' products included)
+    cores_s: float = 0.0  # exact mode: wall time of the cores' partial products (inside the traced run)
+    link_messages: np.ndarray | None = None  # messages that crossed each directed link over the run
 
     @property
     def tokens(self) -> int:
@@ -141,8 +146,9 @@ class SimResult:
             "utilization": t.utilization,
             "busiest": t.busiest,
             "critical_path": t.critical_path,
-            "wall_s": self.wall_s,
-            "accumulates_per_wall_s": acts.get("ac", 0.0) / self.wall_s if self.wall_s > 0 else None,
+            "wall_s": self.wall_s + self.cores_s,
+            "accumulates_per_wall_s": (acts.get("ac", 0.0) / (self.wall_s + self.cores_s)
+                                       if self.wall_s + self.cores_s > 0 else None),
             "notes": self.notes,
         }
 
@@ -165,7 +171,7 @@ def check_config(cfg: SimConfig) -> None:
 
 def simulate(graph: Graph, mapping: Mapping, hw: Hardware, cfg: SimConfig, spikes: SpikeInput | None = None,
              progress: Callable[[int, int], None] | None = None, plan: Plan | None = None,
-             extra_counters: Callable[[Simulator], pd.DataFrame] | None = None,
+             after_run: Callable[[Simulator], None] | None = None,
              count_nonspike: bool = True, notes: list[str] | None = None) -> SimResult:
     """Simulate ``cfg.tokens`` tokens of ``graph`` on ``hw`` as ``mapping`` places it."""
     check_config(cfg)
@@ -178,16 +184,17 @@ def simulate(graph: Graph, mapping: Mapping, hw: Hardware, cfg: SimConfig, spike
     blocks = make_blocks(cfg.tokens, cfg.block, cfg.context, attention)
     sim = Simulator(plan, cfg, spikes or StatisticalInput(cfg.seed), blocks, progress, count_nonspike)
     sim.run()
+    if after_run is not None:
+        after_run(sim)
     counters = sim.tally.frame()
-    if extra_counters is not None:
-        counters = pd.concat([counters, extra_counters(sim)], ignore_index=True)
     wall = time.perf_counter() - t0
     timing = _timing(sim, blocks)
     hw_table, paper_table, energy = _energy(sim, counters, timing)
     out_notes = list(notes or [])
     out_notes += _standard_notes(graph, cfg, blocks)
-    return SimResult(graph, mapping, hw, cfg, counters, timing, hw_table, paper_table, energy, wall, plan,
-                     out_notes)
+    res = SimResult(graph, mapping, hw, cfg, counters, timing, hw_table, paper_table, energy, wall, plan, out_notes)
+    res.link_messages = sim.links.messages
+    return res
 
 
 def _standard_notes(graph: Graph, cfg: SimConfig, blocks: list[Block]) -> list[str]:

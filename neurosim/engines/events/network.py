@@ -117,6 +117,31 @@ class Mesh:
         service = np.where(self.is_chip_link(links), self.chip_service_ns, self.onchip_service_ns)
         return LinkIncidence(links, m, service)
 
+    def endpoints(self, ids: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Global router coordinates (ax, ay, az, bx, by, bz) of each link's two ends (a = lower coordinate)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        ax, ay, az = (np.zeros(len(ids), dtype=np.int64) for _ in range(3))
+        bx, by, bz = ax.copy(), ay.copy(), az.copy()
+        m = ids < self.n_x
+        if m.any():
+            pos = ids[m] // 2
+            x = pos % (self.gx - 1)
+            z, y = np.divmod(pos // (self.gx - 1), self.gy)
+            ax[m], ay[m], az[m], bx[m], by[m], bz[m] = x, y, z, x + 1, y, z
+        m = (ids >= self.n_x) & (ids < self.n_x + self.n_y)
+        if m.any():
+            pos = (ids[m] - self.n_x) // 2
+            y = pos % (self.gy - 1)
+            z, x = np.divmod(pos // (self.gy - 1), self.gx)
+            ax[m], ay[m], az[m], bx[m], by[m], bz[m] = x, y, z, x, y + 1, z
+        m = ids >= self.n_x + self.n_y
+        if m.any():
+            pos = (ids[m] - self.n_x - self.n_y) // 2
+            z = pos % (self.gz - 1)
+            y, x = np.divmod(pos // (self.gz - 1), self.gx)
+            ax[m], ay[m], az[m], bx[m], by[m], bz[m] = x, y, z, x, y, z + 1
+        return ax, ay, az, bx, by, bz
+
     def describe(self, link: int) -> str:
         """A link id in words: ``x(z=0,y=3,7->8)``."""
         link = int(link)

@@ -53,11 +53,11 @@ class Tally:
         nums: dict[str, list[np.ndarray]] = {c: [] for c in ("block", "w_bits", "count")}
 
         def put(n: int, values: dict) -> None:
-            for c in text:
+            for c, parts in text.items():
                 v = values[c]
-                text[c].append(v if isinstance(v, np.ndarray) else np.full(n, v, dtype=object))
-            for c in nums:
-                nums[c].append(np.broadcast_to(np.asarray(values[c], dtype=float), (n,)))
+                parts.append(v if isinstance(v, np.ndarray) else np.full(n, v, dtype=object))
+            for c, parts in nums.items():
+                parts.append(np.broadcast_to(np.asarray(values[c], dtype=float), (n,)))
 
         for (name, action, w_bits, a_repr), arr in self.arrays.items():
             nz = np.nonzero(arr)[0]

@@ -1,0 +1,235 @@
+"""`neurosim simulate WORKLOAD --hw NAME`: the event-driven simulator on a mapped system (see docs/events.md)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def simulate_cmd(
+    workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
+    hw_name: str = typer.Option("hala-point", "--hw", help="hardware model (see `neurosim hw list`) or a .yaml"),
+    mapping_file: str | None = typer.Option(None, "--mapping",
+                                            help="a mapping saved with `neurosim map --out`, or a user placement "
+                                                 "(default: map now)"),
+    mode: str = typer.Option("statistical", "--mode", help="statistical (spikes drawn from rates) or exact (real "
+                                                           "weights and spikes, SmolLM2 / MiniLM)"),
+    tokens: int | None = typer.Option(None, "--tokens", "-n",
+                                      help="tokens to run (statistical default: the workload's seq_len; exact: 8)"),
+    context: int = typer.Option(0, "--context", help="positions already in the KV cache (statistical; e.g. "
+                                                     "--tokens 1 --context 1023 is one decode token)"),
+    block: int | None = typer.Option(None, "--block", help="tokens per event bundle (default: 1 up to 16 tokens, "
+                                                           "else tokens/16)"),
+    text: str | None = typer.Option(None, "--text", help="UTF-8 text for the exact mode (default: the shipped text)"),
+    sync: bool = typer.Option(True, "--sync/--async", help="barrier per time step, or free-running cores"),
+    verify: bool = typer.Option(False, "--verify", help="exact mode: check outputs and counts against the "
+                                                        "functional engine; prints `verified` or the first mismatch"),
+    seed: int = typer.Option(0, "--seed", help="seed of the statistical draws"),
+    histogram: str | None = typer.Option(None, "--histogram",
+                                         help="statistical: spike counts drawn from a count histogram (JSON "
+                                              "{layer|role|*: {count: frequency}}) instead of the rates"),
+    sets: list[str] = typer.Option([], "--set", help="override a workload field: --set layers=2"),
+    hw_sets: list[str] = typer.Option([], "--hw-set", help="override a hardware figure: "
+                                                           "--hw-set chip.barrier_sync.value='500 ns'"),
+    convention: str = typer.Option("workload", "--convention", help="what is counted: workload, paper, principled"),
+    strategy: str = typer.Option("output", "--strategy", help="partition when mapping now: output or input"),
+    placement: str = typer.Option("locality", "--placement", help="placement when mapping now: locality or "
+                                                                   "serpentine"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv (the counters, one row per core and "
+                                                            "action) or json"),
+    out: str | None = typer.Option(None, "--out", "-o", help="write the output here instead of stdout"),
+    save_run: str | None = typer.Option(None, "--save-run", help="also write the run record (JSON) for "
+                                                                 "`neurosim report` / `compare`"),
+) -> None:
+    """Simulate a workload on a mapped hardware model: counts per core, energy (paper-style and hardware-aware),
+    latency, throughput, utilization and the critical path of a token."""
+    from pathlib import Path
+
+    from neurosim.commands._common import check_format
+    from neurosim.engines.events.run import run_workload
+    from neurosim.errors import NeurosimError
+
+    check_format(fmt, ("table", "csv", "json"))
+    for opt, path in (("--out", out), ("--save-run", save_run)):
+        if path is not None and Path(path).is_dir():
+            raise NeurosimError(f"{opt} {path}: is a directory; give a file name")
+    with _progress() as (step, advance):
+        res = run_workload(workload, hw_name, mode=mode, tokens=tokens, context=context, block=block, text=text,
+                           sync=sync, seed=seed, sets=sets, hw_sets=hw_sets, convention=convention,
+                           mapping_file=mapping_file, strategy=strategy, placement=placement, histogram=histogram,
+                           verify=verify, step=step, progress=advance)
+        record = None
+        if save_run is not None:
+            step("writing the run record")
+            from neurosim.engines.events.record import to_run_record
+            from neurosim.workloads.spec import load_workload
+
+            record = to_run_record(res, load_workload(workload, sets or None))
+    text_out = render(res, fmt, verify)
+    if out is not None:
+        from neurosim.io import write_text_atomic
+
+        write_text_atomic(out, text_out)
+    else:
+        typer.echo(text_out, nl=False)
+    if record is not None:
+        record.save(save_run)
+    if out is not None or save_run is not None:
+        for what, path in (("output", out), ("run record", save_run)):
+            if path is not None:
+                typer.echo(f"{what}: {path}", err=True)
+    if verify:
+        typer.echo(res.verify.summary() if res.verify is not None else "not verified")
+        if res.verify is None or not res.verify.ok:
+            raise typer.Exit(1)
+
+
+class _progress:
+    """A rich progress bar over the simulated phases on a terminal; silent otherwise."""
+
+    def __enter__(self):
+        from neurosim.report.progress import interactive
+
+        self.bar = None
+        if not interactive():
+            return (lambda _m: None), None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("[bold]simulate[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("starting", total=None)
+
+        def step(msg: str) -> None:
+            self.bar.update(self.task, description=msg)
+
+        def advance(done: int, total: int) -> None:
+            if done % 50 == 0 or done == total:
+                self.bar.update(self.task, completed=done, total=total)
+
+        return step, advance
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def render(res, fmt: str, verify: bool = False) -> str:
+    """The command's output as text: a report (table), the counters (csv) or everything (json)."""
+    import json
+
+    if fmt == "csv":
+        return res.counters.to_csv(index=False)
+    s = res.summary()
+    if fmt == "json":
+        body = dict(s)
+        body["by_layer"] = layer_frame(res).to_dict(orient="records")
+        if res.verify is not None:
+            body["verify"] = {"ok": res.verify.ok, "summary": res.verify.summary(),
+                              "layers": [vars(c) for c in res.verify.layers]}
+        return json.dumps(body, indent=2, default=_plain) + "\n"
+    return _table(res, s)
+
+
+def _plain(v):
+    if hasattr(v, "item"):
+        return v.item()
+    return str(v)
+
+
+def layer_frame(res):
+    """Per layer: accumulates, spikes, messages, energy both ways, latency per token."""
+    import pandas as pd
+
+    c = res.counters
+    piv = c.pivot_table(index="layer", columns="action", values="count", aggfunc="sum", fill_value=0.0)
+    hw = res.priced("hardware-aware").groupby("layer")["energy_pj"].sum()
+    paper = res.priced("paper-style").groupby("layer")["energy_pj"].sum()
+    lat = res.timing.by_layer.set_index("layer")["latency_ns"]
+    rows = []
+    for layer in res.graph:
+        n = layer.name
+        get = (lambda a: float(piv.at[n, a]) if n in piv.index and a in piv.columns else 0.0)  # noqa: B023
+        rows.append({"layer": n, "kind": layer.kind, "acs": get("ac"), "macs": get("mac"), "spikes": get("spike"),
+                     "messages": get("message"), "hops": get("hop_onchip") + get("hop_chip"),
+                     "energy_hw_pj": float(hw.get(n, 0.0)), "energy_paper_pj": float(paper.get(n, 0.0)),
+                     "latency_ns_per_token": float(lat.get(n, 0.0))})
+    return pd.DataFrame(rows)
+
+
+def _table(res, s: dict) -> str:
+    import io
+
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from neurosim.commands._common import human
+
+    buf = io.StringIO()
+    con = Console(file=buf, width=150, force_terminal=False, color_system=None)
+    t, tok = res.timing, res.tokens
+    con.print(f"{s['workload']} on {s['hardware']}: {s['chips']} chips, {s['cores']} cores "
+              f"({s['strategy']}-split, {s['placement']} placement)")
+    con.print(f"mode {s['mode']}, {s['timing_mode']}, {tok} tokens after {s['context']} cached, blocks of "
+              f"{s['block']}, seed {s['seed']}; simulated in {s['wall_s']:.2f} s")
+    priced_hw = res.priced("hardware-aware").groupby("action")["energy_pj"].sum()
+    priced_paper = res.priced("paper-style").groupby("action")["energy_pj"].sum()
+    counts = res.counters.groupby(["action", "component"], as_index=False)["count"].sum()
+    tab = Table(title="counts and energy (whole run)")
+    for col in ("action", "component", "count", "per token", "hardware-aware", "paper-style"):
+        tab.add_column(col, justify="left" if col in ("action", "component") else "right")
+    for a, comp, n in counts.itertuples(index=False):
+        tab.add_row(a, comp, human(n), human(n / tok), _joules(priced_hw.get(a, 0.0)),
+                    _joules(priced_paper.get(a, 0.0)))
+    con.print(tab)
+    e = Table(title="energy by component")
+    for col in ("estimate", "compute", "memory", "network", "neuron", "static", "total", "per token"):
+        e.add_column(col, justify="left" if col == "estimate" else "right")
+    for label in ("hardware-aware", "paper-style"):
+        comp = s["energy_pj"][label]
+        total = sum(comp.values())
+        e.add_row(label, *[_joules(comp[c]) for c in ("compute", "memory", "network", "neuron", "static")],
+                  _joules(total), _joules(total / tok))
+    con.print(e)
+    ratio = s["hardware_to_paper_ratio"]
+    if ratio:
+        con.print(f"hardware-aware / paper-style energy: {ratio:.3g}x; paper-style FLOPs (bit-op scaled) "
+                  f"{s['paper_scaled_ops_T']:.3g} T")
+    con.print(f"latency per token {t.latency_per_token_ns / 1e6:.4g} ms; throughput {t.throughput_tokens_per_s:.4g} "
+              f"tokens/s; simulated time {t.makespan_ns / 1e6:.4g} ms; barriers {human(t.barriers)}")
+    per = 1.0 / max(t.block_tokens, 1)
+    parts = ", ".join(f"{k} {v * per / 1e3:.4g} us" for k, v in sorted(t.breakdown_ns.items(),
+                                                                        key=lambda kv: -kv[1]) if v > 0)
+    con.print(f"latency of a token by part: {parts}")
+    u = t.utilization
+    if u:
+        con.print("utilization: cores mean {:.3g} max {:.3g} ({}); links mean {:.3g} max {:.3g} ({})".format(
+            u.get("core_mean", 0), u.get("core_max", 0), t.busiest.get("core", "-"), u.get("link_mean", 0),
+            u.get("link_max", 0), t.busiest.get("link", "-")))
+    crit = pd.DataFrame(t.critical_path)
+    if len(crit):
+        top = crit.assign(us=crit["duration_ns"] * per / 1e3).nlargest(8, "us")
+        ct = Table(title="critical path of a token: the 8 longest phases")
+        for col in ("phase", "us per token", "bound by"):
+            ct.add_column(col, justify="right" if col == "us per token" else "left")
+        for r in top.itertuples(index=False):
+            ct.add_row(r.phase, f"{r.us:.4g}", r.bound_by)
+        con.print(ct)
+    for n in s["notes"]:
+        con.print(f"note: {n}")
+    return buf.getvalue()
+
+
+def _joules(pj: float) -> str:
+    pj = float(pj)
+    if pj == 0:
+        return "0"
+    for unit, f in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
+        if abs(pj) >= f:
+            return f"{pj / f:.4g} {unit}"
+    return f"{pj:.4g} pJ"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate_cmd)

@@ -1,0 +1,238 @@
+"""Exact mode: real weights and real spikes from the functional engine, computed core by core on the mapping.
+
+The functional engine runs the real model (SmolLM2-135M, all-MiniLM-L6) on real text and hands every
+spike-driven linear to :class:`ExactCores` through its exact trace API (one
+:class:`~neurosim.functional.spike_linear.SpikeLinearRecord` per layer per forward call: the integer spike counts
+entering the layer, its integer weights and scales, and the functional engine's own integer accumulator and
+dequantized output). For every synapse piece of the layer's mapping, the core computes its slice's integer
+partial products ``counts[:, in_lo:in_hi] @ W[out_lo:out_hi, in_lo:in_hi]^T`` (exact: integer-valued floats
+below 2^24 / 2^53, else int64); an output-split layer's pieces own their outputs, a tiled layer's accumulator
+pieces add the partial sums of every input chunk. The assembled accumulator is dequantized by the documented rule
+(:func:`~neurosim.functional.spike_linear.dequantize_accumulator`, the readout the embedded cores do) and compared
+bit for bit with the functional engine's. Each layer's input is the functional engine's, which (every layer being
+bit-exact) is what the simulator's own output would be: the whole forward is then identical by induction.
+
+The per-step spikes the simulation times and counts come from the same counts (``|k|`` spikes in the first
+``|k|`` of the ``D`` steps); verification also checks the simulator's accumulate and spike counts against the
+functional engine's measured counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from neurosim.engines.events.plan import Phase, Plan
+from neurosim.engines.events.sim import SpikeInput
+from neurosim.engines.events.work import Block, spike_steps_of
+from neurosim.errors import NeurosimError
+
+#: actions the spike phases count themselves; the functional engine's other rows are placed on the mapping
+SIM_ACTIONS = {"encoder": ("neuron_update", "state_read", "state_write", "spike"),
+               "linear": ("ac", "synapse_read")}
+
+
+@dataclass
+class LayerCheck:
+    """One spike-driven linear: did the cores reproduce the functional engine?"""
+
+    layer: str
+    tokens: int
+    acc_equal: bool
+    output_equal: bool
+    first_diff: str = ""
+
+
+@dataclass
+class Verification:
+    """Outputs and counts of the simulator against the functional engine's."""
+
+    layers: list[LayerCheck] = field(default_factory=list)
+    count_checks: list[tuple[str, str, float, float]] = field(default_factory=list)  # layer, action, sim, fn
+
+    @property
+    def first_mismatch(self) -> str | None:
+        for c in self.layers:
+            if not (c.acc_equal and c.output_equal):
+                return f"layer {c.layer}: {c.first_diff}"
+        for layer, action, a, b in self.count_checks:
+            if a != b:
+                return f"layer {layer}: {action} count {a:.0f} (simulator) != {b:.0f} (functional engine)"
+        return None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.layers) and self.first_mismatch is None
+
+    def summary(self) -> str:
+        if self.ok:
+            n = len({c.layer for c in self.layers})
+            return (f"verified: {n} spike-driven layers bit-exact (integer accumulators and dequantized outputs), "
+                    f"accumulate and spike counts equal the functional engine's ({len(self.count_checks)} checks)")
+        return f"MISMATCH: {self.first_mismatch}"
+
+
+def _exact_product(counts: np.ndarray, w_f32: np.ndarray, w_int: np.ndarray, max_w: int) -> np.ndarray:
+    """counts @ w^T exactly (int64), through float BLAS when every partial sum is an integer the float holds."""
+    if counts.size == 0 or w_int.size == 0:
+        return np.zeros((counts.shape[0], w_int.shape[0]), dtype=np.int64)
+    bound = counts.shape[1] * int(np.abs(counts).max(initial=0)) * max_w
+    if bound < 2**24:
+        return (counts.astype(np.float32) @ w_f32.T).astype(np.int64)
+    if bound < 2**53:
+        return (counts.astype(np.float64) @ w_f32.astype(np.float64).T).astype(np.int64)
+    return counts.astype(np.int64) @ w_int.astype(np.int64).T
+
+
+def _first_diff(a: np.ndarray, b: np.ndarray, what: str) -> str:
+    if a.shape != b.shape:
+        return f"{what} shape {a.shape} != {b.shape}"
+    idx = np.argwhere(a != b)[0]
+    t, o = (int(i) for i in idx[:2])
+    return f"{what} differs first at token {t}, output {o}: simulator {a[t, o]!r}, functional engine {b[t, o]!r}"
+
+
+class ExactCores(SpikeInput):
+    """Receives the functional engine's trace records, computes every core's partial products, and serves the
+    real spike counts to the simulation (per segment, per step, per token block)."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.counts: dict[str, list[tuple[int, np.ndarray]]] = {}  # encoder -> [(token offset, counts)]
+        self.verification = Verification()
+        self.ac: dict[str, float] = {}
+        self._joined: dict[str, np.ndarray] = {}
+        self.seconds = 0.0  # wall time spent computing the cores' partial products
+
+    def __call__(self, rec) -> None:
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            self._compute(rec)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    # --- the trace hook ------------------------------------------------------------------------------------------
+    def _compute(self, rec) -> None:
+        from neurosim.functional.spike_linear import dequantize_accumulator
+
+        lp = self.plan.layers.get(rec.layer)
+        if lp is None:
+            raise NeurosimError(f"the functional engine ran layer {rec.layer}, which the mapping lacks")
+        counts = np.asarray(rec.counts)
+        enc = self.counts.setdefault(rec.encoder, [])
+        if not any(off == rec.token_offset for off, _ in enc):
+            enc.append((rec.token_offset, counts))
+        w = rec.weight
+        w_int = w.int_weight
+        w_f = w.as_float(np.float32)
+        p = lp.p
+        n_tok = counts.shape[0]
+        fan_out = w_int.shape[0]
+        syn = np.nonzero(lp.mask("synapse"))[0]
+        partial: dict[int, np.ndarray] = {}
+        ac = 0.0
+        mag = np.abs(counts).sum(axis=0, dtype=np.int64)
+        csum = np.concatenate([[0], np.cumsum(mag)])
+        for i in syn:
+            ilo, ihi, olo, ohi = (int(p[c][i]) for c in ("in_lo", "in_hi", "out_lo", "out_hi"))
+            partial[int(i)] = _exact_product(counts[:, ilo:ihi], w_f[olo:ohi, ilo:ihi], w_int[olo:ohi, ilo:ihi],
+                                             w.max_abs)
+            ac += float(csum[ihi] - csum[ilo]) * (ohi - olo)
+        self.ac[rec.layer] = self.ac.get(rec.layer, 0.0) + ac
+        acc = np.zeros((n_tok, fan_out), dtype=np.int64)
+        accs = np.nonzero(lp.mask("accumulator"))[0]
+        if len(accs):  # tiled: each accumulator adds the partial sums of its outputs from every input chunk
+            for a in accs:
+                alo, ahi = int(p["out_lo"][a]), int(p["out_hi"][a])
+                total = np.zeros((n_tok, ahi - alo), dtype=np.int64)
+                for i, part in partial.items():
+                    lo, hi = max(alo, int(p["out_lo"][i])), min(ahi, int(p["out_hi"][i]))
+                    if hi > lo:
+                        total[:, lo - alo:hi - alo] += part[:, lo - int(p["out_lo"][i]):hi - int(p["out_lo"][i])]
+                acc[:, alo:ahi] = total
+        else:  # output-split: each synapse piece owns its outputs
+            for i, part in partial.items():
+                acc[:, int(p["out_lo"][i]):int(p["out_hi"][i])] += part
+        ref = np.asarray(rec.acc)
+        acc_ok = np.array_equal(acc, ref.astype(np.int64))
+        diff = "" if acc_ok else _first_diff(acc, ref.astype(np.int64), "integer accumulator")
+        out_ok = False
+        if acc_ok:
+            out = dequantize_accumulator(acc.astype(ref.dtype), rec.act_scale, w, rec.zero_point, rec.bias)
+            ref_out = np.asarray(rec.output)
+            out_ok = out.dtype == ref_out.dtype and np.array_equal(out.view(np.uint32), ref_out.view(np.uint32))
+            if not out_ok:
+                diff = _first_diff(out, ref_out, "dequantized output")
+        self.verification.layers.append(LayerCheck(rec.layer, n_tok, acc_ok, out_ok, diff))
+
+    # --- spikes for the simulation -----------------------------------------------------------------------------
+    def encoder_counts(self, name: str) -> np.ndarray:
+        hit = self._joined.get(name)
+        if hit is None:
+            parts = sorted(self.counts.get(name, []), key=lambda t: t[0])
+            if not parts:
+                raise NeurosimError(f"exact mode: the functional engine produced no spikes for {name}")
+            hit = self._joined[name] = np.concatenate([c for _, c in parts], axis=0)
+        return hit
+
+    def segment_steps(self, phase: Phase, plan: Plan, block: Block) -> np.ndarray:
+        src = plan.layers[phase.layers[0]].layer
+        steps, _, _ = spike_steps_of(src)
+        k = self.encoder_counts(src.name)[block.start:block.start + block.size]
+        mag = np.abs(k.astype(np.int64))
+        if mag.size and int(mag.max()) > steps:
+            raise NeurosimError(f"{src.name}: a spike count of {int(mag.max())} does not fit {steps} steps")
+        per_step = np.stack([(mag > t).sum(axis=0) for t in range(steps)], axis=0)  # steps x width
+        starts = phase.segments[:-1]
+        return np.add.reduceat(per_step, starts, axis=1).T.astype(np.float64)  # n_seg x steps
+
+
+def truncated_model(model, layers: int):
+    """The first ``layers`` decoder blocks of a real model (``--set layers=N`` for a quick exact run)."""
+    if layers >= model.layers:
+        return model
+    return dataclasses.replace(model, layers=layers, blocks=list(model.blocks[:layers]))
+
+
+def real_model_for(spec):
+    """The real model a workload runs on in exact mode, cut to the workload's number of blocks."""
+    from neurosim.functional.engine import REAL_MODELS, model_name_for
+    from neurosim.functional.models import load_model
+
+    layers = int(spec.model.layers)
+    for name, (family, want) in REAL_MODELS.items():
+        if family == spec.family and layers <= want["layers"]:
+            full = spec.model_copy(update={"model": spec.model.model_copy(update={"layers": want["layers"]})})
+            try:
+                model_name_for(full)
+            except NeurosimError:
+                continue
+            return truncated_model(load_model(name), layers)
+    model_name_for(spec)  # raises with the functional engine's message naming the mismatch
+    raise NeurosimError(f"workload {spec.name}: no real model for exact mode")
+
+
+def functional_rows(functional_counters: pd.DataFrame, plan: Plan) -> list[tuple[str, str, float, float, str]]:
+    """(layer, action, count, w_bits, operand) rows of the functional run that the spike phases do not count."""
+    from neurosim.graph import LIF, Linear, SpikeEncoder
+
+    out = []
+    g = functional_counters.groupby(["layer", "action", "w_bits", "a_repr"], as_index=False)["count"].sum()
+    for layer, action, w_bits, a_repr, count in g.itertuples(index=False):
+        lp = plan.layers.get(layer)
+        if lp is None:
+            continue
+        kind = lp.layer
+        if isinstance(kind, (SpikeEncoder, LIF)) and action in SIM_ACTIONS["encoder"]:
+            continue
+        if isinstance(kind, Linear) and kind.spiking and action in SIM_ACTIONS["linear"]:
+            continue
+        if isinstance(kind, Linear) and not kind.spiking and action in ("mac", "synapse_read"):
+            continue  # a graded linear's MACs are counted by its cores
+        out.append((layer, action, float(count), float(w_bits), a_repr))
+    return out
