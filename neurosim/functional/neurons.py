@@ -256,13 +256,23 @@ def _lif_fast(a6, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> None:
     keep_u = bool(np.any(fu))  # du = 4095 everywhere: u is just this step's input
     decay_v = bool(np.any(fv != DECAY_UNITY))
     any_bias = bool(np.any(bias))
+    # saturation of v cannot happen when |v| <= |v0| + (max|u| + max|bias|) * 4096 / dv stays inside 24 bits
+    u_gain = float(np.max(DECAY_UNITY / np.maximum(du_eff, 1)))
+    u_bound = min(float(UV_LIMIT), float(np.max(np.abs(u), initial=0)) + a_max * u_gain)
+    dv_eff = DECAY_UNITY - fv
+    clip = bool(np.any(dv_eff == 0)) or (
+        float(np.max(np.abs(v), initial=0))
+        + (u_bound + float(np.max(np.abs(bias), initial=0))) * float(np.max(DECAY_UNITY / np.maximum(dv_eff, 1)))
+        >= UV_LIMIT - 1
+    )
+    u_is_input = not keep_u and not fold  # then the record of u is the input itself
     a6 = a6.astype(np.float64)
     uf, vf = u.astype(np.float64), v.astype(np.float64)
     fu_frac, fv_frac = fu / DECAY_UNITY, fv / DECAY_UNITY
     bias_f, vth_f = np.asarray(bias, dtype=np.float64), np.asarray(vth6, dtype=np.float64)
     lo, hi = float(-UV_LIMIT + 1), float(UV_LIMIT - 1)
     below = np.empty(uf.shape, dtype=bool)
-    u_rec = np.empty((a6.shape[0], uf.size))
+    u_rec = None if u_is_input else np.empty((a6.shape[0], uf.size))
     v_rec = np.empty((a6.shape[0], uf.size))
     not_spiking = np.empty(spikes.shape, dtype=bool)
     for t in range(a6.shape[0]):
@@ -270,7 +280,7 @@ def _lif_fast(a6, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> None:
             uf *= fu_frac
             np.trunc(uf, out=uf)
             uf += a6[t]
-        else:
+        elif not u_is_input:
             uf[...] = a6[t]
         if fold:
             np.greater(uf, UV_LIMIT, out=below)
@@ -280,20 +290,22 @@ def _lif_fast(a6, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> None:
         if decay_v:
             vf *= fv_frac
             np.trunc(vf, out=vf)
-        vf += uf
+        vf += a6[t] if u_is_input else uf
         if any_bias:
             vf += bias_f
-        np.minimum(vf, hi, out=vf)
-        np.maximum(vf, lo, out=vf)
+        if clip:
+            np.minimum(vf, hi, out=vf)
+            np.maximum(vf, lo, out=vf)
         keep = not_spiking[t]
         np.less_equal(vf, vth_f, out=keep)
         vf *= keep
-        u_rec[t] = uf
+        if not u_is_input:
+            u_rec[t] = uf
         v_rec[t] = vf
     np.logical_not(not_spiking, out=spikes)
-    u_out[...] = u_rec
+    u_out[...] = a6 if u_is_input else u_rec
     v_out[...] = v_rec
-    u[...] = uf
+    u[...] = a6[-1] if u_is_input else uf
     v[...] = vf
 
 
