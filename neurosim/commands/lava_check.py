@@ -3,29 +3,9 @@ simulator, and compare spikes and membrane states step by step."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 ALL_ENGINES = ("lava", "functional", "events")
-
-
-def load_graph(source: str, sets: list[str]):
-    """A graph YAML file (``layers`` + ``edges``) or a workload (built-in name or YAML) -> Graph."""
-    from neurosim.errors import NeurosimError
-    from neurosim.graph import Graph
-    from neurosim.io import load_yaml
-    from neurosim.workloads.builders import build_graph
-    from neurosim.workloads.spec import load_workload
-
-    path = Path(source)
-    if path.suffix in (".yaml", ".yml") and path.is_file():
-        data = load_yaml(path)
-        if isinstance(data, dict) and "layers" in data and "edges" in data:
-            if sets:
-                raise NeurosimError(f"{source}: --set applies to workloads, not to a graph file")
-            return Graph.from_dict(data, where=str(path))
-    return build_graph(load_workload(source, sets))
 
 
 def _engines(spec: str) -> tuple[list[str], bool]:
@@ -74,6 +54,7 @@ def lava_check_cmd(
     """Run a network in Lava and in neurosim's engines; print `identical` or the first difference."""
     from neurosim.errors import NeurosimError
     from neurosim.lava.network import first_difference, lower_graph, parse_lif_overrides, run_engine
+    from neurosim.workloads.builders import load_graph
 
     names, events_optional = _engines(engines)
     if "lava" in names:
