@@ -79,7 +79,7 @@ def parse_quantity(value: Any, dimension: str) -> float:
     else:
         raise ValueError(f"{value!r} is not a quantity; allowed units: {allowed}")  # noqa: TRY004
     if unit not in units:
-        raise ValueError(f"unit {unit!r} in {value!r} is not a {dimension} unit; allowed units: {allowed}")
+        raise ValueError(f"unit {unit!r} in {value!r} is not a unit of {dimension}; allowed units: {allowed}")
     if not math.isfinite(number) or number < 0:
         raise ValueError(f"{value!r} must be a finite number >= 0")
     return number * units[unit]

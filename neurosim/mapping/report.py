@@ -119,7 +119,7 @@ def layer_table(graph: Graph, m: Mapping) -> pd.DataFrame:
             "placement": lm.placement,
             "strategy": lm.strategy,
             "pieces": int(neuro.sum()),
-            "cores": int(len(np.unique(global_core_index(m.hw, lm)[neuro]))) if neuro.any() else 0,
+            "cores": len(np.unique(global_core_index(m.hw, lm)[neuro])) if neuro.any() else 0,
             "chips": f"{chips.min()}-{chips.max()}" if len(chips) and chips.min() != chips.max()
             else (str(int(chips[0])) if len(chips) else "host"),
             "synapse_MiB": float(p["synapse_bytes"][neuro].sum()) / 2**20,
