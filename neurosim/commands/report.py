@@ -14,7 +14,13 @@ def report_cmd(
                                     "implies --measure-rates) or feed it to the exact mode"),
     measure: bool = typer.Option(False, "--measure-rates", help="measure firing rates and spike-count histograms "
                                  "with the functional engine on real text (models with real weights only)"),
-    tokens: int = typer.Option(64, "--tokens", help="tokens of the text the functional engine runs"),
+    tokens: int | None = typer.Option(None, "--tokens", help="tokens to simulate (statistical/exact; default: "
+                                      "the simulator's) "
+                                      "or of the text to measure rates on (default 64)"),
+    context: int | None = typer.Option(None, "--context", help="cached positions before the simulated tokens "
+                                       "(default: the simulator's)"),
+    seed: int = typer.Option(0, "--seed", help="seed of the statistical spike draws"),
+    sync: bool = typer.Option(True, "--sync/--async", help="a barrier per time step, or free-running cores"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set layers=2"),
     seq: int | None = typer.Option(None, "--seq", help="sequence length in tokens (default: the workload's)"),
     batch: int | None = typer.Option(None, "--batch", help="batch size (default 1)"),
@@ -34,13 +40,15 @@ def report_cmd(
     from neurosim.report.outdir import check_out_dir, staged_dir
     from neurosim.report.progress import steps
     from neurosim.report.render import write_report
-    from neurosim.report.runs import MappingChoice, make_run
+    from neurosim.report.runs import MappingChoice, SimChoice, make_run
 
-    for opt, v in (("--seq", seq), ("--batch", batch)):
+    for opt, v in (("--seq", seq), ("--batch", batch), ("--tokens", tokens)):
         if v is not None and v <= 0:
             raise NeurosimError(f"{opt} = {v}; allowed: an integer > 0")
     if text is not None and not Path(text).is_file():
         raise NeurosimError(f"--text {text}: file not found")
+    if context is not None and context < 0:
+        raise NeurosimError(f"--context {context}; allowed: an integer >= 0")
     if mapping is not None and not Path(mapping).is_file():
         raise NeurosimError(f"--mapping {mapping}: file not found")
     out_dir = Path(out)
@@ -52,7 +60,8 @@ def report_cmd(
         rec = make_run(workload, hw, mode=mode, text=text, sets=sets, seq_len=seq, batch=batch,
                        convention=convention, progress=step,
                        mapping=MappingChoice(strategy=strategy, placement=placement, file=mapping),
-                       measure=measure, tokens=tokens)
+                       measure=measure, tokens=tokens or 64,
+                       sim=SimChoice(tokens=tokens, context=context, seed=seed, sync=sync))
         with staged_dir(out_dir, force) as tmp:
             write_report(rec, tmp, step)
         if save_run is not None:

@@ -171,6 +171,8 @@ def record_from_counters(
         table_notes += table_assumptions(table, label)
 
     layers = layer_table(graph, counters)
+    if tokens != shape.tokens:  # the graph's dense MACs are for seq_len x batch tokens: scale to the run's tokens
+        layers["dense_macs"] = layers["dense_macs"] * (tokens / shape.tokens)
     for b in breakdowns:
         e = b.by_layer.frame().set_index("layer")[list(COMPONENTS)].sum(axis=1)
         key = "energy_pj_" + b.label.replace("-", "_")
@@ -188,7 +190,7 @@ def record_from_counters(
     totals: dict[str, float | None] = {
         "tokens": float(tokens),
         "params": float(graph.params),
-        "dense_macs": float(dense_macs(graph)),
+        "dense_macs": float(dense_macs(graph)) * tokens / shape.tokens,
         **{key: float(act.get(a, 0.0)) for key, a in _TOTAL_ACTIONS.items()},
     }
     for b in breakdowns:

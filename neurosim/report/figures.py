@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neurosim.report.record import COMPONENTS, RunRecord
+from neurosim.report.record import COMPONENTS, RunRecord, energy_unit, time_unit
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -46,21 +46,6 @@ def _eng():
     from matplotlib.ticker import EngFormatter
 
     return EngFormatter(sep=" ")
-
-
-def energy_unit(max_pj: float) -> tuple[float, str]:
-    """(factor to multiply pJ by, unit) so that ``max_pj`` shows as a number of at least 1."""
-    for factor, unit in ((1e-12, "J"), (1e-9, "mJ"), (1e-6, "µJ"), (1e-3, "nJ")):
-        if max_pj * factor >= 1:
-            return factor, unit
-    return 1.0, "pJ"
-
-
-def time_unit(max_ns: float) -> tuple[float, str]:
-    for factor, unit in ((1e-9, "s"), (1e-6, "ms"), (1e-3, "µs")):
-        if max_ns * factor >= 1:
-            return factor, unit
-    return 1.0, "ns"
 
 
 def group_labels(blocks: Sequence[int], layers: Sequence[str]) -> list[str]:
@@ -226,6 +211,8 @@ def fig_firing_rates(rec: RunRecord):
     xpos = {g: i for i, g in enumerate(groups)}
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.2), layout="constrained")
     has_measured = df["measured"].notna().any()
+    sources = " ".join(str(x) for x in df.get("source", pd.Series(dtype=str)).dropna().unique())
+    word = "as drawn" if "drawn" in sources and "functional" not in sources else "measured"
     n_roles = df["role"].nunique()
     dodge = min(0.1, 0.6 / max(n_roles, 1))  # equal assumed rates would hide each other: shift each role a little
     for i, (role, part) in enumerate(df.groupby("role", sort=False)):
@@ -235,7 +222,7 @@ def fig_firing_rates(rec: RunRecord):
                 label=f"{role} assumed")
         if has_measured and part["measured"].notna().any():
             m = part["measured"].astype(float)
-            ax.plot(x, m, ls="-", marker="o", color=color, lw=1.6, label=f"{role} measured")
+            ax.plot(x, m, ls="-", marker="o", color=color, lw=1.6, label=f"{role} {word}")
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([g if g.isdigit() else f"\n{g}" for g in groups], rotation=90 if len(groups) > 40 else 0,
                        fontsize=8)
@@ -243,7 +230,7 @@ def fig_firing_rates(rec: RunRecord):
     ax.set_ylabel("firing rate (spikes per neuron per step)")
     top = float(np.nanmax(df[["assumed", "measured"]].astype(float).to_numpy())) if len(df) else 1.0
     ax.set_ylim(0, max(top * 1.35, 0.05))
-    where = "assumed (dashed) vs measured (solid)" if has_measured else "assumed only: no measured rates in this run"
+    where = f"assumed (dashed) vs {word} (solid)" if has_measured else "assumed only: no measured rates in this run"
     ax.set_title(f"Firing rate by block and projection input — {where}")
     ax.legend(title="projection input", ncols=min(4, max(1, df["role"].nunique())), loc="upper right")
     return fig
@@ -383,25 +370,28 @@ def fig_chips(rec: RunRecord):
 
 
 def fig_latency(rec: RunRecord):
-    """Latency of one token broken down into its parts (and per layer when given)."""
+    """Latency of one token: the parts of its critical path (they add up to the total), and per layer."""
     t = rec.timing
     if t is None:
         return None
     plt = _plt()
-    parts = {k: v for k, v in t.breakdown_ns.items() if v} or {"total": t.latency_per_token_ns}
+    parts = {k: v for k, v in t.breakdown_ns.items() if v > 0} or {"total": t.latency_per_token_ns}
+    parts = dict(sorted(parts.items(), key=lambda kv: kv[1]))
     has_layers = t.by_layer is not None and len(t.by_layer) > 0
-    fig, axes = plt.subplots(1, 2 if has_layers else 1, figsize=(WIDTH_IN, 3.8), layout="constrained",
-                             squeeze=False, gridspec_kw={"width_ratios": [1, 1.6]} if has_layers else None)
+    fig, axes = plt.subplots(1, 2 if has_layers else 1, figsize=(WIDTH_IN, 4.2), layout="constrained",
+                             squeeze=False, gridspec_kw={"width_ratios": [1, 1.5]} if has_layers else None)
     ax = axes[0, 0]
     factor, unit = time_unit(max(t.latency_per_token_ns, max(parts.values())))
-    left = 0.0
-    for i, (k, v) in enumerate(parts.items()):
-        ax.barh([0], [v * factor], left=left, color=SERIES_COLORS[i % len(SERIES_COLORS)], label=k, height=0.5)
-        left += v * factor
-    ax.set_yticks([])
-    ax.set_xlabel(f"latency per token ({unit})")
+    vals = np.array(list(parts.values())) * factor
+    total = sum(parts.values()) or 1.0
+    ax.barh(np.arange(len(parts)), vals, color=SERIES_COLORS[0], height=0.7)
+    ax.set_yticks(np.arange(len(parts)))
+    ax.set_yticklabels(list(parts))
+    for i, (v, raw) in enumerate(zip(vals, parts.values())):
+        ax.text(v, i, f" {v:.3g} ({100 * raw / total:.0f} %)", va="center", fontsize=8)
+    ax.set_xlim(0, vals.max() * 1.45)
+    ax.set_xlabel(f"time per token on the critical path ({unit})")
     ax.set_title(f"Latency per token: {t.latency_per_token_ns * factor:.3g} {unit}")
-    ax.legend(title="part", loc="upper center", bbox_to_anchor=(0.5, -0.28), ncols=3, fontsize=8)
     if has_layers:
         ax = axes[0, 1]
         bl = t.by_layer.frame()
@@ -411,14 +401,14 @@ def fig_latency(rec: RunRecord):
             xl = "decoder block"
         else:
             bl = bl.set_index("layer")["latency_ns"]
-            xl = "layer"
+            xl = "layer (its phase: an encoder runs with the projections it feeds)"
         f2, u2 = time_unit(float(bl.max()))
-        ax.bar(np.arange(len(bl)), bl.to_numpy(float) * f2, color="#4C72B0")
+        ax.bar(np.arange(len(bl)), bl.to_numpy(float) * f2, color=SERIES_COLORS[1])
         ax.set_xticks(np.arange(len(bl)))
         ax.set_xticklabels(bl.index, rotation=90, fontsize=7)
-        ax.set_xlabel(xl)
-        ax.set_ylabel(f"latency per token ({u2})")
-        ax.set_title(f"Latency by {xl}")
+        ax.set_xlabel(xl, fontsize=9)
+        ax.set_ylabel(f"busy time per token ({u2})")
+        ax.set_title(f"Time per token by {xl.split(' ')[0]} {xl.split(' ')[1] if xl.startswith('decoder') else ''}")
     return fig
 
 
@@ -466,8 +456,11 @@ CAPTIONS = {
         "row per chip position on the board): the memory the mapper placed on it, and the messages per token on "
         "the chip-to-chip links that touch it (each link counted at both ends). Grey: no layer placed."),
     "latency": (
-        "The simulator's latency of one token split into the parts it reports (they add up to the total), and per "
-        "layer when the simulator gives it."),
+        "Left: the simulator's latency of one token split into the parts of its critical path (the phases the "
+        "token waited on, each attributed to what bounded it: neuro, embedded, KV-cache or accumulator cores, "
+        "network latency or contention, barriers); the parts add up to the latency. Right: how long each layer's "
+        "phase was busy per token (mean over the simulated tokens; phases overlap in time, so these do not add up "
+        "to the latency)."),
 }
 
 

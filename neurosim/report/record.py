@@ -37,6 +37,22 @@ COUNTER_TO_REPORT_COMPONENT = {"compute": "compute", "memory": "memory", "networ
 MODES = ("analytic", "statistical", "exact")
 
 
+def energy_unit(max_pj: float) -> tuple[float, str]:
+    """(factor to multiply pJ by, unit) so that ``max_pj`` shows as a number of at least 1."""
+    for factor, unit in ((1e-12, "J"), (1e-9, "mJ"), (1e-6, "µJ"), (1e-3, "nJ")):
+        if max_pj * factor >= 1:
+            return factor, unit
+    return 1.0, "pJ"
+
+
+def time_unit(max_ns: float) -> tuple[float, str]:
+    """(factor to multiply ns by, unit) so that ``max_ns`` shows as a number of at least 1."""
+    for factor, unit in ((1e-9, "s"), (1e-6, "ms"), (1e-3, "µs")):
+        if max_ns * factor >= 1:
+            return factor, unit
+    return 1.0, "ns"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -199,15 +215,17 @@ class RunRecord(_Model):
         """The three figures a reader sees first: energy per token both ways, then latency, chips or the ratio."""
         out: list[Headline] = []
         paper, hw = self.paper_style, self.hardware_aware
-        if paper is not None:
-            out.append(Headline(label="paper-style energy per token", value=paper.energy_pj / self.tokens * 1e-9,
-                                unit="mJ/token", note=f"{paper.table}, compute only"))
-        if hw is not None:
-            out.append(Headline(label="hardware-aware energy per token", value=hw.energy_pj / self.tokens * 1e-9,
-                                unit="mJ/token", note=hw.table))
+        for b, label, note in ((paper, "paper-style energy per token", "compute only"),
+                               (hw, "hardware-aware energy per token", "")):
+            if b is not None:
+                per_token = b.energy_pj / self.tokens
+                f, u = energy_unit(per_token)
+                out.append(Headline(label=label, value=per_token * f, unit=f"{u}/token",
+                                    note=", ".join(x for x in (b.table, note) if x)))
         if self.timing is not None:
-            out.append(Headline(label="latency per token", value=self.timing.latency_per_token_ns * 1e-6,
-                                unit="ms/token", note=self.engine))
+            f, u = time_unit(self.timing.latency_per_token_ns)
+            out.append(Headline(label="latency per token", value=self.timing.latency_per_token_ns * f,
+                                unit=f"{u}/token", note=f"{self.engine} engine, {self.mode} mode"))
         elif paper is not None and hw is not None and paper.energy_pj > 0:
             out.append(Headline(label="hardware-aware / paper-style energy", value=hw.energy_pj / paper.energy_pj,
                                 unit="x", note="what the compute-only convention leaves out"))

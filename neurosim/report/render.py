@@ -279,7 +279,11 @@ def run_html(rec: RunRecord, figs: list[FigureOut], tables: dict[str, pd.DataFra
                     pairs.append(("throughput (tokens/s)", t.throughput_tokens_per_s))
                 pairs += [(f"utilization: {k}", f"{100 * v:.1f} %") for k, v in t.utilization.items()]
                 if t.critical_path:
-                    pairs.append(("critical path", " → ".join(t.critical_path)))
+                    cp = t.critical_path
+                    shown = cp if len(cp) <= 9 else [*cp[:5], f"… {len(cp) - 8} more …", *cp[-3:]]
+                    pairs.append((f"critical path of a token ({len(cp)} phases)", " → ".join(shown)))
+                if t.mode:
+                    pairs.append(("timing mode", t.mode))
                 body.append(kv_table(pairs))
         if f.svg is not None or f.stem not in ("chip_heatmap",):
             body.append(figure_html(f, [c for c in FIGURE_CSV.get(f.stem, []) if c in tables]))

@@ -144,8 +144,20 @@ def mapping_summary(report: dict[str, Any], mesh: tuple[int, int], grid: tuple[i
 SIMULATOR_ENTRY = ("neurosim.engines.events", "report_run")
 
 
-def simulated_run(mode: str, **kwargs: Any) -> RunRecord:
-    """A statistical or exact run by the event-driven simulator, which returns the run record itself."""
+@dataclass
+class SimChoice:
+    """What to simulate: tokens after ``context`` cached positions, a seed, synchronous (a barrier per time step) or
+    asynchronous cores. None leaves the choice to the simulator's defaults."""
+
+    tokens: int | None = None
+    context: int | None = None
+    seed: int = 0
+    sync: bool = True
+
+
+def simulated_run(mode: str, sim: SimChoice | None = None, **kwargs: Any) -> RunRecord:
+    """A statistical or exact run: the event-driven simulator's ``report_run`` builds the record itself (with
+    :func:`~neurosim.report.build.record_from_counters`), so there is one code path from a simulation to a report."""
     import importlib
 
     module, name = SIMULATOR_ENTRY
@@ -154,7 +166,8 @@ def simulated_run(mode: str, **kwargs: Any) -> RunRecord:
     except (ImportError, AttributeError):
         raise NeurosimError(f"--mode {mode} needs the event-driven simulator ({module}.{name}), which this build "
                             "does not have; use --mode analytic") from None
-    rec = entry(mode=mode, **kwargs)
+    sim = sim or SimChoice()
+    rec = entry(mode=mode, sim=sim, tokens=sim.tokens, context=sim.context, seed=sim.seed, sync=sim.sync, **kwargs)
     if not isinstance(rec, RunRecord):
         raise NeurosimError(f"{module}.{name} returned {type(rec).__name__}, not a RunRecord")
     return rec
@@ -201,7 +214,7 @@ def measure_rates_for_report(workload: str, sets: list[str] | None, text: str | 
 def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = None,
              sets: list[str] | None = None, seq_len: int | None = None, batch: int | None = None,
              convention: str = "workload", mapping: MappingChoice | None = None, progress=None,
-             measure: bool = False, tokens: int = 64) -> RunRecord:
+             measure: bool = False, tokens: int = 64, sim: SimChoice | None = None) -> RunRecord:
     """Run the workload on the hardware in the given mode and return its run record.
 
     ``measure`` (implied by ``text`` in analytic mode): the functional engine measures firing rates and spike-count
@@ -226,8 +239,8 @@ def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = 
         spec = spec.model_copy(update={k: v for k, v in (("seq_len", seq_len), ("batch", batch)) if v is not None})
     graph = build_graph(spec, convention)
     if mode != "analytic":
-        return simulated_run(mode, workload=workload, hw=hw, spec=spec, graph=graph, hardware=choice, mapping=how,
-                             text=text, progress=step)
+        return simulated_run(mode, sim=sim, workload=workload, hw=hw, spec=spec, graph=graph, hardware=choice,
+                             mapping=how, text=text, progress=step)
     notes = list(choice.notes)
     measured = None
     if measure or text is not None:
