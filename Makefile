@@ -61,8 +61,8 @@ models: $(MODELS_STAMP)
 demo: $(MODELS_STAMP)
 	$(VENV)/bin/neurosim estimate sdllm-llama2-7b --energy paper-45nm
 	@echo
-	@echo "flagship report: sdllm-llama2-7b on hala-point"
-	$(VENV)/bin/neurosim report sdllm-llama2-7b --hw hala-point --out reports/demo
+	@echo "flagship report: sdllm-llama2-7b on hala-point, event-driven simulation (statistical mode)"
+	$(VENV)/bin/neurosim report sdllm-llama2-7b --hw hala-point --mode statistical --out reports/demo
 
 # the report's browser test opens index.html in headless Chromium: install Debian's package when it is missing
 browser:

@@ -48,6 +48,16 @@ def _eng():
     return EngFormatter(sep=" ")
 
 
+def ratio_text(r: float) -> str:
+    """3.2x, 488x, 3,690x: no exponents in a ratio a reader compares."""
+    return f"{r:,.0f}x" if r >= 100 else f"{r:.3g}x"
+
+
+def tick_labels(labels) -> list[str]:
+    """Block numbers as they are; named groups (embed, head, system) one line lower so they never collide."""
+    return [str(x) if str(x).isdigit() else f"\n{x}" for x in labels]
+
+
 def group_labels(blocks: Sequence[int], layers: Sequence[str]) -> list[str]:
     """Per-block group of each layer row: the block index, ``embed`` before the first block, ``head`` after."""
     seen_block = False
@@ -91,6 +101,16 @@ def _stacked_bars(ax, frame: pd.DataFrame, factor: float, horizontal: bool = Fal
         base += vals
 
 
+def _without_system_static(layers: pd.DataFrame, tokens: int) -> tuple[pd.DataFrame, str]:
+    """Drop the whole-system static row (static power x time, not any layer's) and say so in the title."""
+    rows = layers["layer"] == "(static)"
+    static = float(layers.loc[rows, "static"].sum()) if "static" in layers.columns else 0.0
+    if not rows.any() or static <= 0:
+        return layers[~rows], ""
+    f, u = energy_unit(static / tokens)
+    return layers[~rows], f"\nstatic energy ({static / tokens * f:.3g} {u}/token) is the whole system's: see the totals"
+
+
 # --- single-run figures --------------------------------------------------------------------------------------
 def fig_energy_by_layer(rec: RunRecord):
     """Hardware-aware energy per token of every layer (or block), stacked by component."""
@@ -98,7 +118,8 @@ def fig_energy_by_layer(rec: RunRecord):
     if b is None:
         return None
     plt = _plt()
-    frame, level = per_group(b.by_layer.frame(), COMPONENTS)
+    layers, static_note = _without_system_static(b.by_layer.frame(), rec.tokens)
+    frame, level = per_group(layers, COMPONENTS)
     per_token = frame / rec.tokens
     factor, unit = energy_unit(float(per_token.sum(axis=1).max() or 0))
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.6 if level != "layer" else 5.2), layout="constrained")
@@ -108,12 +129,11 @@ def fig_energy_by_layer(rec: RunRecord):
     if level == "layer":
         ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
     else:  # named groups (embed, head, system) drop a line so they never run into the block numbers
-        ax.set_xticklabels([lab if lab.isdigit() else f"\n{lab}" for lab in labels],
-                           rotation=90 if len(labels) > 40 else 0, fontsize=8)
+        ax.set_xticklabels(tick_labels(labels), rotation=90 if len(labels) > 40 else 0, fontsize=8)
     ax.set_xlabel(level if level == "layer" else "decoder block (embed = before block 0, head = after the last; "
                   "system = barriers)")
     ax.set_ylabel(f"energy per token ({unit})")
-    ax.set_title(f"Energy by {level}, stacked by component — {b.label} ({b.table})")
+    ax.set_title(f"Energy by {level}, stacked by component — {b.label} ({b.table}){static_note}")
     ax.legend(title="component", loc="upper right", ncols=5)
     ax.margins(x=0.01)
     ax.set_ylim(0, ax.get_ylim()[1] * 1.12)
@@ -126,9 +146,8 @@ def fig_energy_by_role(rec: RunRecord):
     if b is None:
         return None
     plt = _plt()
-    df = b.by_layer.frame()
+    df, static_note = _without_system_static(b.by_layer.frame(), rec.tokens)
     df.loc[df["layer"] == "", "role"] = "system (barriers)"
-    df.loc[df["layer"] == "(static)", "role"] = "static"
     df["role"] = df["role"].replace("", "other")
     frame = df.groupby("role", sort=False)[list(COMPONENTS)].sum() / rec.tokens
     frame = frame[frame.sum(axis=1) > 0]
@@ -145,7 +164,7 @@ def fig_energy_by_role(rec: RunRecord):
     ax.set_xlim(0, total.max() * 1.3 if len(total) else 1)
     ax.set_xlabel(f"energy per token ({unit})")
     ax.set_ylabel("layer role")
-    ax.set_title(f"Energy by layer role, stacked by component — {b.label} ({b.table})")
+    ax.set_title(f"Energy by layer role, stacked by component — {b.label} ({b.table}){static_note}")
     ax.legend(title="component", loc="lower right")
     return fig
 
@@ -166,12 +185,14 @@ def fig_energy_totals(rec: RunRecord):
     ax.set_xticklabels(frame.index)
     totals = frame.sum(axis=1).to_numpy() * factor
     for i, v in enumerate(totals):
+        f_own, u_own = energy_unit(v / factor)  # each bar's total in its own unit
         small = "\n(too small to see\nat this scale)" if v < 0.02 * totals.max() else ""
-        ax.text(i, v, f"{v:.3g} {unit}{small}", ha="center", va="bottom", fontsize=9, fontweight="bold")
+        ax.text(i, v, f"{v / factor * f_own:.3g} {u_own}{small}", ha="center", va="bottom", fontsize=9,
+                fontweight="bold")
     ax.set_ylim(0, totals.max() * 1.18 if totals.max() > 0 else 1)
     ax.set_ylabel(f"energy per token ({unit})")
     paper, hw = rec.paper_style, rec.hardware_aware
-    ratio = f": {hw.energy_pj / paper.energy_pj:.3g}x" if (paper and hw and paper.energy_pj > 0) else ""
+    ratio = f": {ratio_text(hw.energy_pj / paper.energy_pj)}" if (paper and hw and paper.energy_pj > 0) else ""
     ax.set_title(f"Paper-style vs hardware-aware{ratio}")
     ax.legend(title="component", loc="upper left", fontsize=8)
 
@@ -224,8 +245,7 @@ def fig_firing_rates(rec: RunRecord):
             m = part["measured"].astype(float)
             ax.plot(x, m, ls="-", marker="o", color=color, lw=1.6, label=f"{role} {word}")
     ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels([g if g.isdigit() else f"\n{g}" for g in groups], rotation=90 if len(groups) > 40 else 0,
-                       fontsize=8)
+    ax.set_xticklabels(tick_labels(groups), rotation=90 if len(groups) > 40 else 0, fontsize=8)
     ax.set_xlabel("decoder block (head = the lm_head's encoder)")
     ax.set_ylabel("firing rate (spikes per neuron per step)")
     top = float(np.nanmax(df[["assumed", "measured"]].astype(float).to_numpy())) if len(df) else 1.0
@@ -388,7 +408,7 @@ def fig_latency(rec: RunRecord):
     ax.set_yticks(np.arange(len(parts)))
     ax.set_yticklabels(list(parts))
     for i, (v, raw) in enumerate(zip(vals, parts.values())):
-        ax.text(v, i, f" {v:.3g} ({100 * raw / total:.0f} %)", va="center", fontsize=8)
+        ax.text(v, i, f" {v:.3g} {unit} ({100 * raw / total:.0f} %)", va="center", fontsize=8)
     ax.set_xlim(0, vals.max() * 1.45)
     ax.set_xlabel(f"time per token on the critical path ({unit})")
     ax.set_title(f"Latency per token: {t.latency_per_token_ns * factor:.3g} {unit}")
@@ -405,7 +425,12 @@ def fig_latency(rec: RunRecord):
         f2, u2 = time_unit(float(bl.max()))
         ax.bar(np.arange(len(bl)), bl.to_numpy(float) * f2, color=SERIES_COLORS[1])
         ax.set_xticks(np.arange(len(bl)))
-        ax.set_xticklabels(bl.index, rotation=90, fontsize=7)
+        if xl == "decoder block":
+            crowded = len(bl) > 16  # a narrow panel: every other block number
+            ax.set_xticklabels([lab if (not crowded or not lab.isdigit() or int(lab) % 2 == 0) else ""
+                                for lab in tick_labels(bl.index)], fontsize=7)
+        else:
+            ax.set_xticklabels(bl.index, rotation=90, fontsize=7)
         ax.set_xlabel(xl, fontsize=9)
         ax.set_ylabel(f"busy time per token ({u2})")
         ax.set_title(f"Time per token by {xl.split(' ')[0]} {xl.split(' ')[1] if xl.startswith('decoder') else ''}")
@@ -434,7 +459,9 @@ CAPTIONS = {
         "Hardware-aware energy of each layer (summed per decoder block when the model has more than "
         f"{MAX_LAYER_BARS} layers with energy) divided by the run's tokens, stacked by component: compute "
         "(ac, mac, add), memory (synapse, state, KV-cache and embedding reads/writes), network (messages, hops, "
-        "barriers), neuron (updates, spikes) and static (static power x run time, when the run has timing)."),
+        "barriers), neuron (updates, spikes) and static (static power x run time, when the run has timing and the "
+        "engine attributes it to layers; the whole system's static energy is left out here and named in the "
+        "title)."),
     "energy_by_role": (
         "The same hardware-aware per-layer energy summed by the layer's role (qkv, o, gate_up, down, attention "
         "score/value, lm_head, encoders and non-linear ops carry their own role), with each role's share."),

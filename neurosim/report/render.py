@@ -121,8 +121,11 @@ def missing_reason(stem: str, rec: RunRecord) -> str:
     hw = rec.hardware.get("name", "?")
     kind = rec.hardware.get("kind", "hardware")
     if stem == "spike_histograms":
-        return ("no spike-count histograms in this run: the analytic engine knows only mean firing rates; the "
-                "functional engine (neurosim rates) and the simulator's exact or statistical modes record them")
+        if rec.engine == "analytic":
+            return ("no spike-count histograms in this run: the analytic engine knows only mean firing rates; "
+                    "--measure-rates (the functional engine on real text) records them")
+        return (f"the {rec.engine} engine recorded no spike-count histograms in this run; --measure-rates (the "
+                "functional engine on real text) records them")
     if stem in ("mesh_heatmaps", "chip_heatmap"):
         if kind == "energy-table":
             return f"--hw {hw} is an energy table, not a hardware model: nothing is mapped"
@@ -166,19 +169,16 @@ def write_report(rec: RunRecord, folder: str | Path, step: Step = _quiet) -> lis
 
 def energy_components_html(rec: RunRecord) -> str:
     """The energy-by-component table in one readable unit per token (the CSV keeps pJ)."""
-    top = max((b.energy_pj / rec.tokens for b in rec.energy), default=0.0)
-    factor, unit = F.energy_unit(top)
     rows = []
-    for b in rec.energy:
+    for b in rec.energy:  # each estimate in its own unit: they can differ by thousands of times
+        factor, unit = F.energy_unit(b.energy_pj / rec.tokens)
         row = {"estimate": b.label, "energy table": b.table + (" (compute only)" if b.compute_only else ""),
-               **{c: b.total_pj.get(c, 0.0) / rec.tokens * factor for c in COMPONENTS},
+               "unit": f"{unit}/token", **{c: b.total_pj.get(c, 0.0) / rec.tokens * factor for c in COMPONENTS},
                "total": b.energy_pj / rec.tokens * factor, "whole run (J)": b.energy_pj * 1e-12}
         if not b.static_included:
             row["static"] = "not charged" if b.compute_only else "not estimated (no timing)"
         rows.append(row)
-    df = pd.DataFrame(rows)
-    units = {c: f"{unit}/token" for c in (*COMPONENTS, "total")}
-    return table_html(df, units=units) + synaptic_op_html(rec)
+    return table_html(pd.DataFrame(rows)) + synaptic_op_html(rec)
 
 
 def synaptic_op_energy_pj(b) -> float | None:
@@ -205,8 +205,9 @@ def synaptic_op_html(rec: RunRecord) -> str:
     ratio = f" ({eb / ea:.3g}x)" if ea > 0 else ""
     return (f"<p>One synaptic op (a weight accumulated because a spike arrived, with its weight read) costs "
             f"<b>{ea:.3g} pJ</b> {esc(pa.label)} ({esc(pa.table)}: the accumulate only, scaled by w·a/128) and "
-            f"<b>{eb:.3g} pJ</b> {esc(hb.label)} ({esc(hb.table)}: synapse read + accumulate){ratio}. Memory and "
-            "traffic the paper convention leaves out make up the rest of the difference.</p>")
+            f"<b>{eb:.3g} pJ</b> {esc(hb.label)} ({esc(hb.table)}: synapse read + accumulate){ratio}. What the paper "
+            "convention leaves out (memory, traffic, neuron updates, static power) makes up the rest of the "
+            "difference.</p>")
 
 
 def mapping_summary_html(summary: dict) -> str:
@@ -260,7 +261,8 @@ def run_html(rec: RunRecord, figs: list[FigureOut], tables: dict[str, pd.DataFra
     if rec.notes or missing:
         items = [f"<li>{esc(n)}</li>" for n in rec.notes]
         items += [f"<li>{esc(f.title)}: {esc(f.missing)}</li>" for f in missing]
-        body += ["<h2>What this report does not show, and why</h2>", f'<ul class="notes">{"".join(items)}</ul>']
+        body += ["<h2>How this run was made, and what it leaves out</h2>",
+                 f'<ul class="notes">{"".join(items)}</ul>']
     body.append("<h2>Energy</h2>")
     body.append(energy_components_html(rec))
     for f in figs:
