@@ -138,11 +138,25 @@ class ExactCores(SpikeInput):
         ac = 0.0
         mag = np.abs(counts).sum(axis=0, dtype=np.int64)
         csum = np.concatenate([[0], np.cumsum(mag)])
+        # cores that take the same inputs and hold adjacent outputs run as one BLAS call, split per core after
+        groups: dict[tuple[int, int], list[int]] = {}
         for i in syn:
-            ilo, ihi, olo, ohi = (int(p[c][i]) for c in ("in_lo", "in_hi", "out_lo", "out_hi"))
-            partial[int(i)] = _exact_product(counts[:, ilo:ihi], w_f[olo:ohi, ilo:ihi], w_int[olo:ohi, ilo:ihi],
-                                             w.max_abs)
-            ac += float(csum[ihi] - csum[ilo]) * (ohi - olo)
+            groups.setdefault((int(p["in_lo"][i]), int(p["in_hi"][i])), []).append(int(i))
+        for (ilo, ihi), members in groups.items():
+            members.sort(key=lambda i: int(p["out_lo"][i]))
+            los = np.array([int(p["out_lo"][i]) for i in members])
+            his = np.array([int(p["out_hi"][i]) for i in members])
+            for i, lo, hi in zip(members, los, his):
+                ac += float(csum[ihi] - csum[ilo]) * int(hi - lo)
+            if np.all(los[1:] == his[:-1]):
+                block = _exact_product(counts[:, ilo:ihi], w_f[los[0]:his[-1], ilo:ihi],
+                                       w_int[los[0]:his[-1], ilo:ihi], w.max_abs)
+                for i, lo, hi in zip(members, los, his):
+                    partial[i] = block[:, lo - los[0]:hi - los[0]]
+            else:
+                for i, lo, hi in zip(members, los, his):
+                    partial[i] = _exact_product(counts[:, ilo:ihi], w_f[lo:hi, ilo:ihi], w_int[lo:hi, ilo:ihi],
+                                                w.max_abs)
         self.ac[rec.layer] = self.ac.get(rec.layer, 0.0) + ac
         acc = np.zeros((n_tok, fan_out), dtype=np.int64)
         accs = np.nonzero(lp.mask("accumulator"))[0]

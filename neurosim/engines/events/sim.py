@@ -36,7 +36,7 @@ import numpy as np
 import simpy
 
 from neurosim.engines.events.network import LinkIncidence, LinkState
-from neurosim.engines.events.plan import Phase, Plan, Routes
+from neurosim.engines.events.plan import LayerPieces, Phase, Plan, Routes
 from neurosim.engines.events.tally import Tally
 from neurosim.engines.events.work import Block, OpWork, nonspike_work, rng_for, spike_steps_of
 from neurosim.graph import LIF, Linear, SpikeEncoder
@@ -62,13 +62,14 @@ class StageLatency:
 
     def core_time(self, recv=0.0, reads=0.0, acs=0.0, updates=0.0, spikes=0.0, sends=0.0) -> np.ndarray:
         """Time of each core's work (arrays broadcast): the busiest stage plus one action of each other busy one."""
-        stages = [np.asarray(recv, float) * self.recv, np.asarray(reads, float) * self.read,
-                  np.asarray(acs, float) * self.acc,
-                  np.asarray(updates, float) * self.update + np.asarray(spikes, float) * self.spike,
-                  np.asarray(sends, float) * self.send]
-        singles = [self.recv, self.read, self.acc, self.update, self.send]
-        busy = np.maximum.reduce(np.broadcast_arrays(*stages))
-        fill = sum(np.where(s > 0, one, 0.0) for s, one in zip(np.broadcast_arrays(*stages), singles))
+        a = np.asarray(recv, dtype=float) * self.recv
+        b = np.asarray(reads, dtype=float) * self.read
+        c = np.asarray(acs, dtype=float) * self.acc
+        d = np.asarray(updates, dtype=float) * self.update + np.asarray(spikes, dtype=float) * self.spike
+        e = np.asarray(sends, dtype=float) * self.send
+        busy = np.maximum(np.maximum(np.maximum(a, b), np.maximum(c, d)), e)
+        fill = (a > 0) * self.recv + (b > 0) * self.read + (c > 0) * self.acc + (d > 0) * self.update + \
+            (e > 0) * self.send
         return busy + fill
 
 
@@ -139,7 +140,7 @@ class SpikeInput:
         raise NotImplementedError
 
     def nonspike(self, layer, block: Block, conv: dict, mult: float, seed: int) -> OpWork:
-        return nonspike_work(layer, block, conv, mult, rng_for(seed, layer.name + "/attention", block.index))
+        return nonspike_work(layer, block, conv, mult, lambda: rng_for(seed, layer.name + "/attention", block.index))
 
 
 class CoreState:
@@ -149,21 +150,144 @@ class CoreState:
         self.free_at = np.zeros(n_cores)
         self.busy_ns = np.zeros(n_cores)
 
-    def occupy(self, cores: np.ndarray, times: np.ndarray, now: float) -> tuple[float, int]:
+    def occupy(self, cores: np.ndarray, times, now: float, unique: bool = False) -> tuple[float, int]:
         """Give each core its work at ``now`` (a core listed twice does both, one after the other); return (ns
-        until the last one is done, that core)."""
-        cores = np.asarray(cores, dtype=np.int64)
-        times = np.broadcast_to(np.asarray(times, dtype=float), cores.shape)
+        until the last one is done, that core). ``unique``: the caller knows no core is listed twice."""
+        times = np.asarray(times, dtype=float)
+        if times.shape != cores.shape:
+            times = np.full(cores.shape, float(times)) if times.ndim == 0 else np.broadcast_to(times, cores.shape)
         live = (cores >= 0) & (times > 0)
         if not live.any():
             return 0.0, -1
-        uniq, inv = np.unique(cores[live], return_inverse=True)
-        work = np.bincount(inv, weights=times[live], minlength=len(uniq))
+        if unique:
+            uniq, work = cores[live], times[live]
+        else:
+            uniq, inv = np.unique(cores[live], return_inverse=True)
+            work = np.bincount(inv, weights=times[live], minlength=len(uniq))
         end = np.maximum(self.free_at[uniq], now) + work
         self.free_at[uniq] = end
         self.busy_ns[uniq] += work
         i = int(np.argmax(end))
         return float(end[i] - now), int(uniq[i])
+
+
+def _spike_routes(ph: Phase) -> list[Routes]:
+    return ph.spike_routes + [r for r in ph.out_routes if r.payload == "spike"]
+
+
+def _gather(rows: np.ndarray, n_rows: int) -> object:
+    """A sparse (n_rows x len(rows)) matrix that sums route values into the rows they belong to."""
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(n_rows, len(rows)))
+
+
+@dataclass
+class SpikeGeom:
+    """Everything about a spike phase that does not change from block to block: the segment index of every
+    piece's and route's element interval, which routes leave which source core and reach which synapse core, the
+    link incidence. Built once per phase, so a step is a handful of array operations."""
+
+    steps: int
+    src: LayerPieces
+    nm: np.ndarray
+    src_cores: np.ndarray
+    src_unique: bool
+    src_lo: np.ndarray
+    src_hi: np.ndarray
+    neurons: np.ndarray
+    share: np.ndarray
+    r_lo: np.ndarray
+    r_hi: np.ndarray
+    r_src: np.ndarray  # position of each route's source piece among the neuron pieces
+    hops_on: np.ndarray
+    hops_ew: np.ndarray
+    hops_chip: np.ndarray
+    lat_r: np.ndarray
+    send_matrix: object
+    consumers: list
+    dst_cores: np.ndarray
+    dst_unique: bool
+    inc: LinkIncidence
+
+    @classmethod
+    def of(cls, plan: Plan, ph: Phase, inc: LinkIncidence) -> SpikeGeom:
+        from scipy.sparse import csr_matrix
+
+        src = plan.layers[ph.layers[0]]
+        steps, _, _ = spike_steps_of(src.layer)
+        seg = ph.segments
+        sp = src.p
+        nm = np.nonzero(src.mask("neuron"))[0]
+        pos = np.full(len(src.lm), -1, dtype=np.int64)
+        pos[nm] = np.arange(len(nm))
+        routes = _spike_routes(ph)
+        cat = (lambda f: np.concatenate([f(r) for r in routes]) if routes else np.zeros(0))
+        r_src = pos[cat(lambda r: r.src_piece).astype(np.int64)]
+        neurons = sp["neurons"][nm].astype(float)
+        consumers, dst_cores = [], []
+        offset = 0
+        n_routes = int(sum(len(x) for x in routes))
+        for r in routes:
+            if any(r is x for x in ph.spike_routes):
+                c = r.dst
+                syn = np.nonzero(c.mask("synapse"))[0]
+                cpos = np.full(len(c.lm), -1, dtype=np.int64)
+                cpos[syn] = np.arange(len(syn))
+                rows = cpos[r.dst_piece]
+                cols = offset + np.arange(len(r))
+                recv = csr_matrix((np.ones(len(r)), (rows, cols)), shape=(len(syn), n_routes))
+                consumers.append((c, syn, np.searchsorted(seg, c.p["in_lo"][syn]),
+                                  np.searchsorted(seg, c.p["in_hi"][syn]),
+                                  (c.p["out_hi"][syn] - c.p["out_lo"][syn]).astype(float), recv))
+                dst_cores.append(c.cores[syn])
+            offset += len(r)
+        dcores = np.concatenate(dst_cores) if dst_cores else np.zeros(0, dtype=np.int64)
+        scores = src.cores[nm]
+        return cls(steps, src, nm, scores, len(np.unique(scores)) == len(scores),
+                   np.searchsorted(seg, sp["out_lo"][nm]), np.searchsorted(seg, sp["out_hi"][nm]), neurons,
+                   neurons / max(float(neurons.sum()), 1.0),
+                   np.searchsorted(seg, cat(lambda r: r.lo)), np.searchsorted(seg, cat(lambda r: r.hi)), r_src,
+                   cat(lambda r: r.hops_onchip), cat(lambda r: r.hops_ew), cat(lambda r: r.hops_chip),
+                   cat(lambda r: r.latency_ns), _gather(r_src, len(nm)), consumers, dcores,
+                   len(np.unique(dcores)) == len(dcores), inc)
+
+
+@dataclass
+class BundleGeom:
+    """A bundle whose traffic per token is fixed (graded read-outs, partial sums, KV-cache words): per-token messages
+    per route, per sending piece (tallies), per sending / receiving neuro core, per link."""
+
+    tallies: list  # (layer pieces, piece indices, messages, on-chip hops, chip hops) per token
+    ew: float
+    ends: list  # (cores, unique, messages per token, "send" | "recv") for neuro-core ends
+    loads: np.ndarray
+    path: float
+    inc: LinkIncidence
+    neuro_sender: bool
+
+    @classmethod
+    def of(cls, routes: list[Routes], inc: LinkIncidence, per_element: float | None = None) -> BundleGeom:
+        tallies, ends, per_route = [], [], []
+        ew = 0.0
+        neuro_sender = False
+        for r in routes:
+            m = r.elements * (r.edge.messages_per_element if per_element is None else per_element)
+            per_route.append(m)
+            pieces, inv = np.unique(r.src_piece, return_inverse=True)
+            tallies.append((r.src, pieces, np.bincount(inv, m), np.bincount(inv, m * r.hops_onchip),
+                            np.bincount(inv, m * r.hops_chip)))
+            ew += float((m * r.hops_ew).sum())
+            for lp, idx, kind in ((r.src, r.src_piece, "send"), (r.dst, r.dst_piece, "recv")):
+                if lp.lm.placement != "neuro":
+                    continue
+                neuro_sender |= kind == "send"
+                u, inv2 = np.unique(idx, return_inverse=True)
+                cores = lp.cores[u]
+                ends.append((cores, len(np.unique(cores)) == len(cores), np.bincount(inv2, m), kind))
+        allm = np.concatenate(per_route) if per_route else np.zeros(0)
+        lat = np.concatenate([r.latency_ns for r in routes]) if routes else np.zeros(0)
+        return cls(tallies, ew, ends, inc.loads(allm), float(lat[allm > 0].max(initial=0.0)), inc, neuro_sender)
 
 
 class Simulator:
@@ -191,6 +315,8 @@ class Simulator:
         self.mult = float(plan.graph.meta.get("spike_multiplier", 1.0))
         self.value_bits = int(plan.mapping.options.get("value_bits", 24))
         self._incidence: dict[tuple[int, str], LinkIncidence] = {}
+        self._geoms: dict[int, SpikeGeom] = {}
+        self._bundles: dict[tuple[int, str], BundleGeom] = {}
         self.ew_hops = 0.0
         self.done = 0
         self.total = len(plan.phases) * len(blocks)
@@ -284,142 +410,144 @@ class Simulator:
             inc = self._incidence[key] = LinkIncidence(links, matrix, service)
         return inc
 
-    def _traffic(self, routes: list[Routes], msgs: list[np.ndarray]) -> None:
-        """Count messages and hops at each route's sending piece (layer = the sender)."""
-        for r, m in zip(routes, msgs):
-            tot = m.sum(axis=1) if m.ndim == 2 else m
-            self.tally.add(r.src, "message", tot, pieces=r.src_piece)
-            self.tally.add(r.src, "hop_onchip", tot * r.hops_onchip, pieces=r.src_piece)
-            self.tally.add(r.src, "hop_chip", tot * r.hops_chip, pieces=r.src_piece)
-            self.ew_hops += float((tot * r.hops_ew).sum())
-
     @staticmethod
     def _bound(parts: dict[str, float]) -> str:
         return max(parts.items(), key=lambda kv: kv[1])[0]
 
     # --- spike phases ------------------------------------------------------------------------------------------------
+    def _spike_geom(self, ph: Phase) -> SpikeGeom:
+        g = self._geoms.get(ph.index)
+        if g is None:
+            g = self._geoms[ph.index] = SpikeGeom.of(self.plan, ph, self._combined((ph.index, "spike"),
+                                                                                  _spike_routes(ph)))
+        return g
+
     def _spike(self, ph: Phase, blk: Block, rec: PhaseTiming):
-        plan, lat, B = self.plan, self.lat, blk.size
-        src = plan.layers[ph.layers[0]]
-        steps, _, _ = spike_steps_of(src.layer)
-        seg = ph.segments
-        S = self.spikes.segment_steps(ph, plan, blk)  # n_seg x D, summed over the block's tokens
+        lat, B = self.lat, blk.size
+        g = self._spike_geom(ph)
+        src, steps = g.src, g.steps
+        S = self.spikes.segment_steps(ph, self.plan, blk)  # n_seg x D, summed over the block's tokens
         cs = np.vstack([np.zeros((1, steps)), np.cumsum(S, axis=0)])
 
-        def interval(lo, hi):
-            return cs[np.searchsorted(seg, hi)] - cs[np.searchsorted(seg, lo)]
-
         # the source neurons: D updates per token each, spikes as drawn / measured
-        sp = src.p
-        nm = np.nonzero(src.mask("neuron"))[0]
-        src_spikes = interval(sp["out_lo"][nm], sp["out_hi"][nm])  # n_src x D
-        updates = sp["neurons"][nm].astype(float) * B * _unfold_of(src.layer)
+        src_spikes = cs[g.src_hi] - cs[g.src_lo]  # n_src x D
+        updates = g.neurons * B * _unfold_of(src.layer)
         for a in ("neuron_update", "state_read", "state_write"):
-            self.tally.add(src, a, updates, pieces=nm)
-        self.tally.add(src, "spike", src_spikes.sum(axis=1), pieces=nm)
+            self.tally.add(src, a, updates, pieces=g.nm)
+        self.tally.add(src, "spike", src_spikes.sum(axis=1), pieces=g.nm)
         w = self.spikes.nonspike(src.layer, blk, self.conv, self.mult, self.cfg.seed)
         rot_ops = w.ops  # the rotation before the encoder's neurons (adds, timed on its cores)
         if self.count_nonspike:
             self._place_rows(src, w.rows)
 
-        routes = ph.spike_routes + [r for r in ph.out_routes if r.payload == "spike"]
-        msgs = [interval(r.lo, r.hi) for r in routes]  # multicast: one message per spike per destination core
-        self._traffic(routes, msgs)
-        sends = np.zeros((len(src.lm), steps))
-        for r, m in zip(routes, msgs):
-            np.add.at(sends, r.src_piece, m)
-        share = sp["neurons"][nm] / max(float(sp["neurons"][nm].sum()), 1.0)
-        src_time = lat.core_time(updates=(updates / steps)[:, None], spikes=src_spikes, sends=sends[nm],
-                                 acs=(rot_ops * share / steps)[:, None])  # n_src x D
-        src_cores = src.cores[nm]
+        allm = cs[g.r_hi] - cs[g.r_lo]  # routes x D: one message per spike per destination core (multicast)
+        tot = allm.sum(axis=1)
+        n_src = len(g.nm)
+        self.tally.add(src, "message", np.bincount(g.r_src, tot, n_src), pieces=g.nm)
+        self.tally.add(src, "hop_onchip", np.bincount(g.r_src, tot * g.hops_on, n_src), pieces=g.nm)
+        self.tally.add(src, "hop_chip", np.bincount(g.r_src, tot * g.hops_chip, n_src), pieces=g.nm)
+        self.ew_hops += float((tot * g.hops_ew).sum())
+        sends = g.send_matrix @ allm  # n_src x D
+        src_time = lat.core_time(updates=(updates / steps)[:, None], spikes=src_spikes, sends=sends,
+                                 acs=(rot_ops * g.share / steps)[:, None])  # n_src x D
 
         # the synapse cores of every consumer: one accumulate per spike per output neuron
-        dst_cores, dst_time, dst_total = [], [], []
-        for c, r, m in zip(plan.consumers(ph), ph.spike_routes, msgs):
-            syn = np.nonzero(c.mask("synapse"))[0]
-            cp = c.p
-            spikes_in = interval(cp["in_lo"][syn], cp["in_hi"][syn])
-            out_w = (cp["out_hi"][syn] - cp["out_lo"][syn]).astype(float)
-            acs = spikes_in * out_w[:, None]
+        soma_steps = steps if self.clock is not None else 1  # lock-step: every step; event-driven: at read-out
+        dst_time, dst_total = [], []
+        for k, (c, syn, lo, hi, out_w, recv_m) in enumerate(g.consumers):
+            acs = (cs[hi] - cs[lo]) * out_w[:, None]
             layer = c.layer
             wb = layer.weight_bits_priced
-            self.tally.add(c, "ac", acs.sum(axis=1), wb, layer.input.label, pieces=syn)
-            self.tally.add(c, "synapse_read", acs.sum(axis=1), wb, pieces=syn)
-            # output neurons: updated every step in lock-step; once per token (at read-out) when event-driven
-            upd = out_w * B * (steps if self.clock is not None else 1)
+            total = acs.sum(axis=1)
+            self.tally.add(c, "ac", total, wb, layer.input.label, pieces=syn)
+            self.tally.add(c, "synapse_read", total, wb, pieces=syn)
+            upd = out_w * B * soma_steps
             for a in ("neuron_update", "state_read", "state_write"):
                 self.tally.add(c, a, upd, pieces=syn)
-            recv = np.zeros((len(c.lm), steps))
-            np.add.at(recv, r.dst_piece, m)
-            dst_time.append(lat.core_time(recv=recv[syn], reads=acs, acs=acs, updates=(upd / steps)[:, None]))
-            dst_total.append(lat.core_time(recv=recv[syn].sum(axis=1), reads=acs.sum(axis=1), acs=acs.sum(axis=1),
-                                           updates=upd))
-            dst_cores.append(c.cores[syn])
+            recv = recv_m @ allm
+            dst_time.append(lat.core_time(recv=recv, reads=acs, acs=acs, updates=(upd / steps)[:, None]))
+            if self.clock is None:
+                dst_total.append(lat.core_time(recv=recv.sum(axis=1), reads=total, acs=total, updates=upd))
             if self.count_nonspike:
                 self._place_rows(c, self.spikes.nonspike(layer, blk, self.conv, self.mult, self.cfg.seed).rows)
-        dcores = np.concatenate(dst_cores) if dst_cores else np.zeros(0, dtype=np.int64)
         dtime = np.vstack(dst_time) if dst_time else np.zeros((0, steps))
 
-        inc = self._combined((ph.index, "spike"), routes)
-        allm = np.vstack(msgs) if msgs else np.zeros((0, steps))
-        loads = inc.loads(allm)
-        lat_r = np.concatenate([r.latency_ns for r in routes]) if routes else np.zeros(0)
+        loads = g.inc.loads(allm)
         now = self.env.now
         if self.clock is not None:
+            live = allm > 0
             for t in range(steps):
                 now = self.env.now
-                path = float(lat_r[allm[:, t] > 0].max(initial=0.0))
-                s_dur, _ = self.cores.occupy(src_cores, src_time[:, t], now)
-                d_dur, _ = self.cores.occupy(dcores, dtime[:, t - 1], now) if t else (0.0, -1)
-                drain, _ = self.links.drain(inc, loads[:, t], now)
+                path = float(g.lat_r[live[:, t]].max(initial=0.0))
+                s_dur, _ = self.cores.occupy(g.src_cores, src_time[:, t], now, g.src_unique)
+                d_dur, _ = self.cores.occupy(g.dst_cores, dtime[:, t - 1], now, g.dst_unique) if t else (0.0, -1)
+                drain, _ = self.links.drain(g.inc, loads[:, t], now)
                 core = max(s_dur, d_dur)
                 yield from self._wait(max(core, drain), B * path, B, rec,
                                       "neuro cores" if core >= drain else "network contention")
-            d_dur, _ = self.cores.occupy(dcores, dtime[:, -1], self.env.now)
+            d_dur, _ = self.cores.occupy(g.dst_cores, dtime[:, -1], self.env.now, g.dst_unique)
             yield from self._wait(d_dur, 0.0, B, rec, "neuro cores")
         else:  # the whole window as one stream: source, links and synapse cores overlap
-            s_time = lat.core_time(updates=updates, spikes=src_spikes.sum(axis=1), sends=sends[nm].sum(axis=1),
-                                   acs=rot_ops * share)
+            s_time = lat.core_time(updates=updates, spikes=src_spikes.sum(axis=1), sends=sends.sum(axis=1),
+                                   acs=rot_ops * g.share)
             d_time = np.concatenate(dst_total) if dst_total else np.zeros(0)
-            s_dur, _ = self.cores.occupy(src_cores, s_time, now)
-            d_dur, _ = self.cores.occupy(dcores, d_time, now)
-            drain, _ = self.links.drain(inc, loads.sum(axis=1), now)
-            path = float(lat_r[allm.sum(axis=1) > 0].max(initial=0.0))
+            s_dur, _ = self.cores.occupy(g.src_cores, s_time, now, g.src_unique)
+            d_dur, _ = self.cores.occupy(g.dst_cores, d_time, now, g.dst_unique)
+            drain, _ = self.links.drain(g.inc, loads.sum(axis=1), now)
+            path = float(g.lat_r[tot > 0].max(initial=0.0))
             core = max(s_dur, d_dur)
             yield from self._wait(max(core, drain), path, 1, rec,
                                   "neuro cores" if core >= drain else "network contention")
         if ph.partial_routes:
             yield from self._partials(ph, blk, rec)
 
+    def _bundle_geom(self, key: tuple[int, str], routes: list[Routes], per_element: float | None = None
+                     ) -> BundleGeom:
+        g = self._bundles.get(key)
+        if g is None:
+            g = self._bundles[key] = BundleGeom.of(routes, self._combined(key, routes), per_element)
+        return g
+
+    def _send(self, g: BundleGeom, factor: float, now: float, receivers: bool = True) -> tuple[float, float, float]:
+        """Count and time ``factor`` x the per-token traffic of a bundle: (core time, link drain, path latency).
+        ``receivers=False``: the caller times the receiving cores (their receive is pipelined with other work)."""
+        for lp, pieces, msg, on, chip in g.tallies:
+            self.tally.add(lp, "message", msg * factor, pieces=pieces)
+            self.tally.add(lp, "hop_onchip", on * factor, pieces=pieces)
+            self.tally.add(lp, "hop_chip", chip * factor, pieces=pieces)
+        self.ew_hops += g.ew * factor
+        core = 0.0
+        for cores, unique, per_token, kind in g.ends:
+            if kind == "recv" and not receivers:
+                continue
+            t = self.lat.core_time(sends=per_token * factor) if kind == "send" else \
+                self.lat.core_time(recv=per_token * factor)
+            d, _ = self.cores.occupy(cores, t, now, unique)
+            core = max(core, d)
+        drain, _ = self.links.drain(g.inc, g.loads * factor, now)
+        return core, drain, g.path
+
     def _partials(self, ph: Phase, blk: Block, rec: PhaseTiming):
         """Tiled linears: each synapse piece sends its partial sums to the accumulators, which add them."""
-        lat, B = self.lat, blk.size
+        B = blk.size
         routes = list(ph.partial_routes.values())
-        msgs = [r.elements * r.edge.messages_per_element * B for r in routes]
-        self._traffic(routes, msgs)
+        g = self._bundle_geom((ph.index, "partial"), routes)
         now = self.env.now
-        core = 0.0
-        for r, m in zip(routes, msgs):
+        core, drain, path = self._send(g, B, now, receivers=False)
+        for r in routes:  # the accumulators add one partial sum per input chunk per output
             c = r.src
-            syn = np.nonzero(c.mask("synapse"))[0]
             acc = np.nonzero(c.mask("accumulator"))[0]
-            sends = np.zeros(len(c.lm))
-            np.add.at(sends, r.src_piece, m)
             values = np.zeros(len(c.lm))
             np.add.at(values, r.dst_piece, r.elements * float(B))
             recv = np.zeros(len(c.lm))
-            np.add.at(recv, r.dst_piece, m)
+            np.add.at(recv, r.dst_piece, r.elements * r.edge.messages_per_element * B)
             self.tally.add(c, "mac", values[acc], 1, f"int{self.value_bits}", pieces=acc)
             upd = (c.p["out_hi"][acc] - c.p["out_lo"][acc]).astype(float) * B
             for a in ("neuron_update", "state_read", "state_write"):
                 self.tally.add(c, a, upd, pieces=acc)
-            s_dur, _ = self.cores.occupy(c.cores[syn], lat.core_time(sends=sends[syn]), now)
-            a_dur, _ = self.cores.occupy(c.cores[acc], lat.core_time(recv=recv[acc], reads=values[acc],
-                                                                       acs=values[acc], updates=upd), now)
-            core = max(core, s_dur, a_dur)
-        inc = self._combined((ph.index, "partial"), routes)
-        drain, _ = self.links.drain(inc, inc.loads(np.concatenate(msgs)), now)
-        path = float(np.concatenate([r.latency_ns for r in routes]).max(initial=0.0))
+            d, _ = self.cores.occupy(c.cores[acc], self.lat.core_time(recv=recv[acc], reads=values[acc],
+                                                                      acs=values[acc], updates=upd), now)
+            core = max(core, d)
         steps = self._steps(B)
         yield from self._wait(max(core, drain), path * steps, steps, rec,
                               "accumulator cores" if core >= drain else "network contention")
@@ -427,35 +555,14 @@ class Simulator:
     # --- read-out: values leaving a phase ----------------------------------------------------------------------------
     def _readout(self, ph: Phase, blk: Block, rec: PhaseTiming):
         """Graded values (layer outputs) to the next phases' cores: one bundle over every outgoing route."""
-        lat, B = self.lat, blk.size
         routes = [r for r in ph.out_routes if r.payload != "spike"]
         if not routes:
             return
-        msgs = [r.elements * r.edge.messages_per_element * B for r in routes]
-        self._traffic(routes, msgs)
-        now = self.env.now
-        core = 0.0
-        neuro_sender = False
-        for r, m in zip(routes, msgs):
-            if r.src.lm.placement == "neuro":
-                neuro_sender = True
-                sends = np.zeros(len(r.src.lm))
-                np.add.at(sends, r.src_piece, m)
-                live = np.nonzero(sends)[0]
-                d, _ = self.cores.occupy(r.src.cores[live], lat.core_time(sends=sends[live]), now)
-                core = max(core, d)
-            if r.dst.lm.placement == "neuro":
-                recv = np.zeros(len(r.dst.lm))
-                np.add.at(recv, r.dst_piece, m)
-                live = np.nonzero(recv)[0]
-                d, _ = self.cores.occupy(r.dst.cores[live], lat.core_time(recv=recv[live]), now)
-                core = max(core, d)
-        inc = self._combined((ph.index, "out"), routes)
-        drain, _ = self.links.drain(inc, inc.loads(np.concatenate(msgs)), now)
-        path = float(np.concatenate([r.latency_ns for r in routes]).max(initial=0.0))
-        steps = self._steps(B)
+        g = self._bundle_geom((ph.index, "out"), routes)
+        core, drain, path = self._send(g, blk.size, self.env.now)
+        steps = self._steps(blk.size)
         yield from self._wait(max(core, drain), path * steps, steps, rec,
-                              "read-out cores" if core >= drain else "network contention", lockstep=neuro_sender)
+                              "read-out cores" if core >= drain else "network contention", lockstep=g.neuro_sender)
 
     # --- embedded ops, graded linears, host --------------------------------------------------------------------------
     def _embedded(self, ph: Phase, blk: Block, rec: PhaseTiming):
@@ -463,35 +570,27 @@ class Simulator:
         w = self.spikes.nonspike(lp.layer, blk, self.conv, self.mult, self.cfg.seed)
         if self.count_nonspike:
             self._place_rows(lp, w.rows)
+        write = ph.kv_routes.get("kv_write")
         for kind in ("kv_write", "kv_read"):
             r = ph.kv_routes.get(kind)
             if r is None or len(r) == 0:
                 continue
-            per = r.edge.messages_per_element
-            if kind == "kv_read":  # the mapping folds its mean context in; the simulator uses the block's contexts
-                write = ph.kv_routes.get("kv_write")
-                per = write.edge.messages_per_element if write is not None else per
-                m = r.elements * per * blk.ctx_sum
-            else:
-                m = r.elements * per * blk.size
-            self._traffic([r], [m])
-            kv = r.src if kind == "kv_read" else r.dst
-            pieces = r.src_piece if kind == "kv_read" else r.dst_piece
-            words = np.zeros(len(kv.lm))
-            np.add.at(words, pieces, m)
-            live = np.nonzero(words)[0]
-            t = self.lat.core_time(reads=words[live], sends=words[live]) if kind == "kv_read" else \
-                self.lat.core_time(recv=words[live])
+            # one message carries msg_bits / kv_bits cached values; a read fetches every position in the context
+            per = write.edge.messages_per_element if write is not None else r.edge.messages_per_element
+            g = self._bundle_geom((ph.index, kind), [r], per)
+            factor = blk.ctx_sum if kind == "kv_read" else float(blk.size)
             now = self.env.now
-            core, _ = self.cores.occupy(kv.cores[live], t, now)
-            inc = self._combined((ph.index, kind), [r])
-            drain, _ = self.links.drain(inc, inc.loads(m), now)
-            path = float(r.latency_ns.max(initial=0.0))
+            core, drain, path = self._send(g, factor, now)
+            if kind == "kv_read":  # the KV cores read a word per message before sending it
+                for cores, unique, per_token, end in g.ends:
+                    if end == "send":
+                        d, _ = self.cores.occupy(cores, self.lat.core_time(reads=per_token * factor), now, unique)
+                        core = max(core, d)
             yield from self._wait(max(core, drain), path, 1, rec,
                                   "KV-cache cores" if core >= drain else "network contention", lockstep=False)
         emb = np.nonzero(lp.mask("embedded"))[0]
         if w.ops > 0 and len(emb):
-            d, _ = self.cores.occupy(lp.cores[emb[:1]], w.ops * self.op_ns, self.env.now)
+            d, _ = self.cores.occupy(lp.cores[emb[:1]], w.ops * self.op_ns, self.env.now, True)
             yield from self._wait(d, 0.0, 1, rec, "embedded cores", lockstep=False)
 
     def _graded(self, ph: Phase, blk: Block, rec: PhaseTiming):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,10 +136,10 @@ class OpWork:
     kv_write: float = 0.0
 
 
-def nonspike_work(layer: Layer, block: Block, conv: dict, mult: float, rng: np.random.Generator | None
-                  ) -> OpWork:
+def nonspike_work(layer: Layer, block: Block, conv: dict, mult: float,
+                  rng: Callable[[], np.random.Generator] | None = None) -> OpWork:
     """The analytic engine's rules for one block (real per-token contexts), for every action a spike phase does
-    not count itself. Spike-driven attention draws its spikes per token."""
+    not count itself. Spike-driven attention draws its spikes per token (``rng()`` makes the generator)."""
     nonlinear = bool(conv.get("nonlinear", True))
     B = block.size
     rows: list[tuple[str, float, float, str]] = []
@@ -162,7 +163,7 @@ def nonspike_work(layer: Layer, block: Block, conv: dict, mult: float, rng: np.r
         if inp.encoding.is_spike:
             d = max(1, math.ceil(float(inp.unfold) - 1e-9))
             p = min(1.0, float(inp.firing_rate or 0.0) * float(inp.unfold) / d)
-            gen = rng if rng is not None else np.random.default_rng(0)
+            gen = rng() if rng is not None else np.random.default_rng(0)
             spikes = gen.binomial(per_token * d, p, size=B).astype(float)
             rows.append(("ac", float((spikes * block.ctx).sum()), layer.kv_bits, inp.label))
         else:
