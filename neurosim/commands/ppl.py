@@ -17,6 +17,8 @@ def ppl_cmd(
                                        "w6-d32, binary-d15"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field for every spike-driven setting"),
     fp_layers: list[str] = typer.Option([], "--fp-layer", help="keep a layer (name or role, e.g. lm_head) in fp"),
+    seeds: int = typer.Option(1, "--seeds", help="also run K-1 randomized Hadamard rotations per spike-driven "
+                              "setting and report the perplexity spread (ppl_min..ppl_max)"),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or md"),
 ) -> None:
     """Perplexity (exp of the mean next-token negative log-likelihood) of the FP path and of each spike-driven
@@ -25,7 +27,9 @@ def ppl_cmd(
     from neurosim.functional.runs import perplexity_runs
 
     check_format(fmt)
-    inp, df = perplexity_runs(workload, settings or None, sets, text, tokens, tuple(fp_layers))
+    inp, df = perplexity_runs(workload, settings or None, sets, text, tokens, tuple(fp_layers), seeds)
+    if seeds == 1:
+        df = df.drop(columns=["ppl_mean", "ppl_min", "ppl_max", "seeds"])
     if fmt == "json":
         out = {"workload": inp.spec.name, "model": inp.model.name, "text": inp.text_where,
                "tokens": int(inp.ids.size), "fp_layers": list(fp_layers), "runs": df.to_dict(orient="records")}

@@ -32,6 +32,7 @@ from neurosim.counters import CounterSink
 from neurosim.errors import NeurosimError
 from neurosim.functional.encoders import EncoderConfig
 from neurosim.functional.forward import (
+    EncoderHook,
     ForwardPlan,
     ForwardState,
     LinearHook,
@@ -164,14 +165,17 @@ class FunctionalResult:
 
 def run(graph: Graph, model, ids: np.ndarray, *, fp: bool = False, on_linear: LinearHook | None = None,
         thresholds: dict[str, float] | None = None, fp_layers: tuple[str, ...] | set[str] = (),
-        window: int | None = None, state: ForwardState | None = None) -> FunctionalResult:
+        window: int | None = None, state: ForwardState | None = None, rotation_seed: int = 0,
+        on_encoder: EncoderHook | None = None) -> FunctionalResult:
     """Run ``ids`` through ``model`` as ``graph`` declares (or all in floating point with ``fp=True``).
 
     ``on_linear`` receives a :class:`~neurosim.functional.spike_linear.SpikeLinearRecord` per spike-driven
-    linear per forward call (the exact trace API); nothing is kept otherwise. ``thresholds`` reuses frozen
+    linear per forward call (the exact trace API); nothing is kept otherwise. ``on_encoder`` receives each
+    encoder's rotated activation (before clipping and quantization). ``thresholds`` reuses frozen
     quantile-clip thresholds. ``window`` (encoders only) is the tokens per window including [CLS]/[SEP]
     (default: the graph's seq_len, at most the model's positions). A prepared ``state`` can be passed back in to
-    reuse its rotated, quantized weights.
+    reuse its rotated, quantized weights. ``rotation_seed`` > 0 randomizes the Hadamard signs (QuaRot's
+    randomized Hadamard; a different member of the family per seed).
     """
     check_graph_matches(graph, model)
     ids = np.asarray(ids, dtype=np.int64)
@@ -179,9 +183,11 @@ def run(graph: Graph, model, ids: np.ndarray, *, fp: bool = False, on_linear: Li
         raise NeurosimError("the functional engine needs a non-empty 1-D sequence of token ids")
     if state is None:
         plan = ForwardPlan() if fp else plan_from_graph(graph, fp_layers)
-        state = ForwardState(model, plan, on_linear=on_linear, thresholds=thresholds)
+        state = ForwardState(model, plan, on_linear=on_linear, thresholds=thresholds, rotation_seed=rotation_seed,
+                             on_encoder=on_encoder)
     else:
         state.on_linear = on_linear
+        state.on_encoder = on_encoder
         state.reset_stats()
     logits = hidden = None
     if model.family == "llama":
@@ -209,7 +215,7 @@ def _rotation_work(method: str, n: int) -> tuple[str, float]:
         return "add", 0.0
     if method.startswith("random"):
         return "mac", float(n * n)
-    parts = method.split(": ", 1)[1].split(" x ")
+    parts = method.split(": ", 1)[1].split(", ")[0].split(" x ")
     m = p = 1
     for part in parts:
         order = int(part[part.index("(") + 1:part.index(")")]) if part.startswith("sylvester") else None

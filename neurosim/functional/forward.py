@@ -36,6 +36,8 @@ SETTINGS: dict[str, list[str]] = {
 }
 
 LinearHook = Callable[[SpikeLinearRecord], None]
+#: called with (encoder name, rotated activation before clipping and quantization: tokens x width, float32)
+EncoderHook = Callable[[str, np.ndarray], None]
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,26 @@ class ForwardPlan:
         return any(p.spiking for p in self.linears.values())
 
 
+#: rotated weights kept per model for this many (rotation, fusion) combinations (about 540 MB each for SmolLM2)
+ROTATED_CACHE_COMBOS = 2
+
+
+def _rotated_cache(model, combo: tuple) -> dict:
+    """The model's cache of rotated float weights for one (rotation method, gamma fused, beta fused) combination.
+
+    Rotated weights do not depend on the bits, so every setting with the same rotation shares them; the oldest
+    combination is dropped beyond :data:`ROTATED_CACHE_COMBOS`. Models are treated as immutable.
+    """
+    cache = getattr(model, "cache", None)
+    if cache is None:
+        return {}
+    if combo not in cache:
+        while len(cache) >= ROTATED_CACHE_COMBOS:
+            cache.pop(next(iter(cache)))
+        cache[combo] = {}
+    return cache[combo]
+
+
 def _affine(x_hat: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None) -> np.ndarray:
     out = x_hat if gamma is None else x_hat * gamma
     return out if beta is None else out + beta
@@ -78,10 +100,12 @@ class ForwardState:
     """
 
     def __init__(self, model, plan: ForwardPlan, on_linear: LinearHook | None = None,
-                 thresholds: dict[str, float] | None = None, rotation_seed: int = 0):
+                 thresholds: dict[str, float] | None = None, rotation_seed: int = 0,
+                 on_encoder: EncoderHook | None = None):
         self.model = model
         self.plan = plan
         self.on_linear = on_linear
+        self.on_encoder = on_encoder
         self.rotation_seed = rotation_seed
         self.rotations: dict[str, Rotation] = {}
         self.weights: dict[str, tuple[QuantizedWeight, np.ndarray | None]] = {}
@@ -126,10 +150,10 @@ class ForwardState:
         hit = self.weights.get(name)
         if hit is not None:
             return hit
-        key = (name, rot.method, gamma is not None, beta is not None)
-        cache = getattr(self.model, "cache", None)
-        if cache is not None and key in cache:
-            w_rot, b_eff = cache[key]
+        combo = (rot.method, gamma is not None, beta is not None)
+        cache = _rotated_cache(self.model, combo)
+        if name in cache:
+            w_rot, b_eff = cache[name]
         else:
             w_eff = w.astype(np.float32)
             b_eff = None if bias is None else bias.astype(np.float32)
@@ -138,8 +162,7 @@ class ForwardState:
             if gamma is not None:  # QuaRot-style fusion of the norm scale into the weights
                 w_eff = w_eff * gamma.astype(np.float32)[None, :]
             w_rot = rot.apply(w_eff)
-            if cache is not None:  # rotated weights do not depend on the bits: shared by every setting
-                cache[key] = (w_rot, b_eff)
+            cache[name] = (w_rot, b_eff)
         q = quantize_weight(w_rot, lp.w_format, lp.w_bits, what=name)
         self.weights[name] = (q, b_eff)
         return q, b_eff
@@ -166,7 +189,10 @@ class ForwardState:
         clip = None
         if cfg.clip_quantile is not None:
             clip = self.clips.setdefault(encoder, QuantileClip(cfg.clip_quantile))
-        counts = encode(rot.apply(a), cfg, clip, what=encoder)
+        z = rot.apply(a)
+        if self.on_encoder is not None:
+            self.on_encoder(encoder, z)
+        counts = encode(z, cfg, clip, what=encoder)
         self._stats(encoder, cfg, width).add(counts.counts)
         outs = []
         for (name, w, b), lp in zip(targets, plans):

@@ -148,13 +148,15 @@ class Rotation:
     """An orthogonal rotation R of width n, applied to the last axis: ``apply(x) = x @ R^T``.
 
     ``method`` names the construction: ``identity``, ``hadamard: paley2(q=17) x sylvester(16)``,
-    ``random-orthogonal(seed=0)``.
+    ``random-orthogonal(seed=0)``. A randomized Hadamard (QuaRot's choice) is ``H D / sqrt(n)`` with ``D`` a seeded
+    diagonal of random signs, applied to x before H; its method ends with ``, random signs (seed=s)``.
     """
 
     n: int
     method: str
     left: np.ndarray | None = None  # H_m / sqrt(m) (float64) for Hadamard; the dense R for random
     p: int = 1  # the Sylvester factor 2^k of a Hadamard rotation
+    signs: np.ndarray | None = None  # the +-1 diagonal D of a randomized Hadamard
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -182,6 +184,8 @@ class Rotation:
         if not self.is_hadamard:
             return (x.reshape(-1, self.n).astype(dtype, copy=False) @ left.T).reshape(*lead, self.n)
         m, p = left.shape[0], self.p
+        if self.signs is not None:
+            x = x * self.signs.astype(dtype)
         y = x.reshape(-1, p).astype(dtype, copy=False)  # rows of (token, i), columns j: x[i * p + j]
         if right_t is not None:
             y = y @ right_t
@@ -198,7 +202,11 @@ class Rotation:
 
 
 def rotation_for(n: int, kind: str = "hadamard", seed: int = 0) -> Rotation:
-    """The rotation an encoder of width n uses: ``hadamard`` (falls back to random), ``random`` or ``none``."""
+    """The rotation an encoder of width n uses: ``hadamard`` (falls back to random), ``random`` or ``none``.
+
+    ``seed`` 0 gives the plain Hadamard matrix; another seed randomizes its signs (``H D``), which leaves it
+    orthogonal and as cheap, and draws a different member of the family (for spreads over rotations).
+    """
     if kind == "none":
         return Rotation(n, "identity")
     if kind not in ("hadamard", "random"):
@@ -212,5 +220,8 @@ def rotation_for(n: int, kind: str = "hadamard", seed: int = 0) -> Rotation:
             mat_m, name_m = hm
             left = mat_m.astype(np.float64) / math.sqrt(m)
             name = name_m if p == 1 else (f"sylvester({p})" if m == 1 else f"{name_m} x sylvester({p})")
+            if seed:
+                signs = np.random.default_rng(seed).choice(np.array([-1.0, 1.0]), size=n)
+                return Rotation(n, f"hadamard: {name}, random signs (seed={seed})", left, p, signs)
             return Rotation(n, f"hadamard: {name}", left, p)
     return Rotation(n, f"random-orthogonal(seed={seed})", _random_orthogonal(n, seed))

@@ -137,8 +137,15 @@ def expand_settings(names: list[str] | None) -> list[str]:
 
 def perplexity_runs(workload: str, settings: list[str] | None = None, sets: list[str] | None = None,
                     text: str | Path | None = None, tokens: int | None = 512,
-                    fp_layers: tuple[str, ...] = ()) -> tuple[Inputs, pd.DataFrame]:
-    """Perplexity of the FP path and of each spike-driven setting on the same tokens."""
+                    fp_layers: tuple[str, ...] = (), seeds: int = 1) -> tuple[Inputs, pd.DataFrame]:
+    """Perplexity of the FP path and of each spike-driven setting on the same tokens.
+
+    With ``seeds`` > 1 each spike-driven setting also runs with randomized Hadamard signs (seeds 1..K-1): the
+    per-token rounding makes the spike-driven perplexity sensitive to tiny changes, and the spread over rotations
+    says how much of a difference between settings is noise. ``ppl`` is seed 0's (the plain Hadamard).
+    """
+    if seeds < 1:
+        raise NeurosimError(f"--seeds {seeds}; allowed: an integer >= 1")
     base = inputs(workload, sets, text, tokens, minimum=2)
     if base.model.family != "llama":
         raise NeurosimError(f"workload {base.spec.name}: perplexity needs a causal language model (family llama); "
@@ -147,18 +154,27 @@ def perplexity_runs(workload: str, settings: list[str] | None = None, sets: list
     for name in expand_settings(settings):
         spec_sets = setting_sets(name) + list(sets or [])
         inp = base if not spec_sets or name == "fp" else inputs(workload, spec_sets, text, tokens, minimum=2)
-        t0 = time.perf_counter()
-        res = run(inp.graph, inp.model, base.ids, fp=(name == "fp"), fp_layers=fp_layers)
-        secs = time.perf_counter() - t0
-        ppl, nll = perplexity(res.logits, base.ids)
-        spikes = sum(st.spikes for n, st in res.stats.items() if n in res.plan.encoders)
-        steps = sum(st.neuron_updates for n, st in res.stats.items() if n in res.plan.encoders)
+        ppls, nlls, rates, secs = [], [], [], 0.0
+        for seed in range(1 if name == "fp" else seeds):
+            t0 = time.perf_counter()
+            res = run(inp.graph, inp.model, base.ids, fp=(name == "fp"), fp_layers=fp_layers, rotation_seed=seed)
+            secs += time.perf_counter() - t0
+            ppl, nll = perplexity(res.logits, base.ids)
+            spikes = sum(st.spikes for n, st in res.stats.items() if n in res.plan.encoders)
+            steps = sum(st.neuron_updates for n, st in res.stats.items() if n in res.plan.encoders)
+            ppls.append(ppl)
+            nlls.append(nll)
+            rates.append(spikes / steps if steps else float("nan"))
         rows.append({
             "setting": name,
             "encoding": "fp32" if name == "fp" else _describe(inp.spec),
-            "ppl": ppl,
-            "nll": nll,
-            "rate": spikes / steps if steps else float("nan"),
+            "ppl": ppls[0],
+            "ppl_mean": float(np.mean(ppls)),
+            "ppl_min": float(np.min(ppls)),
+            "ppl_max": float(np.max(ppls)),
+            "seeds": len(ppls),
+            "nll": nlls[0],
+            "rate": rates[0],
             "tokens": int(base.ids.size),
             "seconds": secs,
         })
