@@ -196,11 +196,11 @@ def _table(res, s: dict) -> str:
     if ratio:
         con.print(f"hardware-aware / paper-style energy: {ratio:.3g}x; paper-style FLOPs (bit-op scaled) "
                   f"{s['paper_scaled_ops_T']:.3g} T")
-    con.print(f"latency per token {t.latency_per_token_ns / 1e6:.4g} ms; throughput {t.throughput_tokens_per_s:.4g} "
-              f"tokens/s; simulated time {t.makespan_ns / 1e6:.4g} ms; barriers {human(t.barriers)}")
+    con.print(f"latency per token {_time(t.latency_per_token_ns)}; throughput {t.throughput_tokens_per_s:.4g} "
+              f"tokens/s; simulated time {_time(t.makespan_ns)}; barriers {human(t.barriers)}")
     per = 1.0 / max(t.block_tokens, 1)
-    parts = ", ".join(f"{k} {v * per / 1e3:.4g} us" for k, v in sorted(t.breakdown_ns.items(),
-                                                                        key=lambda kv: -kv[1]) if v > 0)
+    parts = ", ".join(f"{k} {_time(v * per)}" for k, v in sorted(t.breakdown_ns.items(), key=lambda kv: -kv[1])
+                      if v > 0)
     con.print(f"latency of a token by part: {parts}")
     u = t.utilization
     if u:
@@ -210,15 +210,23 @@ def _table(res, s: dict) -> str:
     crit = pd.DataFrame(t.critical_path)
     if len(crit):
         top = crit.assign(us=crit["duration_ns"] * per / 1e3).nlargest(8, "us")
-        ct = Table(title="critical path of a token: the 8 longest phases")
-        for col in ("phase", "us per token", "bound by"):
-            ct.add_column(col, justify="right" if col == "us per token" else "left")
+        ct = Table(title=f"critical path of a token ({len(crit)} phases): the 8 longest")
+        for col in ("phase", "time per token", "bound by"):
+            ct.add_column(col, justify="right" if col == "time per token" else "left")
         for r in top.itertuples(index=False):
-            ct.add_row(r.phase, f"{r.us:.4g}", r.bound_by)
+            ct.add_row(r.phase, _time(r.us * 1e3), r.bound_by)
         con.print(ct)
     for n in s["notes"]:
         con.print(f"note: {n}")
     return buf.getvalue()
+
+
+def _time(ns: float) -> str:
+    ns = float(ns)
+    for unit, f in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if abs(ns) >= f:
+            return f"{ns / f:.4g} {unit}"
+    return f"{ns:.4g} ns"
 
 
 def _joules(pj: float) -> str:
