@@ -135,8 +135,10 @@ def to_run_record(res: SimResult, spec, hardware_info: dict[str, Any] | None = N
 
 
 def report_run(mode: str, workload: str, hw: str, spec, graph, hardware, mapping, text: str | None = None,
-               progress=None, tokens: int | None = None, seed: int = 0, sync: bool = True, **_ignored):
-    """The simulator's entry point for ``neurosim report --mode statistical|exact`` (returns a RunRecord)."""
+               progress=None, tokens: int | None = None, context: int | None = None, seed: int = 0,
+               sync: bool = True, **_unused):
+    """The simulator's entry point for ``neurosim report --mode statistical|exact`` (returns a RunRecord).
+    ``_unused`` takes what the report passes for other engines (e.g. its SimChoice, already unpacked here)."""
     from neurosim.engines.events.run import Resolved, run_workload
     from neurosim.errors import NeurosimError
     from neurosim.report.runs import map_for_report
@@ -152,6 +154,6 @@ def report_run(mode: str, workload: str, hw: str, spec, graph, hardware, mapping
     m, rep = mapped
     resolved = Resolved(spec, graph, hardware.spec, m, 0.0,
                         f"file {mapping.file}" if mapping.file else f"mapper ({mapping.strategy}, {mapping.placement})")
-    res = run_workload(workload, hardware.name, mode=mode, tokens=tokens, text=text, sync=sync, seed=seed,
-                       step=step, resolved=resolved)
+    res = run_workload(workload, hardware.name, mode=mode, tokens=tokens, context=int(context or 0), text=text,
+                       sync=sync, seed=seed, step=step, resolved=resolved)
     return to_run_record(res, spec, hardware.info, hardware.assumptions, rep, extra_notes=list(hardware.notes))
