@@ -72,11 +72,17 @@ def test_save_run_writes_a_run_record_the_reports_read(cli, saved_mapping, tmp_p
     (("--verify",), "needs --mode exact"),
     (("--format", "xml"), "--format 'xml'; allowed: table, csv, json"),
     (("--mode", "exact", "--context", "5"), "--context is for --mode statistical"),
+    (("--mode", "exact", "--set", "layers=40"), "has 40 blocks but the real model smollm2-135m has 30"),
 ])
 def test_bad_options_are_one_line_errors_with_exit_2(cli, args, message):
     code, _out, err = cli(*SMALL, "--tokens", "1", *args) if "--tokens" not in args else cli(*SMALL, *args)
     assert code == 2
     assert message in err and "Traceback" not in err and err.startswith("error: ")
+
+
+def test_exact_mode_without_real_weights_is_refused_before_mapping(cli):
+    code, _, err = cli("simulate", "sdllm-llama2-7b", "--hw", "hala-point", "--mode", "exact", "--tokens", "1")
+    assert code == 2 and "--mode exact runs real weights" in err and "use --mode statistical" in err
 
 
 def test_a_mapping_for_other_hardware_or_another_workload_is_refused(cli, saved_mapping):

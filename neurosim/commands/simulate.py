@@ -7,7 +7,7 @@ import typer
 
 def simulate_cmd(
     workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
-    hw_name: str = typer.Option("hala-point", "--hw", help="hardware model (see `neurosim hw list`) or a .yaml"),
+    hw_name: str = typer.Option(..., "--hw", help="hardware model (see `neurosim hw list`) or a hardware .yaml"),
     mapping_file: str | None = typer.Option(None, "--mapping",
                                             help="a mapping saved with `neurosim map --out`, or a user placement "
                                                  "(default: map now)"),

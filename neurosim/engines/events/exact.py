@@ -213,22 +213,37 @@ def truncated_model(model, layers: int):
     return dataclasses.replace(model, layers=layers, blocks=list(model.blocks[:layers]))
 
 
-def real_model_for(spec):
-    """The real model a workload runs on in exact mode, cut to the workload's number of blocks."""
+def exact_model_name(spec) -> str:
+    """The real model exact mode runs a workload on (its blocks may be fewer), or a clear error; loads nothing."""
     from neurosim.functional.engine import REAL_MODELS, model_name_for
-    from neurosim.functional.models import load_model
 
     layers = int(spec.model.layers)
     for name, (family, want) in REAL_MODELS.items():
-        if family == spec.family and layers <= want["layers"]:
-            full = spec.model_copy(update={"model": spec.model.model_copy(update={"layers": want["layers"]})})
-            try:
-                model_name_for(full)
-            except NeurosimError:
-                continue
-            return truncated_model(load_model(name), layers)
-    model_name_for(spec)  # raises with the functional engine's message naming the mismatch
-    raise NeurosimError(f"workload {spec.name}: no real model for exact mode")
+        if family != spec.family:
+            continue
+        full = spec.model_copy(update={"model": spec.model.model_copy(update={"layers": want["layers"]})})
+        try:
+            model_name_for(full)
+        except NeurosimError:
+            continue
+        if layers > want["layers"]:
+            raise NeurosimError(f"--mode exact: workload {spec.name} has {layers} blocks but the real model {name} "
+                                f"has {want['layers']}; allowed: --set layers=1..{want['layers']}")
+        return name
+    models = ", ".join(f"{n} ({f})" for n, (f, _) in REAL_MODELS.items())
+    try:
+        model_name_for(spec)
+    except NeurosimError as exc:
+        raise NeurosimError(f"--mode exact runs real weights and only these models have them here: {models}; "
+                            f"workload {spec.name} is none of them ({exc}); use --mode statistical") from None
+    raise NeurosimError(f"--mode exact: no real model for workload {spec.name}")
+
+
+def real_model_for(spec):
+    """The real model a workload runs on in exact mode, cut to the workload's number of blocks."""
+    from neurosim.functional.models import load_model
+
+    return truncated_model(load_model(exact_model_name(spec)), int(spec.model.layers))
 
 
 def functional_rows(functional_counters: pd.DataFrame, plan: Plan) -> list[tuple[str, str, float, float, str]]:

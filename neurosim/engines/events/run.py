@@ -122,6 +122,11 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = "sta
     if mode == "exact" and context:
         raise NeurosimError("--context is for --mode statistical; exact mode runs the text from its first token")
     hist = load_histogram(histogram) if histogram is not None else None
+    if mode == "exact" and resolved is None:  # fail before mapping when there are no real weights to run
+        from neurosim.engines.events.exact import exact_model_name
+        from neurosim.workloads.spec import load_workload
+
+        exact_model_name(load_workload(workload, sets or None))
     r = resolved or resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement, step)
     notes = [f"mapping: {r.mapping_source}; {r.mapping.chips_used} chips, {r.mapping.cores_used} cores"]
     if mode == "statistical":
