@@ -78,8 +78,15 @@ test: $(MODELS_STAMP) $(INTEROP_STAMP) browser
 lint: $(STAMP)
 	$(VENV)/bin/ruff check neurosim tests benchmarks
 
-bench: $(STAMP)
+bench: $(MODELS_STAMP)
 	$(PY) benchmarks/run.py
+
+# regenerate every kept report, the paper reproduction first
+reports: $(MODELS_STAMP)
+	$(VENV)/bin/neurosim reproduce sdllm --out reports/sdllm
+	$(PY) reports/rates/generate.py
+	$(PY) -m neurosim.engines.events.energy_report
+	$(MAKE) --no-print-directory demo
 
 clean:
 	rm -rf $(VENV) $(LAVA_VENV) .pytest_cache .hypothesis build *.egg-info

@@ -6,7 +6,9 @@ Columns (all engines, same names):
   block      decoder block index (-1 outside blocks)
   role       the layer's role (q_proj's role is "qkv", see the workload builders)
   kind       the layer kind (linear, encoder, attention, ...)
-  place      where it happened: "" (unmapped), "core:<chip>.<core>", "chip:<chip>", "link:<a>-<b>"
+  place      where it happened: "" (unmapped, the analytic engine), "core:<chip>.<x>.<y>.<slot>" (a neuro
+             core), "embedded:<chip>.<k>" (an embedded x86 core), "host" (off-chip), "system" (whole-system
+             rows such as barriers), "link:..." (a mesh or chip-to-chip link)
   component  compute | memory | network | neuron | sync
   action     see ACTIONS
   w_bits     weight bits of the operands (as priced: 1.58 for ternary weights; 16/32 for fp)
