@@ -191,18 +191,28 @@ def _describe(spec) -> str:
             f"({rot})")
 
 
-def plot_rates(result: FunctionalResult, table: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
-    """Two PNGs: measured rate by block and projection, and the count histograms (seed 002 fig. 6 style)."""
+def plot_rates(result: FunctionalResult, table: pd.DataFrame, out_dir: str | Path, title: str = "",
+               names: tuple[str | None, str | None] = ("rate_by_layer.png", "count_hist.png")) -> list[Path]:
+    """Two PNGs: measured rate by block and projection, and the count histograms (seed 002 fig. 6 style);
+    ``names`` renames them (None skips one)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from neurosim.io import atomic_path
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
+    if names[0]:
+        written.append(_plot_rate_by_layer(plt, table, out / names[0], title))
+    if names[1]:
+        written.append(_plot_count_hist(plt, result, table, out / names[1], title))
+    return written
+
+
+def _plot_rate_by_layer(plt, table: pd.DataFrame, path: Path, title: str) -> Path:
+    from neurosim.io import atomic_path
+
     blocks = table[table["block"] >= 0]
     fig, ax = plt.subplots(figsize=(8, 4))
     for proj, sub in blocks.groupby("projection", sort=False):
@@ -219,11 +229,14 @@ def plot_rates(result: FunctionalResult, table: pd.DataFrame, out_dir: str | Pat
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=3)
     fig.tight_layout()
-    path = out / "rate_by_layer.png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
-    written.append(path)
+    return path
+
+
+def _plot_count_hist(plt, result: FunctionalResult, table: pd.DataFrame, path: Path, title: str) -> Path:
+    from neurosim.io import atomic_path
 
     groups = list(dict.fromkeys(table["projection"]))
     n = len(groups)
@@ -249,9 +262,7 @@ def plot_rates(result: FunctionalResult, table: pd.DataFrame, out_dir: str | Pat
         ax.axis("off")
     fig.suptitle(title or "spike count histograms", fontsize=10)
     fig.tight_layout()
-    path = out / "count_hist.png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
-    written.append(path)
-    return written
+    return path
