@@ -192,19 +192,17 @@ def run(graph: Graph, model, ids: np.ndarray, *, fp: bool = False, on_linear: Li
     logits = hidden = None
     if model.family == "llama":
         logits = llama_forward(state, ids)
-        n_seq = 1
     else:
         w = int(window or min(int(graph.meta.get("seq_len", 128)), model.max_positions))
         outs = [bert_forward(state, win) for win in bert_windows(model, ids, w)]
         hidden = np.concatenate(outs, axis=0)
-        n_seq = len(outs)
     stats = dict(state.stats)
     for name, lp in state.plan.linears.items():
         if lp.spiking and lp.encoder in state.stats:
             enc = state.stats[lp.encoder]
             stats[name] = dataclasses.replace(enc, layer=name, fan_out=state.fan_out.get(name, 0),
                                               histogram=enc.histogram.copy())
-    counters = functional_counters(graph, state, stats, n_seq)
+    counters = functional_counters(graph, state, stats)
     return FunctionalResult(graph, state.plan, state.tokens, logits, hidden, stats, counters, state.thresholds,
                             {n: r.method for n, r in state.rotations.items()})
 
@@ -227,8 +225,7 @@ def _rotation_work(method: str, n: int) -> tuple[str, float]:
     return "add", float(n * ((m - 1) + math.log2(p)))
 
 
-def functional_counters(graph: Graph, state: ForwardState, stats: dict[str, SpikeStats], n_seq: int = 1
-                        ) -> pd.DataFrame:
+def functional_counters(graph: Graph, state: ForwardState, stats: dict[str, SpikeStats]) -> pd.DataFrame:
     """The counters table of a functional run (see the module docstring for what is counted)."""
     sink = CounterSink(ENGINE)
     conv = graph.meta.get("convention", {})
