@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiny_models import tiny_model
 
 from neurosim.counters import compare
 from neurosim.engines.analytic import count_graph
@@ -28,7 +29,6 @@ from neurosim.functional.hadamard import (
     rotation_for,
     sylvester,
 )
-from neurosim.functional.models.smollm2 import LlamaBlock, LlamaModel
 from neurosim.functional.quantizers import (
     QuantizedWeight,
     binarize_1bit,
@@ -295,23 +295,6 @@ def tiny_graph(**fields):
             "a_bits": 4, "unfold": 8, "firing_rate": 0.2, "seq_len": 16}
     data.update(fields)
     return build_graph(workload_from_dict(data, "test"))
-
-
-def tiny_model(seed: int = 0) -> LlamaModel:
-    rng = np.random.default_rng(seed)
-    d, f, h, kv, hd, v = 48, 96, 4, 2, 12, 64
-
-    def mat(o, i):
-        return (rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32)
-
-    blocks = [LlamaBlock(attn_norm=(1 + 0.1 * rng.standard_normal(d)).astype(np.float32), q=mat(h * hd, d),
-                         k=mat(kv * hd, d), v=mat(kv * hd, d), o=mat(d, h * hd),
-                         ffn_norm=(1 + 0.1 * rng.standard_normal(d)).astype(np.float32), gate=mat(f, d),
-                         up=mat(f, d), down=mat(d, f)) for _ in range(2)]
-    embed = rng.standard_normal((v, d)).astype(np.float32)
-    return LlamaModel(name="tiny", layers=2, d_model=d, ffn=f, heads=h, kv_heads=kv, head_dim=hd, vocab=v,
-                      rope_theta=10000.0, norm_eps=1e-5, embed=embed, blocks=blocks,
-                      final_norm=np.ones(d, dtype=np.float32), lm_head=embed)
 
 
 IDS = np.random.default_rng(9).integers(0, 64, size=16)
