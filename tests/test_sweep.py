@@ -39,11 +39,29 @@ def test_unknown_keys_are_errors_that_name_them(tmp_path, cli):
     assert not (tmp_path / "out").exists()
 
 
-def test_pending_engine_and_bad_values_are_named():
-    with pytest.raises(NeurosimError, match="engine 'events' is pending"):
-        sweep_from_dict({"workloads": ["minilm-l6"], "hardware": ["loihi2"], "engine": ["events"]})
+def test_unknown_engine_and_bad_values_are_named():
+    base = {"workloads": ["minilm-l6"], "hardware": ["loihi2"]}
+    assert [p.engine for p in sweep_from_dict({**base, "engine": ["analytic", "events"]}).expand()] == [
+        "analytic", "events"]
+    with pytest.raises(NeurosimError, match="unknown engine 'spice'; allowed: analytic, events"):
+        sweep_from_dict({**base, "engine": ["spice"]})
     with pytest.raises(NeurosimError, match=r"encoding.w_bits.*out of range"):
-        sweep_from_dict({"workloads": ["minilm-l6"], "hardware": ["loihi2"], "encoding": {"w_bits": [0]}})
+        sweep_from_dict({**base, "encoding": {"w_bits": [0]}})
+    with pytest.raises(NeurosimError, match=r"field 'events.tokens' = 0: .*greater than 0"):
+        sweep_from_dict({**base, "events": {"tokens": 0}})
+    with pytest.raises(NeurosimError, match=r"field 'events.context' = -1: .*greater than or equal to 0"):
+        sweep_from_dict({**base, "events": {"context": -1}})
+    with pytest.raises(NeurosimError, match="unknown key 'events.token'"):
+        sweep_from_dict({**base, "events": {"token": 4}})
+
+
+def test_events_settings_are_part_of_events_point_ids_only():
+    base = {"workloads": ["minilm-l6"], "hardware": ["loihi2"], "engine": ["analytic", "events"]}
+    a = sweep_from_dict(base)
+    b = sweep_from_dict({**base, "events": {"tokens": 1, "context": 127, "seed": 3}})
+    (pa, pe), (qa, qe) = a.expand(), b.expand()
+    assert a.point_id(pa) == b.point_id(qa)  # analytic points resume untouched
+    assert a.point_id(pe) != b.point_id(qe)  # events points are re-run with the new settings
 
 
 def test_product_and_listed_points_have_stable_distinct_ids():
@@ -150,3 +168,49 @@ def test_sweep_on_a_loopback_dask_cluster_killed_half_way_resumes_exactly(tmp_pa
     finally:
         for p in reversed(procs):
             _stop(p)
+
+
+def test_events_engine_points_count_like_the_analytic_ones_and_time_by_simulation(tmp_path):
+    """A 4-point sweep on a LocalCluster: tiny spiking BERT (1024 tokens) on Loihi 2 with both engines, and a model
+    that does not fit Loihi 2 with both. The events point's counts agree with the analytic point's within 1 %
+    (same graph, same mapping, spikes drawn from the same rates); its latency and throughput are the simulator's."""
+    from neurosim.engines.events import run_workload
+    from neurosim.sweep.evaluate import point_sets
+    from neurosim.sweep.runner import run_sweep
+
+    tiny = str(TINY.parent / "tiny-bert.yaml")
+    spec = sweep_from_dict({
+        "name": "engines",
+        "points": [{"workload": tiny, "hardware": "loihi2", "engine": "analytic"},
+                   {"workload": tiny, "hardware": "loihi2", "engine": "events"},
+                   {"workload": "spikingbert-4l", "hardware": "loihi2", "w_bits": 8, "engine": "analytic"},
+                   {"workload": "spikingbert-4l", "hardware": "loihi2", "w_bits": 8, "engine": "events"}],
+        "run": {"seq_len": 1024, "placement": "serpentine"},
+        "events": {"tokens": None, "context": 0, "sync": True, "seed": 0},
+    })
+    out = tmp_path / "out"
+    res = run_sweep(spec, out, workers=2, echo=lambda m: None)
+    assert res.ran == 4 and not res.failed
+    df = pd.read_csv(out / "results.csv")
+    assert list(df["engine"]) == ["analytic", "events", "analytic", "events"]
+    an, ev = df.iloc[0], df.iloc[1]
+    assert an["status"] == ev["status"] == "ok" and an["tokens"] == ev["tokens"] == 1024
+    for col in ("acs", "spikes", "messages", "hops_onchip", "energy_paper_per_token_uJ"):
+        assert ev[col] == pytest.approx(an[col], rel=0.01), col
+    assert ev["acs"] != an["acs"]  # drawn spikes, not the expectation
+    # infeasible points are reported alike by both engines, with the mapper's reason
+    bad = df.iloc[2:]
+    assert (bad["status"] == "infeasible").all() and bad["error"].str.contains("needs .* neuro cores").all()
+    assert bad["error"].iloc[0] == bad["error"].iloc[1]
+    # latency and throughput come from the simulator (the same run, simulated directly), not the analytic model
+    sim = run_workload(tiny, "loihi2", tokens=1024, seed=0, sync=True, strategy="output", placement="serpentine",
+                       sets=point_sets(spec.points[1].model_dump(), spec.run.model_dump()))
+    assert ev["latency_ns_per_token"] == pytest.approx(sim.timing.latency_per_token_ns, rel=1e-9)
+    assert ev["throughput_tokens_per_s"] == pytest.approx(sim.timing.throughput_tokens_per_s, rel=1e-9)
+    assert ev["energy_static_J"] == pytest.approx(sim.static_pj * 1e-12, rel=1e-9)
+    assert ev["latency_source"] == "events simulated (sync)" and an["latency_source"] == "analytic first-order"
+    assert abs(ev["latency_ns_per_token"] / an["latency_ns_per_token"] - 1) > 0.05
+    assert ev["barriers"] == pytest.approx(sim.action_totals()["barrier"]) and ev["sim_s"] > 0
+    assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = run_sweep(spec, out, workers=1, echo=lambda m: None)  # resume: nothing left to run
+    assert again.skipped == 4 and again.ran == 0 and len(pd.read_csv(out / "results.csv")) == 4

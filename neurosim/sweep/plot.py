@@ -1,4 +1,5 @@
-"""Pareto plots of a sweep: energy per token against latency per token and against the quality proxy."""
+"""Pareto plots of a sweep: energy per token against latency per token and against the quality proxy (one front
+per engine when a sweep mixes the analytic and the event-driven engine)."""
 
 from __future__ import annotations
 
@@ -36,23 +37,32 @@ def plot_pareto(df: pd.DataFrame, path: str | Path, title: str = "sweep") -> Pat
     if ok.empty or "energy_per_token_uJ" not in ok:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    panels = (("latency_ns_per_token", "latency per token (ns, analytic)"),
+    engines = sorted(ok["engine"].astype(str).unique()) if "engine" in ok else ["analytic"]
+    lat_label = {"analytic": "analytic first-order", "events": "simulated"}
+    panels = (("latency_ns_per_token", f"latency per token (ns, {' / '.join(lat_label.get(e, e) for e in engines)})"),
               ("quant_error", "quality proxy: relative output error of a quantised layer"))
     hw_names = sorted(ok["hardware"].astype(str).unique())
-    markers = {"output": "o", "input": "s"}
+    markers = {("analytic", "output"): "o", ("analytic", "input"): "s", ("events", "output"): "D",
+               ("events", "input"): "P"}
     colors = {h: plt.cm.tab10(i % 10) for i, h in enumerate(hw_names)}
+    ok = ok.assign(engine=ok["engine"].astype(str) if "engine" in ok else "analytic")
     for ax, (xcol, xlabel) in zip(axes, panels):
         x = ok[xcol].to_numpy(float) if xcol in ok else np.full(len(ok), np.nan)
         y = ok["energy_per_token_uJ"].to_numpy(float)
-        for (hw, strategy), sub in ok.groupby(["hardware", "mapping"]):
+        for (hw, strategy, engine), sub in ok.groupby(["hardware", "mapping", "engine"]):
+            tag = f" ({engine})" if len(engines) > 1 else ""
             ax.scatter(sub.get(xcol, np.nan), sub["energy_per_token_uJ"], s=28, alpha=0.75,
-                       color=colors[str(hw)], marker=markers.get(str(strategy), "^"),
-                       label=f"{Path(str(hw)).stem} / {strategy}-split")
-        front = pareto_mask(x, y)
-        if front.any():
-            o = np.argsort(x[front])
-            ax.plot(x[front][o], y[front][o], "k--", lw=1, label="Pareto front")
-            ax.scatter(x[front], y[front], s=90, facecolors="none", edgecolors="k", lw=1.2)
+                       color=colors[str(hw)], marker=markers.get((str(engine), str(strategy)), "^"),
+                       label=f"{Path(str(hw)).stem} / {strategy}-split{tag}")
+        # one front per engine: a first-order latency and a simulated one are not ranked against each other
+        for engine, style in zip(engines, ("k--", "k:", "k-.")):
+            of = (ok["engine"] == engine).to_numpy()
+            front = pareto_mask(np.where(of, x, np.nan), y)
+            if front.any():
+                o = np.argsort(x[front])
+                label = "Pareto front" + (f" ({engine})" if len(engines) > 1 else "")
+                ax.plot(x[front][o], y[front][o], style, lw=1, label=label)
+                ax.scatter(x[front], y[front], s=90, facecolors="none", edgecolors="k", lw=1.2)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("energy per token (uJ)")
         if np.nanmax(y, initial=0) / max(np.nanmin(y, initial=1), 1e-30) > 50:

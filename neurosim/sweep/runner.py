@@ -126,8 +126,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, scheduler: str | None = None
         workers_now = len(client.scheduler_info().get("workers", {}))
         echo(f"sweep {spec.name}: {len(points)} points, {outcome.skipped} already done in {store.dir}, "
              f"{len(todo)} to run on {client.scheduler.address} ({workers_now} workers)")
-        run = spec.run.model_dump()
-        futures = {client.submit(evaluate_point, p.model_dump(), run, spec.base_dir, pure=False): (i, p, pid)
+        run, events = spec.run.model_dump(), spec.events.model_dump()
+        futures = {client.submit(evaluate_point, p.model_dump(), run, spec.base_dir, events, pure=False): (i, p, pid)
                    for i, p, pid in todo}
         last = time.monotonic()
         with _progress(len(todo), echo) as advance:
