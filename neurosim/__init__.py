@@ -6,6 +6,6 @@ Importing the package is cheap and never pulls in lava, torch or the real-model 
 
 __version__ = "0.1.0"
 
-from neurosim.errors import NeurosimError  # noqa: E402
+from neurosim.errors import NeurosimError
 
 __all__ = ["NeurosimError", "__version__"]
