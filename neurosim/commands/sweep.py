@@ -43,10 +43,13 @@ def sweep_cmd(
         from neurosim.sweep.plot import pareto_mask
 
         ok = df[df["status"] == "ok"]
-        front = ok[pareto_mask(ok["latency_ns_per_token"], ok["energy_per_token_uJ"])]
-        cols = [c for c in ("workload", "hardware", "mapping", "w_bits", "unfold", "clip_quantile",
-                            "energy_per_token_uJ", "latency_ns_per_token", "quant_error", "cores") if c in front]
-        typer.echo("energy/latency Pareto front:\n" + front[cols].to_string(index=False))
+        # one front per engine: a first-order (analytic) latency is not ranked against a simulated one
+        by_engine = ok.groupby("engine", sort=True) if "engine" in ok else [("analytic", ok)]
+        for engine, part in by_engine:
+            front = part[pareto_mask(part["latency_ns_per_token"].to_numpy(), part["energy_per_token_uJ"].to_numpy())]
+            cols = [c for c in ("workload", "hardware", "mapping", "w_bits", "unfold", "clip_quantile",
+                                "energy_per_token_uJ", "latency_ns_per_token", "quant_error", "cores") if c in front]
+            typer.echo(f"energy/latency Pareto front ({engine}):\n" + front[cols].to_string(index=False))
     if res.failed:
         for f in res.failed[:5]:
             typer.echo(f"failed (will be retried on the next run): {f}", err=True)
