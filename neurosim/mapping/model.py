@@ -245,6 +245,16 @@ class Mapping:
     def edges_into(self, layer: str) -> list[EdgeRoutes]:
         return [e for e in self.edges if e.dst == layer]
 
+    def traffic_by_source(self) -> dict[str, tuple[float, float, float]]:
+        """Per source layer: (messages, on-chip hops, chip-to-chip hops) it sends per token, over all its edges."""
+        out: dict[str, list[float]] = {}
+        for e in self.edges:
+            acc = out.setdefault(e.src, [0.0, 0.0, 0.0])
+            acc[0] += e.messages
+            acc[1] += e.hops_onchip
+            acc[2] += e.hops_chip
+        return {k: (v[0], v[1], v[2]) for k, v in out.items()}
+
     def edges_from(self, layer: str) -> list[EdgeRoutes]:
         return [e for e in self.edges if e.src == layer]
 

@@ -98,12 +98,7 @@ def mapping_report(graph: Graph, m: Mapping) -> dict[str, Any]:
 
 def layer_table(graph: Graph, m: Mapping) -> pd.DataFrame:
     """Per layer: where it went and the traffic it sends per token."""
-    sent: dict[str, list[float]] = {}
-    for e in m.edges:
-        acc = sent.setdefault(e.src, [0.0, 0.0, 0.0])
-        acc[0] += e.messages
-        acc[1] += e.hops_onchip
-        acc[2] += e.hops_chip
+    sent = m.traffic_by_source()
     rows = []
     for name, lm in m.layers.items():
         p = lm.pieces

@@ -34,12 +34,7 @@ def expected_traffic(graph: Graph, mapping: Mapping, tokens: float | None = None
 
     mapping.check_graph(graph)
     tokens = float(run_shape_for(graph).tokens if tokens is None else tokens)
-    per_layer: dict[str, list[float]] = {}
-    for e in mapping.edges:
-        acc = per_layer.setdefault(e.src, [0.0, 0.0, 0.0])
-        acc[0] += e.messages
-        acc[1] += e.hops_onchip
-        acc[2] += e.hops_chip
+    per_layer = mapping.traffic_by_source()
     sink = CounterSink("analytic")
     for name in graph.layers:
         if name not in per_layer:
