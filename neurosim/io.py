@@ -79,3 +79,20 @@ def load_yaml(path: str | os.PathLike) -> Any:
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise NeurosimError(f"{path}:{where} malformed YAML: {problem}") from None
+
+
+def load_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
+    """Load a JSON file; a missing, non-UTF-8 or malformed file is one error naming the file (and the line)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NeurosimError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise NeurosimError(f"{path}: is a directory, expected a {what} file") from None
+    except UnicodeDecodeError:
+        raise NeurosimError(f"{path}: not UTF-8 text (expected a {what} file)") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NeurosimError(f"{path}: not a {what} (malformed at line {exc.lineno}: {exc.msg})") from None

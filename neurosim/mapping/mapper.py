@@ -381,7 +381,6 @@ def _refine_chips(f: _Flat, hw: Hardware, rounds: int) -> None:
 
 
 def read_user_file(path: str | Path) -> dict[str, Any]:
-    import json
 
     from neurosim.io import load_yaml
 
@@ -389,10 +388,9 @@ def read_user_file(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise NeurosimError(f"mapping file not found: {path}")
     if path.suffix == ".json":
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise NeurosimError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
+        from neurosim.io import load_json
+
+        d = load_json(path)
     else:
         d = load_yaml(path)
     if not isinstance(d, dict):

@@ -25,7 +25,6 @@ pair shares), ``messages`` per token (``elements x messages_per_element``) and X
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -508,10 +507,9 @@ def load_mapping(path: str | Path, hw: Hardware | None = None) -> Mapping:
 
         d = load_yaml(path)
     else:
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise NeurosimError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
+        from neurosim.io import load_json
+
+        d = load_json(path)
     return Mapping.from_dict(d, hw, where=str(path))
 
 

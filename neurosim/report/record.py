@@ -23,6 +23,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from neurosim.errors import NeurosimError
+from neurosim.io import load_json
 
 RUN_FORMAT = "neurosim-run"
 #: bump when a field changes meaning or is removed; readers refuse other versions
@@ -259,12 +260,7 @@ def load_run(path: str | os.PathLike) -> RunRecord:
     p = Path(path)
     if p.is_dir():
         p = p / "run.json"
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NeurosimError(f"{p}: run file not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NeurosimError(f"{p}: not a JSON run record ({exc.__class__.__name__})") from None
+    data = load_json(p, "JSON run record")
     if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
         raise NeurosimError(f"{p}: not a neurosim run record (field 'format' must be '{RUN_FORMAT}')")
     version = data.get("version")

@@ -82,15 +82,9 @@ def resolve(workload: str, hw_name: str, sets: list[str] | None = None, hw_sets:
 
 def load_histogram(path: str) -> CountHistogram:
     """A JSON count histogram: ``{"<layer, role or *>": {"<count>": frequency, ...}, ...}``."""
-    import json
+    from neurosim.io import load_json
 
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NeurosimError(f"--histogram {path}: file not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NeurosimError(f"--histogram {path}: not JSON ({exc.__class__.__name__})") from None
+    data = load_json(path, "JSON count histogram")
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise NeurosimError(f"--histogram {path}: expected {{layer|role|*: {{count: frequency}}}}")
     try:
