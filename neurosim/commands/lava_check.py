@@ -18,6 +18,10 @@ def _engines(spec: str) -> tuple[list[str], bool]:
     bad = [e for e in names if e not in ALL_ENGINES]
     if bad or len(names) < 2:
         raise NeurosimError(f"--engines {spec!r}: name two or more of {', '.join(ALL_ENGINES)} (or auto)")
+    twice = sorted({e for e in names if names.count(e) > 1})
+    if twice:  # an engine compared with itself is identical by construction: it would check nothing
+        raise NeurosimError(f"--engines {spec!r}: {', '.join(twice)} named twice; an engine compared with itself "
+                            f"proves nothing: name two or more different engines of {', '.join(ALL_ENGINES)}")
     return names, False
 
 
