@@ -159,11 +159,22 @@ def test_lava_check_cli_names_an_inexpressible_layer(capsys):
     assert "blk0.attn_score (AttentionScore) cannot be expressed in Lava" in capsys.readouterr().err
 
 
-def test_lava_check_cli_compares_functional_with_itself(capsys):
-    code = main(["lava-check", str(CHAIN), "--steps", "30", "--engines", "functional,functional"])
+def test_lava_check_cli_compares_functional_with_events(capsys):
+    code = main(["lava-check", str(CHAIN), "--steps", "30", "--engines", "functional,events"])
     out = capsys.readouterr().out
     assert code == 0 and out.strip().splitlines()[-1] == "identical"
+    assert "functional vs events: identical" in out
     assert "lif2: 32 neurons" in out
+
+
+@pytest.mark.parametrize("engines", ["functional,functional", "events,functional,events"])
+def test_lava_check_refuses_to_compare_an_engine_with_itself(capsys, engines):
+    assert main(["lava-check", str(CHAIN), "--steps", "5", "--engines", engines]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: --engines")
+    assert "named twice" in err and "compared with itself" in err and "Traceback" not in err
+    assert captured.out == ""  # refused before any work
 
 
 def events_engine_available() -> bool:
