@@ -3,31 +3,26 @@
 ``run(graph, model, ids)`` reads the graph's spike encoders and projections (encodings, bits, unfold, clip
 quantile, rotation, gamma-SQP, weight format and bits), runs the model's forward pass with exactly those
 settings, and returns the outputs, per-layer spike statistics keyed by the graph's layer names, and a counters
-table (``neurosim.counters`` schema, ``engine="functional"``) of the work actually done:
+table (``neurosim.counters`` schema, ``engine="functional"``) of the work done.
 
-* spike-driven Linear: ``ac = spikes in x fan_out`` (measured), one ``synapse_read`` per accumulate, and for
-  asymmetric counts one ``mac`` per output per token (the zero-point correction ``zp x row_sum``);
-* fp Linear: ``mac = fan_in x fan_out x tokens`` (priced as fp16 operands in an all-fp run);
-* SpikeEncoder: ``neuron_update = width x D x tokens`` (+ state read/write), ``spike`` = measured spikes; the
-  rotation as built: ``n (m - 1 + log2 p)`` adds per token for ``H_m (x) H_p`` (``n^2`` MACs for a random one),
-  and one add per element for the quantile clip;
-* attention, norms, elementwise ops, residuals, embedding reads: as the analytic engine counts them, with the
-  real context lengths (sum over query tokens).
+The counts come from the one cost model (:mod:`neurosim.cost`), fed what this run measured
+(:func:`measured_activity`): the spikes entering each spike-driven projection, each encoder's neuron updates and
+spikes, the real attention contexts (sum over query tokens) and the tokens each layer saw. An all-fp run prices
+its projections as fp16 MACs.
 
-:func:`graph_with_measured_rates` puts the measured rates into a copy of the graph, so the analytic engine's
-expectation at those rates can be compared with these counts (they agree exactly on ac, spike and
-neuron_update).
+``FunctionalResult.activity`` holds that activity per layer, so the analytic and event-driven engines can be fed
+the same activity and must give the same counts (``tests/test_cost_model.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from neurosim.cost import Activity, Rules, layer_rows
 from neurosim.counters import CounterSink
 from neurosim.errors import NeurosimError
 from neurosim.functional.encoders import EncoderConfig
@@ -45,14 +40,8 @@ from neurosim.functional.forward import (
 from neurosim.functional.spike_linear import SpikeStats
 from neurosim.graph import (
     LIF,
-    AttentionScore,
-    AttentionValue,
-    Elementwise,
-    Embedding,
     Graph,
     Linear,
-    Norm,
-    Residual,
     SpikeEncoder,
 )
 
@@ -145,6 +134,7 @@ class FunctionalResult:
     counters: pd.DataFrame
     thresholds: dict[str, float]  # encoder -> frozen quantile-clip threshold
     rotations: dict[str, str]  # encoder -> rotation construction
+    activity: dict[str, Activity] = dataclasses.field(default_factory=dict)  # layer -> what the run measured
 
     def rates(self) -> pd.DataFrame:
         """One row per spike-driven linear: its input's measured rate and mean count, and the graph's rate."""
@@ -202,98 +192,45 @@ def run(graph: Graph, model, ids: np.ndarray, *, fp: bool = False, on_linear: Li
             enc = state.stats[lp.encoder]
             stats[name] = dataclasses.replace(enc, layer=name, fan_out=state.fan_out.get(name, 0),
                                               histogram=enc.histogram.copy())
-    counters = functional_counters(graph, state, stats)
+    activity = {layer.name: a for layer in graph if (a := measured_activity(layer, state, stats)) is not None}
+    counters = functional_counters(graph, activity)
     return FunctionalResult(graph, state.plan, state.tokens, logits, hidden, stats, counters, state.thresholds,
-                            {n: r.method for n, r in state.rotations.items()})
+                            {n: r.method for n, r in state.rotations.items()}, activity)
 
 
-def _rotation_work(method: str, n: int) -> tuple[str, float]:
-    """(action, count per token) of applying a rotation as constructed."""
-    if method == "identity":
-        return "add", 0.0
-    if method.startswith("random"):
-        return "mac", float(n * n)
-    parts = method.split(": ", 1)[1].split(", ")[0].split(" x ")
-    m = p = 1
-    for part in parts:
-        order = int(part[part.index("(") + 1:part.index(")")]) if part.startswith("sylvester") else None
-        if order is not None:
-            p = order
-        else:
-            q = int(part.split("q=")[1].rstrip(")"))
-            m = q + 1 if part.startswith("paley1") else 2 * (q + 1)
-    return "add", float(n * ((m - 1) + math.log2(p)))
-
-
-def functional_counters(graph: Graph, state: ForwardState, stats: dict[str, SpikeStats]) -> pd.DataFrame:
-    """The counters table of a functional run (see the module docstring for what is counted)."""
+def functional_counters(graph: Graph, activity: dict[str, Activity]) -> pd.DataFrame:
+    """The counters table of a functional run: the cost model's rules (:mod:`neurosim.cost`) applied to what the
+    run measured (spikes into each spike-driven projection, each encoder's updates and spikes, the real attention
+    contexts, the tokens each layer saw); layers absent from ``activity`` did not run."""
     sink = CounterSink(ENGINE)
-    conv = graph.meta.get("convention", {})
-    nonlinear = bool(conv.get("nonlinear", True))
-    tokens = state.tokens
-    ctx_sum = float(state.attention_ctx)
-    fp_run = not state.plan.spiking
-    model_bias = {n: b is not None for n, (_, _, b) in linear_weights(state.model).items()}
+    rules = Rules.of(graph)
     for layer in graph:
-        name, blk, role, kind = layer.name, layer.block, layer.role, layer.kind
-        if isinstance(layer, Linear):
-            wb = layer.weight_bits_priced
-            lp = state.plan.linear(name)
-            st = stats.get(name)
-            if lp.spiking and st is not None:
-                acs = float(st.acs)
-                sink.add(name, blk, role, kind, "ac", acs, wb, layer.input.label)
-                sink.add(name, blk, role, kind, "synapse_read", acs, wb)
-                if not layer.input.symmetric:
-                    sink.add(name, blk, role, kind, "mac", float(layer.out_features * tokens), 32, "int32")
-            else:
-                dense = float(layer.in_features * layer.out_features * tokens)
-                wb_, a_ = (16.0, "fp16") if fp_run else (wb, layer.input.label)
-                sink.add(name, blk, role, kind, "mac", dense, wb_, a_)
-                sink.add(name, blk, role, kind, "synapse_read", dense, wb_)
-            if model_bias.get(name) and nonlinear:
-                sink.add(name, blk, role, kind, "add", float(layer.out_features * tokens), 16, "fp16")
-        elif isinstance(layer, (AttentionScore, AttentionValue)):
-            if conv.get("attention", "causal") == "none":
-                continue
-            ops = layer.heads * layer.head_dim * ctx_sum
-            kv_elems = layer.kv_heads * layer.head_dim
-            sink.add(name, blk, role, kind, "mac", ops, layer.kv_bits, layer.input.label)
-            sink.add(name, blk, role, kind, "kv_read", kv_elems * ctx_sum, layer.kv_bits)
-            sink.add(name, blk, role, kind, "kv_write", float(kv_elems * tokens), layer.kv_bits)
-        elif isinstance(layer, SpikeEncoder):
-            st = stats.get(name)
-            if st is None:
-                continue
-            updates = float(st.neuron_updates)
-            sink.add(name, blk, role, kind, "neuron_update", updates)
-            sink.add(name, blk, role, kind, "state_read", updates)
-            sink.add(name, blk, role, kind, "state_write", updates)
-            sink.add(name, blk, role, kind, "spike", float(st.spikes))
-            if nonlinear:
-                rot = state.rotations.get(name)
-                if rot is not None:
-                    action, per_token = _rotation_work(rot.method, rot.n)
-                    sink.add(name, blk, role, kind, action, per_token * st.tokens, 16, "fp16")
-                if layer.spec.clip_quantile is not None:
-                    sink.add(name, blk, role, kind, "add", float(st.elements), 16, "fp16")
-        elif isinstance(layer, LIF):
-            raise NeurosimError(f"layer {name}: LIF layers are not run by the functional engine's forward passes")
-        elif isinstance(layer, Embedding):
-            sink.add(name, blk, role, kind, "embedding_read", float(layer.dim * tokens), layer.w_bits)
-        elif not nonlinear:
+        act = activity.get(layer.name)
+        if act is None:
             continue
-        elif isinstance(layer, Norm):
-            sink.add(name, blk, role, kind, "mac", float(2 * layer.dim * tokens), 16, "fp16")
-        elif isinstance(layer, Residual):
-            sink.add(name, blk, role, kind, "add", float(layer.dim * tokens), 16, "fp16")
-        elif isinstance(layer, Elementwise):
-            if layer.op == "softmax":
-                ops = 3 * layer.dim * ctx_sum
-            else:
-                ops = layer.dim * layer.ops_per_element * tokens
-            sink.add(name, blk, role, kind, "mac", float(ops), 16, "fp16")
+        for action, count, w_bits, a_repr in layer_rows(layer, rules, act):
+            sink.add(layer.name, layer.block, layer.role, layer.kind, action, float(count), w_bits, a_repr)
     return sink.frame()
+
+
+def measured_activity(layer, state: ForwardState, stats: dict[str, SpikeStats]) -> Activity | None:
+    """What a functional run measured of one layer, as the cost model's :class:`~neurosim.cost.Activity`
+    (``None``: the layer did not run, e.g. an encoder in an all-fp run). Spike-driven attention is not spiked
+    by the forward passes: its spikes are the graph's expectation at its rate."""
+    tokens, ctx_sum = float(state.tokens), float(state.attention_ctx)
+    if isinstance(layer, Linear):
+        st = stats.get(layer.name)
+        if state.plan.linear(layer.name).spiking and st is not None:
+            return Activity(float(st.tokens), in_spikes=float(st.spikes))
+        return Activity(tokens, fp=not state.plan.spiking)
+    if isinstance(layer, SpikeEncoder):
+        st = stats.get(layer.name)
+        if st is None:
+            return None
+        return Activity(float(st.tokens), updates=float(st.neuron_updates), spikes=float(st.spikes))
+    if isinstance(layer, LIF):
+        raise NeurosimError(f"layer {layer.name}: LIF layers are not run by the functional engine's forward passes")
+    return Activity(tokens, ctx_sum)
 
 
 def graph_with_measured_rates(graph: Graph, stats: dict[str, SpikeStats]) -> Graph:

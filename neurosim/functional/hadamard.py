@@ -19,21 +19,11 @@ from functools import lru_cache
 
 import numpy as np
 
+from neurosim.cost import MAX_PALEY_ORDER, _is_prime, hadamard_construction, hadamard_factorisation  # noqa: F401 (re-exported)
 from neurosim.errors import NeurosimError
 
-#: the largest Paley order built (a dense m x m int8 matrix; 5504 covers LLaMA2's 11008 = 5504 x 2)
-MAX_PALEY_ORDER = 8192
 #: Sylvester factors up to this order are applied as a dense matmul (BLAS); larger ones with butterflies
 DENSE_SYLVESTER_MAX = 512
-
-
-def _is_prime(q: int) -> bool:
-    if q < 2:
-        return False
-    if q % 2 == 0:
-        return q == 2
-    r = math.isqrt(q)
-    return all(q % d for d in range(3, r + 1, 2))
 
 
 def _legendre_table(q: int) -> np.ndarray:
@@ -86,19 +76,6 @@ def paley2(q: int) -> np.ndarray:
     return np.kron(c, one_blk) + np.kron((c == 0).astype(np.int8), zero_blk)
 
 
-def hadamard_construction(m: int) -> str | None:
-    """The name of the construction that gives a Hadamard matrix of order m here, or None (nothing is built)."""
-    if m >= 1 and m & (m - 1) == 0:
-        return f"sylvester({m})"
-    if m % 4 or m > MAX_PALEY_ORDER:
-        return None
-    if _is_prime(m - 1) and (m - 1) % 4 == 3:
-        return f"paley1(q={m - 1})"
-    if m % 2 == 0 and _is_prime(m // 2 - 1) and (m // 2 - 1) % 4 == 1:
-        return f"paley2(q={m // 2 - 1})"
-    return None
-
-
 def known_hadamard(m: int) -> tuple[np.ndarray, str] | None:
     """A Hadamard matrix of order m from the constructions above, with its name, or None."""
     name = hadamard_construction(m)
@@ -108,19 +85,6 @@ def known_hadamard(m: int) -> tuple[np.ndarray, str] | None:
         return sylvester(m), name
     q = int(name.split("q=")[1].rstrip(")"))
     return (paley1(q) if name.startswith("paley1") else paley2(q)), name
-
-
-def hadamard_factorisation(n: int) -> tuple[int, int] | None:
-    """(m, p) with n = m x p, p = 2^k as large as possible and H_m known; None if there is none."""
-    if n < 1:
-        return None
-    p = n & -n  # the largest power of two dividing n
-    while p >= 1:
-        m = n // p
-        if hadamard_construction(m) is not None:
-            return m, p
-        p //= 2
-    return None
 
 
 def _fwht(y: np.ndarray) -> np.ndarray:

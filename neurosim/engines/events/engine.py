@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from neurosim.cost import Rules
 from neurosim.energy import EnergyTable, load_energy_table
 from neurosim.engines.events.plan import Phase, Plan, build_plan
 from neurosim.engines.events.sim import PhaseTiming, SimConfig, Simulator, SpikeInput
@@ -180,8 +181,8 @@ def simulate(graph: Graph, mapping: Mapping, hw: Hardware, cfg: SimConfig, spike
                             f"`neurosim map ... --hw {hw.name}`")
     t0 = time.perf_counter()
     plan = plan or build_plan(graph, mapping, hw)
-    attention = graph.meta.get("convention", {}).get("attention", "causal")
-    blocks = make_blocks(cfg.tokens, cfg.block, cfg.context, attention)
+    rules = Rules.of(graph)
+    blocks = make_blocks(cfg.tokens, cfg.block, cfg.context, rules.attention, rules.window)
     sim = Simulator(plan, cfg, spikes or StatisticalInput(cfg.seed), blocks, progress, count_nonspike)
     sim.run()
     if after_run is not None:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
+from neurosim.cost import Rules, linear_output_rows, linear_synaptic_rows, source_rows
 from neurosim.engines.events.network import LinkIncidence, LinkState
 from neurosim.engines.events.plan import LayerPieces, Phase, Plan, Routes
 from neurosim.engines.events.tally import Tally
@@ -139,8 +140,8 @@ class SpikeInput:
     def segment_steps(self, phase: Phase, plan: Plan, block: Block) -> np.ndarray:
         raise NotImplementedError
 
-    def nonspike(self, layer, block: Block, conv: dict, mult: float, seed: int) -> OpWork:
-        return nonspike_work(layer, block, conv, mult, lambda: rng_for(seed, layer.name + "/attention", block.index))
+    def nonspike(self, layer, block: Block, rules: Rules, seed: int) -> OpWork:
+        return nonspike_work(layer, block, rules, lambda: rng_for(seed, layer.name + "/attention", block.index))
 
 
 class CoreState:
@@ -311,8 +312,7 @@ class Simulator:
         self.delivered: dict[tuple[int, int, int], simpy.Event] = {}
         self.progress = progress
         self.count_nonspike = count_nonspike
-        self.conv = dict(plan.graph.meta.get("convention", {}))
-        self.mult = float(plan.graph.meta.get("spike_multiplier", 1.0))
+        self.rules = Rules.of(plan.graph)
         self.value_bits = int(plan.mapping.options.get("value_bits", 24))
         self._incidence: dict[tuple[int, str], LinkIncidence] = {}
         self._geoms: dict[int, SpikeGeom] = {}
@@ -431,11 +431,9 @@ class Simulator:
 
         # the source neurons: D updates per token each, spikes as drawn / measured
         src_spikes = cs[g.src_hi] - cs[g.src_lo]  # n_src x D
-        updates = g.neurons * B * _unfold_of(src.layer)
-        for a in ("neuron_update", "state_read", "state_write"):
-            self.tally.add(src, a, updates, pieces=g.nm)
-        self.tally.add(src, "spike", src_spikes.sum(axis=1), pieces=g.nm)
-        w = self.spikes.nonspike(src.layer, blk, self.conv, self.mult, self.cfg.seed)
+        updates = g.neurons * B * unfold_of(src.layer)
+        self._tally_rows(src, source_rows(updates, src_spikes.sum(axis=1)), g.nm)
+        w = self.spikes.nonspike(src.layer, blk, self.rules, self.cfg.seed)
         rot_ops = w.ops  # the rotation before the encoder's neurons (adds, timed on its cores)
         if self.count_nonspike:
             self._place_rows(src, w.rows)
@@ -455,12 +453,10 @@ class Simulator:
         soma_steps = steps if self.clock is not None else 1  # lock-step: every step; event-driven: at read-out
         dst_time, dst_total = [], []
         for k, (c, syn, lo, hi, out_w, recv_m) in enumerate(g.consumers):
-            acs = (cs[hi] - cs[lo]) * out_w[:, None]
+            acs = (cs[hi] - cs[lo]) * out_w[:, None]  # pieces x D: spikes x fan-out
             layer = c.layer
-            wb = layer.weight_bits_priced
             total = acs.sum(axis=1)
-            self.tally.add(c, "ac", total, wb, layer.input.label, pieces=syn)
-            self.tally.add(c, "synapse_read", total, wb, pieces=syn)
+            self._tally_rows(c, linear_synaptic_rows(layer, self.rules, spike_fanout=total), syn)
             upd = out_w * B * soma_steps
             for a in ("neuron_update", "state_read", "state_write"):
                 self.tally.add(c, a, upd, pieces=syn)
@@ -469,7 +465,7 @@ class Simulator:
             if self.clock is None:
                 dst_total.append(lat.core_time(recv=recv.sum(axis=1), reads=total, acs=total, updates=upd))
             if self.count_nonspike:
-                self._place_rows(c, self.spikes.nonspike(layer, blk, self.conv, self.mult, self.cfg.seed).rows)
+                self._place_rows(c, self.spikes.nonspike(layer, blk, self.rules, self.cfg.seed).rows)
         dtime = np.vstack(dst_time) if dst_time else np.zeros((0, steps))
 
         loads = g.inc.loads(allm)
@@ -567,7 +563,7 @@ class Simulator:
     # --- embedded ops, graded linears, host --------------------------------------------------------------------------
     def _embedded(self, ph: Phase, blk: Block, rec: PhaseTiming):
         lp = self.plan.layers[ph.layers[0]]
-        w = self.spikes.nonspike(lp.layer, blk, self.conv, self.mult, self.cfg.seed)
+        w = self.spikes.nonspike(lp.layer, blk, self.rules, self.cfg.seed)
         if self.count_nonspike:
             self._place_rows(lp, w.rows)
         write = ph.kv_routes.get("kv_write")
@@ -600,14 +596,10 @@ class Simulator:
         syn = np.nonzero(lp.mask("synapse"))[0]
         p = lp.p
         macs = ((p["in_hi"][syn] - p["in_lo"][syn]) * (p["out_hi"][syn] - p["out_lo"][syn])).astype(float) * B
-        wb = layer.weight_bits_priced
-        mult = self.mult if layer.input.encoding.value == "int" else 1.0
-        self.tally.add(lp, "mac", macs * mult, wb, layer.input.label, pieces=syn)
-        self.tally.add(lp, "synapse_read", macs, wb, pieces=syn)
+        self._tally_rows(lp, linear_synaptic_rows(layer, self.rules, dense=macs), syn)
+        mult = self.rules.multiplier(layer.input.encoding)
         if self.count_nonspike:
-            rows = [r for r in self.spikes.nonspike(layer, blk, self.conv, self.mult, self.cfg.seed).rows
-                    if r[0] not in ("mac", "synapse_read")]
-            self._place_rows(lp, rows)
+            self._place_rows(lp, linear_output_rows(layer, self.rules, float(B)))
         d, _ = self.cores.occupy(lp.cores[syn], self.lat.core_time(reads=macs, acs=macs * mult), self.env.now)
         yield from self._wait(d, 0.0, self._steps(B), rec, "neuro cores")
         if ph.partial_routes:
@@ -616,9 +608,14 @@ class Simulator:
     def _host(self, ph: Phase, blk: Block) -> None:
         lp = self.plan.layers[ph.layers[0]]
         if self.count_nonspike:
-            self._place_rows(lp, self.spikes.nonspike(lp.layer, blk, self.conv, self.mult, self.cfg.seed).rows)
+            self._place_rows(lp, self.spikes.nonspike(lp.layer, blk, self.rules, self.cfg.seed).rows)
 
     # --- where counted rows of non-spiking work land -----------------------------------------------------------------
+    def _tally_rows(self, lp, rows: list[tuple[str, object, float, str]], pieces: np.ndarray) -> None:
+        """The cost model's rows counted piece by piece (``count`` an array over ``pieces``)."""
+        for action, count, w_bits, a_repr in rows:
+            self.tally.add(lp, action, count, w_bits, a_repr, pieces=pieces)
+
     def _place_rows(self, lp, rows: list[tuple[str, float, float, str]]) -> None:
         """Spread a layer's counted rows over the pieces that do that work."""
         for action, count, w_bits, a_repr in rows:
@@ -626,7 +623,8 @@ class Simulator:
                 self.tally.add(lp, action, count * _share(lp, action), w_bits, a_repr)
 
 
-def _unfold_of(layer) -> float:
+def unfold_of(layer) -> float:
+    """Neuron updates per token of a spike source: its encoder's unfold steps or its LIF steps (1 otherwise)."""
     if isinstance(layer, SpikeEncoder):
         return float(layer.spec.unfold)
     if isinstance(layer, LIF):

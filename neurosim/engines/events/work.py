@@ -19,20 +19,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.errors import NeurosimError
-from neurosim.graph import (
-    LIF,
-    AttentionScore,
-    AttentionValue,
-    Elementwise,
-    Embedding,
-    Encoding,
-    Layer,
-    Linear,
-    Norm,
-    Residual,
-    SpikeEncoder,
+from neurosim.cost import (
+    Rules,
+    attention_rows,
+    encoder_rows,
+    executed_ops,
+    linear_output_rows,
+    linear_synaptic_rows,
+    op_rows,
+    token_contexts,
 )
+from neurosim.errors import NeurosimError
+from neurosim.graph import LIF, AttentionScore, AttentionValue, Layer, Linear, SpikeEncoder
 
 
 @dataclass(frozen=True)
@@ -52,20 +50,14 @@ class Block:
         return float(self.ctx.sum())
 
 
-def make_blocks(tokens: int, block: int, context: int, attention: str) -> list[Block]:
+def make_blocks(tokens: int, block: int, context: int, attention: str, window: int | None = None) -> list[Block]:
     """Blocks of ``block`` tokens for a run of ``tokens`` tokens after ``context`` cached positions."""
     out = []
     total = context + tokens
     for b, s in enumerate(range(0, tokens, block)):
         n = min(block, tokens - s)
         pos = context + s + np.arange(n)
-        if attention == "full":
-            ctx = np.full(n, float(total))
-        elif attention == "causal":
-            ctx = (pos + 1).astype(float)
-        else:
-            ctx = np.zeros(n)
-        out.append(Block(b, s, n, ctx))
+        out.append(Block(b, s, n, token_contexts(pos, total, attention, window)))
     return out
 
 
@@ -123,7 +115,7 @@ def draw_segment_steps(rng: np.random.Generator, widths: np.ndarray, tokens: int
     return per_bin.astype(np.float64) @ fire
 
 
-# --- non-spiking work: counts under the convention, and the ops an embedded core really does --------------------
+# --- non-spiking work: the cost model's rules for one block, and the ops an embedded core really does ----------
 
 
 @dataclass
@@ -136,67 +128,33 @@ class OpWork:
     kv_write: float = 0.0
 
 
-def nonspike_work(layer: Layer, block: Block, conv: dict, mult: float,
+def nonspike_work(layer: Layer, block: Block, rules: Rules,
                   rng: Callable[[], np.random.Generator] | None = None) -> OpWork:
-    """The analytic engine's rules for one block (real per-token contexts), for every action a spike phase does
-    not count itself. Spike-driven attention draws its spikes per token (``rng()`` makes the generator)."""
-    nonlinear = bool(conv.get("nonlinear", True))
-    B = block.size
-    rows: list[tuple[str, float, float, str]] = []
-    ops = 0.0
+    """The cost model's rows of one layer for one block (its real per-token contexts), for every action a spike
+    phase does not count itself (a spike-driven Linear's accumulates, a spike source's neurons and spikes).
+    Spike-driven attention draws its spikes per token (``rng()`` makes the generator)."""
+    B, C = float(block.size), block.ctx_sum
+    ops = executed_ops(layer, B, C)
     if isinstance(layer, Linear):
-        if not layer.spiking:
-            wb = layer.weight_bits_priced
-            dense = float(layer.in_features * layer.out_features * B)
-            m = mult if layer.input.encoding is Encoding.INT else 1.0
-            rows += [("mac", dense * m, wb, layer.input.label), ("synapse_read", dense, wb, "")]
-        if layer.bias and nonlinear:
-            rows.append(("add", float(layer.out_features * B), 16, "fp16"))
-        return OpWork(rows)
+        rows = [] if layer.spiking else linear_synaptic_rows(
+            layer, rules, dense=float(layer.in_features * layer.out_features * B))
+        return OpWork(rows + linear_output_rows(layer, rules, B))
     if isinstance(layer, (AttentionScore, AttentionValue)):
-        if conv.get("attention", "causal") == "none" or block.ctx_sum == 0:
-            return OpWork([])
+        spike_ctx = None
         inp = layer.input
-        per_token = layer.heads * layer.head_dim
-        ops = per_token * block.ctx_sum
-        kv_elems = layer.kv_heads * layer.head_dim
-        if inp.encoding.is_spike:
+        if inp.encoding.is_spike and rules.attention != "none" and C > 0:
             d = max(1, math.ceil(float(inp.unfold) - 1e-9))
             p = min(1.0, float(inp.firing_rate or 0.0) * float(inp.unfold) / d)
             gen = rng() if rng is not None else np.random.default_rng(0)
-            spikes = gen.binomial(per_token * d, p, size=B).astype(float)
-            rows.append(("ac", float((spikes * block.ctx).sum()), layer.kv_bits, inp.label))
-        else:
-            rows.append(("mac", ops, layer.kv_bits, inp.label))
-        kv_read, kv_write = kv_elems * block.ctx_sum, float(kv_elems * B)
-        rows += [("kv_read", kv_read, layer.kv_bits, ""), ("kv_write", kv_write, layer.kv_bits, "")]
-        return OpWork(rows, ops, kv_read, kv_write)
+            spikes = gen.binomial(layer.heads * layer.head_dim * d, p, size=block.size).astype(float)
+            spike_ctx = float((spikes * block.ctx).sum())
+        rows = attention_rows(layer, rules, B, C, spike_ctx)
+        if not rows:
+            return OpWork([])
+        kv = {a: c for a, c, _, _ in rows if a in ("kv_read", "kv_write")}
+        return OpWork(rows, ops, kv.get("kv_read", 0.0), kv.get("kv_write", 0.0))
     if isinstance(layer, SpikeEncoder):
-        if layer.rotation == "hadamard":
-            n = layer.dim * math.log2(max(layer.dim, 2)) * B
-            if nonlinear:
-                rows.append(("add", n, 16, "fp16"))
-            return OpWork(rows, n)
-        if layer.rotation == "random":
-            n = float(layer.dim * layer.dim * B)
-            if nonlinear:
-                rows.append(("mac", n, 16, "fp16"))
-            return OpWork(rows, n)
-        return OpWork(rows)
+        return OpWork(encoder_rows(layer, rules, B), ops)
     if isinstance(layer, LIF):
         return OpWork([])
-    if isinstance(layer, Embedding):
-        return OpWork([("embedding_read", float(layer.dim * B), layer.w_bits, "")])
-    if isinstance(layer, Norm):
-        ops = 2.0 * layer.dim * B
-        return OpWork([("mac", ops, 16, "fp16")] if nonlinear else [], ops)
-    if isinstance(layer, Residual):
-        ops = float(layer.dim * B)
-        return OpWork([("add", ops, 16, "fp16")] if nonlinear else [], ops)
-    if isinstance(layer, Elementwise):
-        if layer.op == "softmax":
-            ops = 3.0 * layer.dim * block.ctx_sum
-        else:
-            ops = float(layer.dim * layer.ops_per_element * B)
-        return OpWork([("mac", ops, 16, "fp16")] if nonlinear else [], ops)
-    return OpWork([])
+    return OpWork(op_rows(layer, rules, B, C), ops)
