@@ -39,7 +39,7 @@ def lava_importable() -> bool:
 
 def cases(args: argparse.Namespace) -> list[tuple[str, object, int]]:
     from neurosim.graph import Graph
-    from neurosim.lava.network import lower_graph
+    from neurosim.lava.lower import lower_graph
     from neurosim.workloads.builders import build_graph
     from neurosim.workloads.spec import load_workload
 
@@ -70,7 +70,7 @@ def main() -> int:
         return 0
 
     from neurosim.errors import NeurosimError
-    from neurosim.lava.network import first_difference, run_engine
+    from neurosim.snn import first_difference, run_engine
 
     rows = []
     for label, net, steps in cases(args):

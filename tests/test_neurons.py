@@ -1,6 +1,6 @@
 """Fixed-point LIF and Dense arithmetic against hand-worked cases (Loihi / lava-nc 0.10 bit-accurate semantics).
 
-Every expected number below is worked out by hand from the rules in neurosim/functional/neurons.py's docstring:
+Every expected number below is worked out by hand from the rules in neurosim/neurons.py's docstring:
 u <- trunc0(u * (4096 - du - 1) / 4096) + (a << 6), folded once into (-2^23, 2^23];
 v <- trunc0(v * (4096 - dv) / 4096) + u + (bias_mant << bias_exp), saturated to +-(2^23 - 1);
 spike when v > vth << 6, then v <- 0.
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neurosim.errors import NeurosimError
-from neurosim.functional.neurons import (
+from neurosim.neurons import (
     DenseFixedParams,
     FixedLifParams,
     FixedLifState,

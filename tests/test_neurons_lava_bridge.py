@@ -10,16 +10,10 @@ import pytest
 
 from neurosim.cli import main
 from neurosim.errors import ModelPackageMissing, NeurosimError
-from neurosim.functional.neurons import dense_fixed_run, lif_fixed_run
 from neurosim.graph import Graph
-from neurosim.lava.network import (
-    NetworkTrace,
-    first_difference,
-    lower_graph,
-    parse_lif_overrides,
-    run_engine,
-    run_functional,
-)
+from neurosim.lava.lower import lower_graph, parse_lif_overrides
+from neurosim.neurons import dense_fixed_run, lif_fixed_run
+from neurosim.snn import NetworkTrace, first_difference, run_engine, run_functional
 from neurosim.workloads.builders import build_graph
 from neurosim.workloads.spec import load_workload
 

@@ -27,7 +27,7 @@ def _engines(spec: str) -> tuple[list[str], bool]:
 
 def _activity(net, trace) -> list[str]:
     """One line per population: firing rate and how often the 24-bit edges were reached."""
-    from neurosim.functional.neurons import UV_LIMIT
+    from neurosim.neurons import UV_LIMIT
 
     lines = []
     for name, tr in trace.populations.items():
@@ -57,7 +57,8 @@ def lava_check_cmd(
 ) -> None:
     """Run a network in Lava and in neurosim's engines; print `identical` or the first difference."""
     from neurosim.errors import NeurosimError
-    from neurosim.lava.network import first_difference, lower_graph, parse_lif_overrides, run_engine
+    from neurosim.lava.lower import lower_graph, parse_lif_overrides
+    from neurosim.snn import first_difference, run_engine
     from neurosim.workloads.builders import load_graph
 
     names, events_optional = _engines(engines)

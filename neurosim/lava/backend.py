@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from neurosim.errors import ModelPackageMissing
-from neurosim.functional.neurons import LifTrace
-from neurosim.lava.network import NetworkTrace, SpikingNetwork
+from neurosim.neurons import LifTrace
+from neurosim.snn import NetworkTrace, SpikingNetwork
 
 LAVA_HINT = (
     "lava-nc is not installed in this environment; it supports Python 3.10 only: run `make lava-env` to create "

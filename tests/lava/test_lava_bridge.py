@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurosim.functional.neurons import (
+from neurosim.graph import Graph
+from neurosim.lava.backend import run_lava
+from neurosim.lava.lower import lower_graph
+from neurosim.neurons import (
     UV_LIMIT,
     DenseFixedParams,
     FixedLifParams,
@@ -19,17 +22,7 @@ from neurosim.functional.neurons import (
     lif_fixed_run,
     lif_float_run,
 )
-from neurosim.graph import Graph
-from neurosim.lava.backend import run_lava
-from neurosim.lava.network import (
-    Population,
-    Projection,
-    SpikeSource,
-    SpikingNetwork,
-    first_difference,
-    lower_graph,
-    run_functional,
-)
+from neurosim.snn import Population, Projection, SpikeSource, SpikingNetwork, first_difference, run_functional
 from neurosim.workloads.builders import build_graph
 from neurosim.workloads.spec import load_workload
 

@@ -1,13 +1,13 @@
 """The event-driven run of a small spiking network (Dense projections + fixed-point LIF populations), step by step,
-for ``neurosim lava-check`` (see :mod:`neurosim.lava.network` for the network and the timing it must follow).
+for ``neurosim lava-check`` (see :mod:`neurosim.snn` for the network and the timing it must follow).
 
 Each source and each population is a SimPy process that advances one algorithmic time step per event. At step
 ``t`` a source emits the nonzero entries of ``spikes[t]`` as one message bundle (indices and payloads, never one
 event per spike); a Dense projection accumulates, event by event, the stored weight columns of the inputs that
 fired (times the payload for graded spikes), with Lava's integer widths, and delivers the sum to its population's
 inbox for step ``t + 1``; a population adds its inbox (int32) and takes one literal fixed-point LIF step
-(:func:`~neurosim.functional.neurons.lif_fixed_step`), then emits its own spikes. The functional reference
-(:func:`~neurosim.lava.network.run_functional`) instead multiplies whole spike trains at once with a fast
+(:func:`~neurosim.neurons.lif_fixed_step`), then emits its own spikes. The functional reference
+(:func:`~neurosim.snn.run_functional`) instead multiplies whole spike trains at once with a fast
 unrolled LIF, so agreement checks both.
 """
 
@@ -18,11 +18,12 @@ import time
 import numpy as np
 import simpy
 
+from neurosim.neurons import FixedLifState, LifTrace, lif_fixed_step, wrap_int32
+from neurosim.snn import NetworkTrace, SpikingNetwork
+
 
 def _accumulate(stored: np.ndarray, weight_exp: int, graded: bool, idx: np.ndarray, payload: np.ndarray) -> np.ndarray:
     """What a Dense sends for one step's events: the columns of the inputs that fired (x payload when graded)."""
-    from neurosim.functional.neurons import wrap_int32
-
     if len(idx) == 0:
         return np.zeros(stored.shape[0], dtype=np.int64)
     cols = stored[:, idx]
@@ -34,12 +35,9 @@ def _accumulate(stored: np.ndarray, weight_exp: int, graded: bool, idx: np.ndarr
     return wrap_int32(acc)
 
 
-def simulate_snn(net, steps: int | None = None):
-    """Run ``net`` (a :class:`~neurosim.lava.network.SpikingNetwork`) for ``steps`` steps, event by event; return a
-    :class:`~neurosim.lava.network.NetworkTrace` with every population's spikes, u and v at the end of each step."""
-    from neurosim.functional.neurons import FixedLifState, LifTrace, lif_fixed_step
-    from neurosim.lava.network import NetworkTrace
-
+def simulate_snn(net: SpikingNetwork, steps: int | None = None) -> NetworkTrace:
+    """Run ``net`` (a :class:`~neurosim.snn.SpikingNetwork`) for ``steps`` steps, event by event; return a
+    :class:`~neurosim.snn.NetworkTrace` with every population's spikes, u and v at the end of each step."""
     t0 = time.perf_counter()
     net.check()
     steps = net.steps if steps is None else int(steps)
