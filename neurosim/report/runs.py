@@ -141,7 +141,7 @@ def mapping_summary(report: dict[str, Any], mesh: tuple[int, int], grid: tuple[i
 
 
 #: the simulator's entry point for reports (see docs/reports.md, "Run record API": engines)
-SIMULATOR_ENTRY = ("neurosim.engines.events", "report_run")
+SIMULATOR_ENTRY = ("neurosim.report.events_record", "report_run")
 
 
 @dataclass

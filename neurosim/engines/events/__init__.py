@@ -2,8 +2,10 @@
 
 * :func:`run_workload` (workload, hardware and mapping by name; statistical or exact mode) and :func:`simulate`
   (a graph already mapped) -> :class:`SimResult` (counters, timing, energy);
-* :func:`to_run_record` / :func:`report_run`: the run record for ``neurosim report``;
 * :func:`simulate_snn`: a Dense + LIF network step by step, for ``neurosim lava-check``.
+
+A simulation becomes a run record in :mod:`neurosim.report.events_record` (the report reads engines, never the
+other way round).
 
 Heavy imports happen on first use, so ``import neurosim.engines.events`` stays cheap.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SimConfig", "SimResult", "report_run", "run_workload", "simulate", "simulate_snn", "to_run_record"]
+__all__ = ["SimConfig", "SimResult", "run_workload", "simulate", "simulate_snn"]
 
 
 def __getattr__(name: str) -> Any:
@@ -28,10 +30,6 @@ def __getattr__(name: str) -> Any:
         from neurosim.engines.events.run import run_workload
 
         return run_workload
-    if name in ("to_run_record", "report_run"):
-        from neurosim.engines.events import record
-
-        return getattr(record, name)
     if name == "simulate_snn":
         from neurosim.engines.events.snn import simulate_snn
 

@@ -1,7 +1,9 @@
-"""A simulation as a run record (``neurosim.report``): energy both ways, timing, mapping, rates, assumptions.
+"""An event-driven simulation as a run record: energy both ways, timing, mapping, rates, assumptions.
 
 :func:`to_run_record` is what ``neurosim simulate --save-run`` writes; :func:`report_run` is the simulator's entry
-point for ``neurosim report --mode statistical|exact`` (see docs/reports.md, "Run record API").
+point for ``neurosim report --mode statistical|exact`` (see docs/reports.md, "Run record API"). It lives in the
+report, above the engines, so that the simulator never imports the report (the import-linter layers contract in
+``pyproject.toml``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,14 @@ import numpy as np
 import pandas as pd
 
 from neurosim.engines.events.engine import SimResult
+from neurosim.engines.events.sim import unfold_of
+from neurosim.errors import NeurosimError
+from neurosim.graph import LIF, SpikeEncoder
+from neurosim.mapping.report import mapping_report as make_report
+from neurosim.mapping.routing import chip_coords
+from neurosim.report.build import HARDWARE_AWARE, PAPER_STYLE, record_from_counters
+from neurosim.report.record import Assumption, RunRecord, Table, Timing
+from neurosim.report.runs import map_for_report, mapping_summary
 
 #: how the simulator turns counts into time, for the record's assumptions
 TIMING_ASSUMPTIONS = [
@@ -35,8 +45,6 @@ TIMING_ASSUMPTIONS = [
 def link_tables(res: SimResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulated load per token of every used link: on-chip rows ``chip, x0, y0, x1, y1, load`` and chip-to-chip
     rows ``chip_a, chip_b, load`` (both directions summed, as the mapper reports them)."""
-    from neurosim.mapping.routing import chip_coords
-
     mesh, hw = res.plan.mesh, res.hw
     msgs = res.link_messages
     live = np.nonzero(msgs > 0)[0] if msgs is not None else np.zeros(0, dtype=np.int64)
@@ -66,25 +74,19 @@ def measured_rates(res: SimResult) -> dict[str, float]:
     """Spike sources' firing rates in this run: measured (exact) or as drawn (statistical)."""
     if res.measured_rates is not None:
         return dict(res.measured_rates)
-    from neurosim.engines.events.sim import _unfold_of
-    from neurosim.graph import LIF, SpikeEncoder
-
     spikes = res.counters[res.counters["action"] == "spike"].groupby("layer")["count"].sum()
     out = {}
     for layer in res.graph:
         if isinstance(layer, (SpikeEncoder, LIF)) and layer.name in spikes.index:
             width = layer.out_dim
-            out[layer.name] = float(spikes[layer.name]) / (width * _unfold_of(layer) * res.tokens)
+            out[layer.name] = float(spikes[layer.name]) / (width * unfold_of(layer) * res.tokens)
     return out
 
 
 def to_run_record(res: SimResult, spec, hardware_info: dict[str, Any] | None = None,
                   assumptions: list | None = None, mapping_report: dict[str, Any] | None = None,
-                  title: str = "", extra_notes: list[str] | None = None):
+                  title: str = "", extra_notes: list[str] | None = None) -> RunRecord:
     """The run record of a simulation (energy tables: paper-style = paper-45nm, hardware-aware = the hardware's)."""
-    from neurosim.report.build import HARDWARE_AWARE, PAPER_STYLE, record_from_counters
-    from neurosim.report.record import Assumption, Table, Timing
-
     t = res.timing
     per_tok = 1.0 / max(t.block_tokens, 1)
     timing = Timing(
@@ -102,21 +104,14 @@ def to_run_record(res: SimResult, spec, hardware_info: dict[str, Any] | None = N
     hw = res.hw
     info = dict(hardware_info or {"name": hw.name, "kind": "hardware", "table": res.hw_table.name,
                                   "description": " ".join(hw.description.split())})
-    summary = None
-    try:
-        from neurosim.mapping.report import mapping_report as make_report
-        from neurosim.report.runs import mapping_summary
-
-        rep = mapping_report or make_report(res.graph, res.mapping)
-        on, off = link_tables(res)
-        if len(on) or len(off):
-            rep = dict(rep)
-            rep["links"], rep["chip_links"] = on, off
-        w, h, _ = hw.mesh_shape
-        summary = mapping_summary(rep, (w, h), tuple(hw.grid_shape))
-        summary.load_unit = "messages per token (simulated)"
-    except ImportError:  # a build without the report helpers: the record has no mapping section
-        summary = None
+    rep = mapping_report or make_report(res.graph, res.mapping)
+    on, off = link_tables(res)
+    if len(on) or len(off):
+        rep = dict(rep)
+        rep["links"], rep["chip_links"] = on, off
+    w, h, _ = hw.mesh_shape
+    summary = mapping_summary(rep, (w, h), tuple(hw.grid_shape))
+    summary.load_unit = "messages per token (simulated)"
     every = list(assumptions or [])
     every += [Assumption(item=f"simulator: {k}", assumption=v, where="neurosim.engines.events")
               for k, v in TIMING_ASSUMPTIONS]
@@ -136,12 +131,10 @@ def to_run_record(res: SimResult, spec, hardware_info: dict[str, Any] | None = N
 
 def report_run(mode: str, workload: str, hw: str, spec, graph, hardware, mapping, text: str | None = None,
                progress=None, tokens: int | None = None, context: int | None = None, seed: int = 0,
-               sync: bool = True, **_unused):
+               sync: bool = True, **_unused) -> RunRecord:
     """The simulator's entry point for ``neurosim report --mode statistical|exact`` (returns a RunRecord).
     ``_unused`` takes what the report passes for other engines (e.g. its SimChoice, already unpacked here)."""
     from neurosim.engines.events.run import Resolved, run_workload
-    from neurosim.errors import NeurosimError
-    from neurosim.report.runs import map_for_report
 
     if hardware.spec is None:
         raise NeurosimError(f"--mode {mode} simulates a mapped system: --hw {hw} must be a hardware model, not an "
