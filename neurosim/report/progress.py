@@ -1,4 +1,6 @@
-"""A progress display for long steps: a rich spinner and step name on a terminal, silent otherwise (pipes, CI)."""
+"""A progress display for long steps: a rich spinner and step name on a terminal, silent otherwise (pipes, CI);
+``NEUROSIM_PROGRESS=lines`` prints plain step lines on stderr instead, terminal or not (logs, and tests that wait
+for a run to be under way before they interrupt it)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,22 @@ def interactive() -> bool:
     return sys.stderr.isatty()
 
 
+def lines() -> bool:
+    """True when ``NEUROSIM_PROGRESS=lines``: one plain line per step on stderr, flushed, wherever stderr goes."""
+    return os.environ.get("NEUROSIM_PROGRESS") == "lines"
+
+
+def line(title: str, msg: str) -> None:
+    """One progress line on stderr (``title: msg``), flushed at once so a reader sees it while the run goes on."""
+    print(f"{title}: {msg}", file=sys.stderr, flush=True)
+
+
 @contextlib.contextmanager
 def steps(title: str, total: int | None = None) -> Iterator[Callable[[str], None]]:
     """Yield ``step(message)``: each call marks the previous step done and shows the new one."""
+    if lines():
+        yield lambda msg: line(title, msg)
+        return
     if not interactive():
         yield lambda _msg: None
         return
