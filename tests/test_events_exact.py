@@ -161,8 +161,8 @@ def test_simulate_snn_matches_the_functional_network_run_step_by_step():
     """A chain source -> Dense -> LIF -> Dense -> LIF plus a second Dense into the last population, binary and
     graded messages, with leaks and biases: the event-driven run equals the functional one at every step."""
     from neurosim.engines.events.snn import simulate_snn
-    from neurosim.functional.neurons import DenseFixedParams, FixedLifParams, lava_weights_for
-    from neurosim.lava.network import (
+    from neurosim.neurons import DenseFixedParams, FixedLifParams, lava_weights_for
+    from neurosim.snn import (
         NetworkTrace,
         Population,
         Projection,

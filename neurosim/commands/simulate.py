@@ -60,7 +60,7 @@ def simulate_cmd(
         record = None
         if save_run is not None:
             step("writing the run record")
-            from neurosim.engines.events.record import to_run_record
+            from neurosim.report.events_record import to_run_record
             from neurosim.workloads.spec import load_workload
 
             record = to_run_record(res, load_workload(workload, sets or None))
