@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from neurosim.errors import NeurosimError
 from neurosim.io import load_yaml
+from neurosim.overrides import apply_overrides
 
 HARDWARE_FORMAT_VERSION = 1
 
@@ -598,8 +599,6 @@ def load_hardware(name_or_path: str, sets: list[str] | None = None) -> Hardware:
     """A built-in name (``loihi2``) or a path -> a validated :class:`Hardware`; ``sets`` are ``a.b.value=x``."""
     data, where = _raw(name_or_path)
     if sets:
-        from neurosim.workloads.spec import apply_overrides
-
         data = apply_overrides(data, sets, where)
     return hardware_from_dict(data, where)
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from neurosim import overrides
 from neurosim.errors import NeurosimError
 from neurosim.io import load_yaml
 
@@ -153,40 +154,10 @@ ALIASES = {
 }
 
 
-def _parse_scalar(text: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
 def apply_overrides(data: dict[str, Any], sets: list[str] | None, where: str) -> dict[str, Any]:
-    """Apply ``key=value`` overrides (dotted keys for nested fields) to a workload mapping."""
-    data = _deepcopy(data)
-    for item in sets or []:
-        if "=" not in item:
-            raise NeurosimError(f"--set {item!r}: expected key=value, e.g. --set w_bits=6")
-        key, _, raw = item.partition("=")
-        key = ALIASES.get(key.strip(), key.strip())
-        value = _parse_scalar(raw.strip())
-        parts = key.split(".")
-        node = data
-        for p in parts[:-1]:
-            if not isinstance(node.get(p), dict):
-                node[p] = {} if node.get(p) is None else node[p]
-            node = node[p]
-        node[parts[-1]] = value
-    return data
-
-
-def _deepcopy(d: Any) -> Any:
-    if isinstance(d, dict):
-        return {k: _deepcopy(v) for k, v in d.items()}
-    if isinstance(d, list):
-        return [_deepcopy(v) for v in d]
-    return d
+    """Apply ``key=value`` overrides (dotted keys for nested fields, the short :data:`ALIASES`) to a workload
+    mapping (the rule is :func:`neurosim.overrides.apply_overrides`, shared with hardware models)."""
+    return overrides.apply_overrides(data, sets, where, ALIASES)
 
 
 def format_validation_error(exc: ValidationError, where: str, model: type[BaseModel] | None = None) -> str:
