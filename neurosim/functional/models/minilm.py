@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.functional.models import package_dir, require
+from neurosim.functional.models.packages import package_dir, require
 
 
 @dataclass

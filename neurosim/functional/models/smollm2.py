@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.functional.models import package_dir, require
+from neurosim.functional.models.packages import package_dir, require
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 QK = 32  # elements per Q4_1 / Q8_0 block
