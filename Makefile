@@ -71,12 +71,15 @@ browser:
 	    ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium) \
 	      >/dev/null 2>&1 || echo "note: chromium could not be installed; the browser test will skip"; }
 
+# the layering contracts first (pyproject.toml [tool.importlinter]): an upward import or a cycle fails fast
 test: $(MODELS_STAMP) $(INTEROP_STAMP) browser
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 	@$(MAKE) --no-print-directory test-lava
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check neurosim tests benchmarks
+	$(VENV)/bin/lint-imports
 
 bench: $(MODELS_STAMP)
 	$(PY) benchmarks/run.py
@@ -85,7 +88,7 @@ bench: $(MODELS_STAMP)
 reports: $(MODELS_STAMP)
 	$(VENV)/bin/neurosim reproduce sdllm --out reports/sdllm
 	$(PY) reports/rates/generate.py
-	$(PY) -m neurosim.engines.events.energy_report
+	$(PY) -m neurosim.report.energy_report
 	$(MAKE) --no-print-directory demo
 
 clean:
