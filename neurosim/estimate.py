@@ -27,7 +27,7 @@ class Estimate:
 
 def estimate(workload: str | WorkloadSpec | Graph, energy: str | EnergyTable = "paper-45nm",
              sets: list[str] | None = None, seq_len: int | None = None, batch: int | None = None,
-             convention: str = "workload") -> Estimate:
+             convention: str = "real") -> Estimate:
     """Count a workload (a name, a spec, a graph or a graph file) analytically and price it."""
     table = energy if isinstance(energy, EnergyTable) else load_energy_table(energy)
     spec: WorkloadSpec | None = None

@@ -27,7 +27,7 @@ ANALYTIC_ACTIONS = ("ac", "synapse_read", "spike", "neuron_update", "state_read"
 def llama2():
     """LLaMA2-7B's first two decoder blocks on Hala Point (the full model's per-block work, mapped as the mapper
     maps the whole model), 1024-token prefill under the workload's paper convention."""
-    return resolve("sdllm-llama2-7b", "hala-point", sets=["layers=2"])
+    return resolve("sdllm-llama2-7b", "hala-point", sets=["layers=2"], convention="paper")
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +65,9 @@ def test_statistical_counts_agree_with_the_analytic_engine_within_one_percent(ll
 def test_paper_style_energy_reproduces_seed_002(llama2, llama2_run):
     """Seed 002: SDLLM LLaMA2-7B W4 D=8 at 1024 tokens, 0.75 T bit-op-scaled FLOPs and 0.67 J. Two of the 32
     identical blocks run here, so 16 x their energy is the model's."""
-    full = estimate("sdllm-llama2-7b", "paper-45nm")
+    full = estimate("sdllm-llama2-7b", "paper-45nm", convention="paper")
     assert round(full.totals["flops_T"], 2) == 0.75 and round(full.totals["energy_J"], 2) == 0.67
-    two = estimate("sdllm-llama2-7b", "paper-45nm", sets=["layers=2"])
+    two = estimate("sdllm-llama2-7b", "paper-45nm", sets=["layers=2"], convention="paper")
     paper = llama2_run.priced("paper-style")
     ev_j = paper["energy_pj"].sum() * 1e-12
     ev_t = paper["scaled_ops"].sum() * 1e-12

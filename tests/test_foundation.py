@@ -124,9 +124,11 @@ def test_every_sdllm_cell_reproduces_within_1_2_percent():
 
 
 def test_estimate_llama2_7b_prints_the_paper_figures(cli):
-    code, out, err = cli("estimate", "sdllm-llama2-7b", "--energy", "paper-45nm", "--format", "json")
+    code, out, err = cli("estimate", "sdllm-llama2-7b", "--energy", "paper-45nm", "--convention", "paper",
+                         "--format", "json")
     assert code == 0, err
     d = json.loads(out)
+    assert d["convention"]["name"] == "paper"
     assert f"{d['totals']['flops_T']:.2f}" == "0.75"
     assert f"{d['totals']['energy_J']:.2f}" == "0.67"
     assert d["printed"] == {"flops": "0.75 T", "energy": "0.67 J"}

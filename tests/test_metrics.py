@@ -48,9 +48,10 @@ def test_connection_sparsity_and_footprint():
     assert ConnectionSparsity.from_weights([np.array([[0.0, 1.0], [0.0, 0.0]]), np.ones(4)]) == 3 / 8
     assert ConnectionSparsity.from_weights([]) is None
     g = build_graph(load_workload("spikingbert-4l", ["layers=1"]))
-    # ternary weights stored in 2 bits: 4 d^2 + 2 d ffn weights; embedding at 16 bits; 3 LayerNorms (gamma, beta)
+    # ternary weights stored in 2 bits: 4 d^2 + 2 d ffn weights; BERT's biases (4 d + ffn + d) at 32 bits;
+    # embedding at 16 bits; 3 LayerNorms (gamma, beta)
     d, ffn, vocab = 768, 3072, 30522
-    expect = (4 * d * d + 2 * d * ffn) * 2 / 8 + vocab * d * 2 + 3 * 2 * d * 2
+    expect = (4 * d * d + 2 * d * ffn) * 2 / 8 + (5 * d + ffn) * 4 + vocab * d * 2 + 3 * 2 * d * 2
     assert Footprint.from_graph(g) == expect
 
 

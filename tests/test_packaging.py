@@ -53,7 +53,7 @@ def test_wheel_installs_builtins_that_load_outside_the_checkout(tmp_path):
         "assert 'sdllm-llama2-7b' in builtin_names('workload');"
         "assert resolve('energy', 'paper-45nm').is_file();"
         "hw = builtin_names('hardware'); assert not hw or resolve('hardware', hw[0]).is_file();"
-        "e = estimate('sdllm-llama2-7b'); print(round(e.totals['energy_J'], 2), sorted(hw))"
+        "e = estimate('sdllm-llama2-7b', convention='paper'); print(round(e.totals['energy_J'], 2), sorted(hw))"
     )
     out = subprocess.run([sys.executable, "-c", probe, str(site)], check=True, capture_output=True, text=True,
                          cwd=tmp_path, timeout=120)

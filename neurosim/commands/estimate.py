@@ -16,8 +16,9 @@ def estimate_cmd(
     seq: int | None = typer.Option(None, "--seq", help="sequence length in tokens (default: the workload's, 1024)"),
     batch: int | None = typer.Option(None, "--batch", help="batch size (default 1)"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set w_bits=6 --set unfold=32"),
-    convention: str = typer.Option("workload", "--convention",
-                                   help="what the count includes: workload (its own), paper, principled"),
+    convention: str = typer.Option("real", "--convention",
+                                   help="what the count includes: real (the model as it is; default) or paper "
+                                   "(the paper's printed count)"),
     by: str = typer.Option("layer", "--by", help="rows per layer, block, role or kind"),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or md"),
 ) -> None:

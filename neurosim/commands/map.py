@@ -23,8 +23,8 @@ def map_cmd(
                                       help="let output-split cut a fan-in above the core's limit into chunks"),
     kv_cache: str = typer.Option("cores", "--kv-cache", help="where the KV cache lives: cores (neuro-core SRAM) or "
                                                              "none (not mapped)"),
-    convention: str = typer.Option("workload", "--convention",
-                                   help="which layers the graph has: workload (its own), paper, principled"),
+    convention: str = typer.Option("real", "--convention",
+                                   help="which layers the graph has: real (the model as it is; default) or paper"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set w_bits=6"),
     hw_sets: list[str] = typer.Option([], "--hw-set", help="override a hardware figure: "
                                                            "--hw-set core.synapse_memory.value='192 KiB'"),

@@ -66,7 +66,7 @@ def export_nir_cmd(
     workload: str = typer.Argument(..., help="a workload name or .yaml, or a graph .yaml written by import-nir"),
     out: Path = typer.Option(..., "--out", "-o", help="the NIR file to write"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set layers=1"),
-    convention: str = typer.Option("workload", "--convention", help="workload, paper or principled"),
+    convention: str = typer.Option("real", "--convention", help="real (default) or paper"),
     dt: float | None = typer.Option(None, "--dt", help="time step in seconds written as metadata (default 1e-4)"),
     max_weights: int = typer.Option(64_000_000, "--max-weights", help="limit on placeholder (zero) weights"),
 ) -> None:

@@ -30,7 +30,8 @@ def simulate_cmd(
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set layers=2"),
     hw_sets: list[str] = typer.Option([], "--hw-set", help="override a hardware figure: "
                                                            "--hw-set chip.barrier_sync.value='500 ns'"),
-    convention: str = typer.Option("workload", "--convention", help="what is counted: workload, paper, principled"),
+    convention: str = typer.Option("real", "--convention", help="what is counted: real (the model as it is; "
+                                   "default) or paper (the paper's printed count)"),
     strategy: str = typer.Option("output", "--strategy", help="partition when mapping now: output or input"),
     placement: str = typer.Option("locality", "--placement", help="placement when mapping now: locality or "
                                                                    "serpentine"),

@@ -67,10 +67,17 @@ class _Builder:
         self.g.add(
             cls(name, block, role, in_features=fan_in, out_features=fan_out,
                 w_bits=w_bits or self.spec.w_bits, input=activation_for(self.spec, role),
-                w_format=w_format or self.w_format, **extra),
+                w_format=w_format or self.w_format, bias=self.has_bias(name, cls), **extra),
             after,
         )
         return name
+
+    def has_bias(self, name: str, cls: type[Linear]) -> bool:
+        """Whether a projection carries a bias, as the model's config says (``model.bias``)."""
+        bias = self.spec.model.bias or ("all" if self.spec.family == "bert" else "none")
+        if cls is Readout or bias == "none":
+            return False
+        return bias == "all" or name.rsplit(".", 1)[-1] in ("q_proj", "k_proj", "v_proj")
 
     def elementwise(self, name: str, dim: int, op: str, after: str | list[str], block: int | None,
                     ops: float = 1.0) -> str:
@@ -248,25 +255,31 @@ def _symboliclight(spec: WorkloadSpec, conv: Convention) -> Graph:
 BUILDERS = {"llama": _llama, "bert": _bert, "rwkv": _rwkv, "symboliclight": _symboliclight}
 
 
-def build_graph(spec: WorkloadSpec, convention: str | Convention = "workload") -> Graph:
-    """Build the layer graph of a workload.
+#: the conventions a run can ask for by name; "workload" and "principled" are the first release's names of "real"
+CONVENTIONS = ("real", "paper")
+CONVENTION_ALIASES = {"workload": "real", "principled": "real"}
 
-    ``convention``: "workload" (the spec's own ``convention``), "paper" (the spec's ``paper_convention``, the
-    count the paper printed), "principled" (causal attention, grouped k/v, lm_head, non-linear ops), or a
-    :class:`Convention`.
-    """
+
+def convention_of(spec: WorkloadSpec, convention: str | Convention = "real") -> tuple[str, Convention]:
+    """(name, convention) a run counts under: "real" (the model as it is: the spec's ``convention``, the default)
+    or "paper" (the spec's ``paper_convention``: what the paper's printed count includes)."""
     if isinstance(convention, Convention):
-        conv = convention
-    elif convention == "workload":
-        conv = spec.convention
-    elif convention == "paper":
+        return "custom", convention
+    name = CONVENTION_ALIASES.get(convention, convention)
+    if name == "real":
+        return name, spec.convention
+    if name == "paper":
         if spec.paper_convention is None:
-            raise NeurosimError(f"workload {spec.name}: no 'paper_convention' is defined; use 'principled'")
-        conv = spec.paper_convention
-    elif convention == "principled":
-        conv = Convention()
-    else:
-        raise NeurosimError(f"convention {convention!r}; allowed: workload, paper, principled")
+            raise NeurosimError(f"workload {spec.name}: --convention paper: the workload has no 'paper_convention' "
+                                "(no paper count to reproduce); allowed: real")
+        return name, spec.paper_convention
+    raise NeurosimError(f"--convention {convention!r}; allowed: {', '.join(CONVENTIONS)}")
+
+
+def build_graph(spec: WorkloadSpec, convention: str | Convention = "real") -> Graph:
+    """Build the layer graph of a workload under a convention (see :func:`convention_of`; default: the real model).
+    The graph's ``meta["convention"]`` names it (``name``) beside what it includes."""
+    conv_name, conv = convention_of(spec, convention)
     builder = BUILDERS.get(spec.family)
     if builder is None:
         raise NeurosimError(f"workload {spec.name}: family {spec.family!r} has no builder; allowed: {', '.join(BUILDERS)}")
@@ -276,7 +289,7 @@ def build_graph(spec: WorkloadSpec, convention: str | Convention = "workload") -
             "workload": spec.name,
             "family": spec.family,
             "method": spec.method,
-            "convention": conv.model_dump(),
+            "convention": {"name": conv_name, **conv.model_dump()},
             "seq_len": spec.seq_len,
             "batch": spec.batch,
             "w_bits": spec.w_bits,
@@ -307,7 +320,7 @@ def is_graph_file(source: str) -> bool:
     return isinstance(head, dict) and "layers" in head and "family" not in head
 
 
-def load_graph(source: str, sets: list[str] | None = None, convention: str = "workload") -> Graph:
+def load_graph(source: str, sets: list[str] | None = None, convention: str = "real") -> Graph:
     """A built-in workload name, a workload YAML or a graph YAML -> the layer graph engines run."""
     from neurosim.io import load_yaml
     from neurosim.workloads.spec import load_workload

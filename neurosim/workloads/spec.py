@@ -43,6 +43,8 @@ class ModelDims(_Strict):
     max_positions: int | None = Field(default=None, gt=0)
     # family-specific extras (SymbolicLight local window, RWKV time-mix), kept open and documented in each file
     local_window: int | None = Field(default=None, gt=0)
+    # which projections carry a bias: none, qkv (Qwen2.5) or all (BERT); default: all for BERT, none otherwise
+    bias: Literal["none", "qkv", "all"] | None = None
 
     @model_validator(mode="after")
     def _heads_divide(self) -> ModelDims:
@@ -63,8 +65,10 @@ class ModelDims(_Strict):
 
 
 class Convention(_Strict):
-    """What an operation count includes. The paper's printed bases differ between models (see
-    ``reports/sdllm/README.md``); the principled count is causal attention, grouped k/v and the lm_head."""
+    """What an operation count includes. A workload's ``convention`` is the model as it is (every command's
+    default: its real attention and k/v width, its lm_head, its non-linear ops); its ``paper_convention`` is what a
+    paper's printed count includes (asked for by name: ``--convention paper``, and by ``reproduce``). The papers'
+    printed bases differ between models (see ``reports/sdllm/README.md``)."""
 
     attention: Literal["full", "causal", "none"] = "causal"
     kv_width: Literal["grouped", "full"] = "grouped"
@@ -99,7 +103,7 @@ class WorkloadSpec(_Strict):
     seq_len: int = Field(default=1024, gt=0)
     batch: int = Field(default=1, gt=0)
     convention: Convention = Field(default_factory=Convention)
-    paper_convention: Convention | None = None
+    paper_convention: Convention | None = None  # what the paper's printed count includes (--convention paper)
     notes: list[str] = Field(default_factory=list)
 
     @field_validator("version")

@@ -38,7 +38,7 @@ class Resolved:
 
 
 def resolve(workload: str, hw_name: str, sets: list[str] | None = None, hw_sets: list[str] | None = None,
-            convention: str = "workload", mapping_file: str | None = None, strategy: str = "output",
+            convention: str = "real", mapping_file: str | None = None, strategy: str = "output",
             placement: str = "locality", step: Callable[[str], None] | None = None) -> Resolved:
     """Load the workload and hardware, and map one onto the other (or read ``mapping_file`` and check it)."""
     from neurosim.hardware import load_hardware
@@ -97,7 +97,7 @@ def load_histogram(path: str) -> CountHistogram:
 def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = "statistical", tokens: int | None = None,
                  context: int = 0, block: int | None = None, text: str | None = None, sync: bool = True,
                  seed: int = 0, sets: list[str] | None = None, hw_sets: list[str] | None = None,
-                 convention: str = "workload", mapping_file: str | None = None, strategy: str = "output",
+                 convention: str = "real", mapping_file: str | None = None, strategy: str = "output",
                  placement: str = "locality", histogram: str | None = None, verify: bool = False,
                  step: Callable[[str], None] | None = None,
                  progress: Callable[[int, int], None] | None = None, resolved: Resolved | None = None) -> SimResult:
