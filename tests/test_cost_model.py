@@ -57,11 +57,12 @@ def test_analytic_fed_the_measured_activity_counts_exactly_what_the_functional_e
     assert set(a.index) == set(f.index)
     for k in f.index:
         assert a[k] == f[k], k
-    assert fr.counters.equals(fn) or _sums(fr.counters).equals(f)
+    # the traced run inside exact mode and a plain functional run measure the same activity
+    assert _sums(fr.counters).equals(f)
 
 
 def test_event_engine_counts_every_cost_model_action_identically(three_engines):
-    r, an, ev, fn, _ = three_engines
+    r, _, ev, fn, _ = three_engines
     e, f = _sums(ev), _sums(fn)
     for k in f.index:  # every action the cost model counted, identical in the simulator
         assert e.get(k, 0.0) == f[k], k
