@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.errors import NeurosimError
+from neurosim.errors import DoesNotFit, NeurosimError
 from neurosim.graph import AttentionScore, AttentionValue, Graph
 from neurosim.hardware import Hardware
 from neurosim.mapping.model import MAPPING_FORMAT_VERSION, EdgeRoutes, LayerMapping, Mapping, _routes
@@ -48,8 +48,8 @@ def _cores_needed(groups: dict[str, np.ndarray]) -> int:
 def map_graph(graph: Graph, hw: Hardware, opts: PartitionOptions | None = None, placement: str = "locality",
               user: dict[str, Any] | None = None, hardware_sets: list[str] | None = None,
               workload: str | None = None) -> Mapping:
-    """Map ``graph`` onto ``hw``. Raises :class:`NeurosimError` when a layer fits no core or the model does not fit
-    the system (saying by how much)."""
+    """Map ``graph`` onto ``hw``. Raises :class:`~neurosim.errors.DoesNotFit` when a layer fits no core or the model
+    does not fit the system (saying by how much), :class:`NeurosimError` for bad options."""
     opts = opts or PartitionOptions()
     if placement not in PLACEMENTS and user is None:
         raise NeurosimError(f"--placement {placement!r}; allowed: {', '.join(PLACEMENTS)} (or --mapping FILE)")
@@ -57,7 +57,7 @@ def map_graph(graph: Graph, hw: Hardware, opts: PartitionOptions | None = None, 
     groups = pack(layers, hw)
     need = _cores_needed(groups)
     if need > hw.total_cores:
-        raise NeurosimError(capacity_message(graph, hw, need, opts))
+        raise DoesNotFit(capacity_message(graph, hw, need, opts))
     edges = make_edges(graph, layers, hw, opts)
     notes = []
     if any(lm.placement == "host" for lm in layers.values()):
@@ -115,7 +115,7 @@ def capacity_message(graph: Graph, hw: Hardware, need: int, opts: PartitionOptio
 def make_edges(graph: Graph, layers: dict[str, LayerMapping], hw: Hardware, opts: PartitionOptions
                ) -> list[EdgeRoutes]:
     """The flows of one token: graph edges (spikes or graded values), partial sums, KV-cache reads and writes."""
-    from neurosim.engines.analytic import run_shape_for
+    from neurosim.cost import run_shape_for
 
     msg_bits = hw.core.message_bits.v
     ctx = run_shape_for(graph).mean_context

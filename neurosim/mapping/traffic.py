@@ -30,7 +30,7 @@ def steps_per_token(graph: Graph) -> float:
 def expected_traffic(graph: Graph, mapping: Mapping, tokens: float | None = None,
                      barriers: bool = True) -> pd.DataFrame:
     """Expected network counts of ``tokens`` tokens (default: the graph's seq_len x batch) on ``mapping``."""
-    from neurosim.engines.analytic import run_shape_for
+    from neurosim.cost import run_shape_for
 
     mapping.check_graph(graph)
     tokens = float(run_shape_for(graph).tokens if tokens is None else tokens)
