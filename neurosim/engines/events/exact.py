@@ -19,7 +19,6 @@ functional engine's measured counts.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -202,46 +201,6 @@ class ExactCores(SpikeInput):
         per_step = np.stack([(mag > t).sum(axis=0) for t in range(steps)], axis=0)  # steps x width
         starts = phase.segments[:-1]
         return np.add.reduceat(per_step, starts, axis=1).T.astype(np.float64)  # n_seg x steps
-
-
-def truncated_model(model, layers: int):
-    """The first ``layers`` decoder blocks of a real model (``--set layers=N`` for a quick exact run)."""
-    if layers >= model.layers:
-        return model
-    return dataclasses.replace(model, layers=layers, blocks=list(model.blocks[:layers]))
-
-
-def exact_model_name(spec) -> str:
-    """The real model exact mode runs a workload on (its blocks may be fewer), or a clear error; loads nothing."""
-    from neurosim.functional.engine import REAL_MODELS, model_name_for
-
-    layers = int(spec.model.layers)
-    for name, (family, want) in REAL_MODELS.items():
-        if family != spec.family:
-            continue
-        full = spec.model_copy(update={"model": spec.model.model_copy(update={"layers": want["layers"]})})
-        try:
-            model_name_for(full)
-        except NeurosimError:
-            continue
-        if layers > want["layers"]:
-            raise NeurosimError(f"--mode exact: workload {spec.name} has {layers} blocks but the real model {name} "
-                                f"has {want['layers']}; allowed: --set layers=1..{want['layers']}")
-        return name
-    models = ", ".join(f"{n} ({f})" for n, (f, _) in REAL_MODELS.items())
-    try:
-        model_name_for(spec)
-    except NeurosimError as exc:
-        raise NeurosimError(f"--mode exact runs real weights and only these models have them here: {models}; "
-                            f"workload {spec.name} is none of them ({exc}); use --mode statistical") from None
-    raise NeurosimError(f"--mode exact: no real model for workload {spec.name}")
-
-
-def real_model_for(spec):
-    """The real model a workload runs on in exact mode, cut to the workload's number of blocks."""
-    from neurosim.functional.models import load_model
-
-    return truncated_model(load_model(exact_model_name(spec)), int(spec.model.layers))
 
 
 #: actions that exist only on the hardware (traffic, synchronisation): the functional engine has no counterpart

@@ -1,0 +1,370 @@
+"""The one run pipeline: a workload (or graph) + a hardware model + mapping options + an engine -> a result.
+
+Every command goes through here (``estimate``, ``map``, ``simulate``, ``report``, ``sweep``, ``reproduce``,
+``compare``), with the defaults of :data:`DEFAULTS`, declared once:
+
+* :func:`load_graph_for` builds the graph of a workload under a convention (the real model by default);
+* :func:`estimate` counts it with the analytic engine and prices it (:class:`Estimate`);
+* :func:`resolve` maps it onto a hardware model (:class:`MappingOptions`, or a saved mapping file);
+* :func:`run_workload` simulates it with the event-driven engine, statistical or exact; exact mode runs the
+  functional engine on the real model, computes every core's partial products and verifies every count
+  (:func:`simulate_exact`).
+
+The engines meet here and nowhere else: none of them imports another's run orchestration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from neurosim.energy import EnergyTable, load_energy_table, summarize
+from neurosim.engines.analytic import count_graph, dense_macs, layer_table, run_shape_for
+from neurosim.engines.events.engine import (
+    MODES,
+    SimResult,
+    StatisticalInput,
+    check_config,
+    default_block,
+    simulate,
+)
+from neurosim.engines.events.sim import SimConfig
+from neurosim.engines.events.work import CountHistogram
+from neurosim.errors import NeurosimError
+from neurosim.graph import Graph
+from neurosim.workloads import build_graph, load_workload
+from neurosim.workloads.builders import is_graph_file, load_graph
+from neurosim.workloads.spec import WorkloadSpec
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Every default of a run, in one place (the CLI, the Python API, reports and sweeps read these)."""
+
+    convention: str = "real"  # the model as it is; "paper" is asked for by name
+    energy: str = "paper-45nm"  # the papers' compute-only 45 nm table (paper-style figures)
+    strategy: str = "output"  # partition: output-split (multicast spikes) or input-split
+    placement: str = "locality"  # locality-aware placement (serpentine on request)
+    mode: str = "statistical"  # event-driven input: spikes drawn from rates; exact: real spikes
+    seed: int = 0
+    sync: bool = True  # a barrier per time step (Loihi's lock-step)
+    exact_tokens: int = 8  # tokens an exact run takes from the text when --tokens is not given
+
+
+DEFAULTS = Defaults()
+#: tokens an exact run takes from the text when --tokens is not given
+EXACT_DEFAULT_TOKENS = DEFAULTS.exact_tokens
+
+
+@dataclass
+class MappingOptions:
+    """How to map: a saved mapping file (or a user placement file), or a partition strategy and a placement."""
+
+    strategy: str = DEFAULTS.strategy
+    placement: str = DEFAULTS.placement
+    file: str | None = None
+
+
+@dataclass
+class Resolved:
+    """A workload graph mapped onto a hardware model."""
+
+    spec: Any
+    graph: Any
+    hw: Any
+    mapping: Any
+    map_s: float
+    mapping_source: str
+
+
+def resolve(workload: str, hw_name: str, sets: list[str] | None = None, hw_sets: list[str] | None = None,
+            convention: str = DEFAULTS.convention, mapping_file: str | None = None,
+            strategy: str = DEFAULTS.strategy, placement: str = DEFAULTS.placement,
+            step: Callable[[str], None] | None = None, *, spec: Any = None, graph: Any = None, hw: Any = None
+            ) -> Resolved:
+    """Load the workload and hardware, and map one onto the other (or read ``mapping_file`` and check it).
+    ``spec``/``graph``/``hw`` given: use them as they are (a caller that already built them)."""
+    from neurosim.hardware import load_hardware
+    from neurosim.workloads.builders import build_graph
+    from neurosim.workloads.spec import load_workload
+
+    step = step or (lambda _m: None)
+    spec = spec if spec is not None else load_workload(workload, sets or None)
+    graph = graph if graph is not None else build_graph(spec, convention=convention)
+    hw = hw if hw is not None else load_hardware(hw_name, hw_sets or None)
+    t0 = time.perf_counter()
+    mapping, source = map_onto(graph, hw, MappingOptions(strategy, placement, mapping_file), spec.name,
+                               list(hw_sets or []), step)
+    return Resolved(spec, graph, hw, mapping, time.perf_counter() - t0, source)
+
+
+def map_onto(graph: Any, hw: Any, how: MappingOptions, workload: str = "", hw_sets: list[str] | None = None,
+             step: Callable[[str], None] | None = None) -> tuple[Any, str]:
+    """The one place a graph is mapped: (mapping, where it came from). A saved mapping file is checked against
+    the hardware, the workload and the graph; a user placement file is completed by the mapper."""
+    from neurosim.mapping import PartitionOptions, load_mapping, map_graph
+    from neurosim.mapping.mapper import read_user_file
+
+    step = step or (lambda _m: None)
+    mapping_file, strategy, placement = how.file, how.strategy, how.placement
+    if mapping_file is not None:
+        step(f"reading mapping {mapping_file}")
+        d = read_user_file(mapping_file)
+        where = d.get("_where", mapping_file)
+        if "layers" in d:
+            if d.get("hardware") != hw.name:
+                raise NeurosimError(f"{where}: mapping made for hardware {d.get('hardware')!r}, not {hw.name!r} "
+                                    f"(--hw); remap with `neurosim map {workload or graph.name} --hw {hw.name} --out FILE`")
+            if workload and d.get("workload") not in (None, "", workload):
+                raise NeurosimError(f"{where}: mapping made for workload {d.get('workload')!r}, not {workload!r}; "
+                                    f"remap with `neurosim map {workload} --hw {hw.name} --out FILE`")
+            mapping = load_mapping(mapping_file, hw)
+            try:
+                mapping.check_graph(graph)
+            except NeurosimError as exc:
+                raise NeurosimError(f"{where}: {exc}") from None
+            source = f"file {Path(mapping_file).name}"
+        else:
+            mapping = map_graph(graph, hw, PartitionOptions(strategy=strategy), user=d, workload=workload)
+            source = f"user placement {Path(mapping_file).name}"
+    else:
+        step(f"mapping {workload or graph.name} onto {hw.name} ({strategy}-split, {placement})")
+        mapping = map_graph(graph, hw, PartitionOptions(strategy=strategy), placement=placement,
+                            hardware_sets=list(hw_sets or []), workload=workload or graph.name)
+        source = f"mapper ({strategy}-split, {placement} placement)"
+    return mapping, source
+
+
+def load_histogram(path: str) -> CountHistogram:
+    """A JSON count histogram: ``{"<layer, role or *>": {"<count>": frequency, ...}, ...}``."""
+    from neurosim.io import load_json
+
+    data = load_json(path, "JSON count histogram")
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise NeurosimError(f"--histogram {path}: expected {{layer|role|*: {{count: frequency}}}}")
+    try:
+        table = {str(k): {int(c): float(f) for c, f in v.items()} for k, v in data.items()}
+    except (TypeError, ValueError):
+        raise NeurosimError(f"--histogram {path}: counts must be integers and frequencies numbers") from None
+    return CountHistogram(table)
+
+
+def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = DEFAULTS.mode, tokens: int | None = None,
+                 context: int = 0, block: int | None = None, text: str | None = None, sync: bool = DEFAULTS.sync,
+                 seed: int = DEFAULTS.seed, sets: list[str] | None = None, hw_sets: list[str] | None = None,
+                 convention: str = DEFAULTS.convention, mapping_file: str | None = None,
+                 strategy: str = DEFAULTS.strategy, placement: str = DEFAULTS.placement,
+                 histogram: str | None = None, verify: bool = False,
+                 step: Callable[[str], None] | None = None,
+                 progress: Callable[[int, int], None] | None = None, resolved: Resolved | None = None) -> SimResult:
+    """Resolve, prepare the inputs of the mode, simulate; in exact mode also verify against the functional engine."""
+    step = step or (lambda _m: None)
+    if mode not in MODES:
+        raise NeurosimError(f"--mode {mode!r}; allowed: {', '.join(MODES)}")
+    if tokens is not None and tokens <= 0:
+        raise NeurosimError(f"--tokens {tokens}; allowed: an integer > 0")
+    if mode == "statistical" and text is not None:
+        raise NeurosimError("--text feeds real tokens to --mode exact; statistical mode draws spikes from rates")
+    if mode == "statistical" and verify:
+        raise NeurosimError("--verify compares real outputs with the functional engine: it needs --mode exact")
+    if mode == "exact" and histogram is not None:
+        raise NeurosimError("--histogram is for --mode statistical; exact mode uses the real spike counts")
+    if mode == "exact" and context:
+        raise NeurosimError("--context is for --mode statistical; exact mode runs the text from its first token")
+    hist = load_histogram(histogram) if histogram is not None else None
+    if mode == "exact" and resolved is None:  # fail before mapping when there are no real weights to run
+        from neurosim.workloads.spec import load_workload
+
+        exact_model_name(load_workload(workload, sets or None))
+    r = resolved or resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement, step)
+    notes = [f"mapping: {r.mapping_source}; {r.mapping.chips_used} chips, {r.mapping.cores_used} cores"]
+    if mode == "statistical":
+        n = int(tokens if tokens is not None else r.spec.seq_len * r.spec.batch)
+        cfg = SimConfig("statistical", n, context, int(block if block is not None else default_block(n)), sync,
+                        seed)
+        check_config(cfg)
+        step(f"simulating {n} tokens (statistical, {'sync' if sync else 'async'})")
+        source = "count histogram" if hist is not None else "the workload's firing rates"
+        notes.append(f"spikes drawn from {source} (seed {seed}): per segment and step, binomial/multinomial")
+        return simulate(r.graph, r.mapping, r.hw, cfg, StatisticalInput(seed, hist), progress=progress, notes=notes)
+    return _run_exact(r, tokens, block, text, sync, seed, verify, step, progress, notes)
+
+
+# --- the real model exact mode runs -------------------------------------------------------------------------
+def truncated_model(model, layers: int):
+    """The first ``layers`` decoder blocks of a real model (``--set layers=N`` for a quick exact run)."""
+    if layers >= model.layers:
+        return model
+    return dataclasses.replace(model, layers=layers, blocks=list(model.blocks[:layers]))
+
+
+def exact_model_name(spec) -> str:
+    """The real model exact mode runs a workload on (its blocks may be fewer), or a clear error; loads nothing."""
+    from neurosim.functional.engine import REAL_MODELS, model_name_for
+
+    layers = int(spec.model.layers)
+    for name, (family, want) in REAL_MODELS.items():
+        if family != spec.family:
+            continue
+        full = spec.model_copy(update={"model": spec.model.model_copy(update={"layers": want["layers"]})})
+        try:
+            model_name_for(full)
+        except NeurosimError:
+            continue
+        if layers > want["layers"]:
+            raise NeurosimError(f"--mode exact: workload {spec.name} has {layers} blocks but the real model {name} "
+                                f"has {want['layers']}; allowed: --set layers=1..{want['layers']}")
+        return name
+    models = ", ".join(f"{n} ({f})" for n, (f, _) in REAL_MODELS.items())
+    try:
+        model_name_for(spec)
+    except NeurosimError as exc:
+        raise NeurosimError(f"--mode exact runs real weights and only these models have them here: {models}; "
+                            f"workload {spec.name} is none of them ({exc}); use --mode statistical") from None
+    raise NeurosimError(f"--mode exact: no real model for workload {spec.name}")
+
+
+def real_model_for(spec):
+    """The real model a workload runs on in exact mode, cut to the workload's number of blocks."""
+    from neurosim.functional.models import load_model
+
+    return truncated_model(load_model(exact_model_name(spec)), int(spec.model.layers))
+
+
+def _run_exact(r: Resolved, tokens: int | None, block: int | None, text: str | None, sync: bool, seed: int,
+               verify: bool, step, progress, notes: list[str]) -> SimResult:
+    from neurosim.functional.text import load_text, token_ids
+
+    n = int(tokens if tokens is not None else EXACT_DEFAULT_TOKENS)
+    check_config(SimConfig("exact", n, 0, 1, sync, seed))
+    step("loading the real model")
+    model = real_model_for(r.spec)
+    raw, where = load_text(text)
+    ids = token_ids(model, raw, n, where)
+    notes.append(f"exact: real spikes of {model.name} on {len(ids)} tokens of {Path(where).name}")
+    res = simulate_exact(r, model, ids, block=block, sync=sync, seed=seed, step=step, progress=progress, notes=notes)
+    if verify and not res.verify.ok:
+        res.notes.append(res.verify.summary())
+    return res
+
+
+def simulate_exact(r: Resolved, model, ids, *, block: int | None = None, sync: bool = DEFAULTS.sync,
+                   seed: int = DEFAULTS.seed,
+                   step: Callable[[str], None] | None = None, progress: Callable[[int, int], None] | None = None,
+                   notes: list[str] | None = None) -> SimResult:
+    """Exact mode on a given model and token ids: the functional engine runs traced, every mapped core computes its
+    partial products from the real spikes, the simulation times and counts them, and the result carries the
+    verification against the functional engine (:class:`~.exact.Verification`)."""
+    from neurosim.engines.events.exact import ExactCores, count_checks
+    from neurosim.engines.events.plan import build_plan
+    from neurosim.functional.engine import run as functional_run
+    from neurosim.graph import SpikeEncoder
+
+    step = step or (lambda _m: None)
+    plan = build_plan(r.graph, r.mapping, r.hw)
+    cores = ExactCores(plan)
+    step(f"running {model.name} on {len(ids)} tokens (functional engine, traced; the cores compute each layer)")
+    t0 = time.perf_counter()
+    fr = functional_run(r.graph, model, ids, on_linear=cores)
+    functional_s = time.perf_counter() - t0
+    seen = int(fr.tokens)
+    cfg = SimConfig("exact", seen, 0, int(block if block is not None else default_block(seen)), sync, seed)
+    check_config(cfg)
+    step(f"simulating {seen} tokens (exact, {'sync' if sync else 'async'})")
+    notes = list(notes or [])
+    notes.append("exact: every action is counted by the simulator from the real spikes and contexts (the cost "
+                 "model), then checked against the functional engine's own count")
+    res = simulate(r.graph, r.mapping, r.hw, cfg, cores, progress=progress, plan=plan, notes=notes)
+    res.functional_s = functional_s
+    res.cores_s = cores.seconds
+    ver = cores.verification
+    ver.count_checks, ver.unchecked = count_checks(res.counters, fr.counters, cores.ac)
+    if ver.unchecked:
+        res.notes.append(f"verify: {len(ver.unchecked)} counts have no independent reference, e.g. "
+                         + "; ".join(ver.unchecked[:1] + ver.unchecked[-1:]))
+    res.verify = ver
+    res.functional_counters = fr.counters
+    res.measured_rates = {n: float(st.rate) for n, st in fr.stats.items()
+                          if n in r.graph.layers and isinstance(r.graph[n], SpikeEncoder)}
+    return res
+
+
+@dataclass
+class Estimate:
+    spec: WorkloadSpec | None  # None when the run started from a graph file (e.g. an imported NIR network)
+    graph: Graph
+    table: EnergyTable
+    counters: pd.DataFrame
+    priced: pd.DataFrame
+    layers: pd.DataFrame
+    totals: dict[str, float] = field(default_factory=dict)
+
+
+def load_graph_for(workload: str | WorkloadSpec | Graph, sets: list[str] | None = None,
+                   convention: str = DEFAULTS.convention, seq_len: int | None = None, batch: int | None = None
+                   ) -> tuple[WorkloadSpec | None, Graph]:
+    """(spec, graph) of a workload name or file, a spec, a graph file or a graph; ``seq_len``/``batch`` set the run
+    (spec is None for a graph)."""
+    spec: WorkloadSpec | None = None
+    if isinstance(workload, Graph):
+        graph = workload
+    elif isinstance(workload, str) and is_graph_file(workload):
+        graph = load_graph(workload, sets)
+    else:
+        spec = workload if isinstance(workload, WorkloadSpec) else load_workload(workload, sets)
+        if seq_len is not None or batch is not None:
+            spec = spec.model_copy(update={k: v for k, v in (("seq_len", seq_len), ("batch", batch))
+                                           if v is not None})
+        graph = build_graph(spec, convention)
+    if seq_len is not None:
+        graph.meta["seq_len"] = seq_len
+    if batch is not None:
+        graph.meta["batch"] = batch
+    return spec, graph
+
+
+def estimate(workload: str | WorkloadSpec | Graph, energy: str | EnergyTable = DEFAULTS.energy,
+             sets: list[str] | None = None, seq_len: int | None = None, batch: int | None = None,
+             convention: str = DEFAULTS.convention, activity: dict[str, Any] | None = None) -> Estimate:
+    """Count a workload (a name, a spec, a graph or a graph file) analytically and price it. ``activity``: a
+    measured activity per layer (e.g. a functional run's) instead of the rates' expectation."""
+    table = energy if isinstance(energy, EnergyTable) else load_energy_table(energy)
+    spec, graph = load_graph_for(workload, sets, convention, seq_len, batch)
+    counters = count_graph(graph, activity=activity)
+    priced = table.price(counters)
+    layers = layer_table(graph, counters)
+    per_layer = priced.groupby("layer", sort=False)[["energy_pj", "scaled_ops"]].sum()
+    layers["scaled_ops"] = layers["layer"].map(per_layer["scaled_ops"]).fillna(0.0)
+    layers["energy_J"] = layers["layer"].map(per_layer["energy_pj"]).fillna(0.0) * 1e-12
+    shape = run_shape_for(graph)
+    s = summarize(priced)
+    totals = {
+        "tokens": shape.tokens,
+        "dense_macs": dense_macs(graph),
+        "acs": float(counters.loc[counters.action == "ac", "count"].sum()),
+        "macs": float(counters.loc[counters.action == "mac", "count"].sum()),
+        "spikes": float(counters.loc[counters.action == "spike", "count"].sum()),
+        "synaptic_ops": float(layers["synaptic_ops"].sum()),
+        "neuron_updates": float(counters.loc[counters.action == "neuron_update", "count"].sum()),
+        "flops_T": s["scaled_ops_T"],
+        "energy_J": s["energy_J"],
+        "energy_per_token_mJ": s["energy_J"] * 1e3 / shape.tokens,
+        **{k: v for k, v in s.items() if k.startswith("energy_") and k != "energy_J"},
+    }
+    return Estimate(spec, graph, table, counters, priced, layers, totals)
+
+
+def aggregate_layers(layers: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Sum the per-layer table by block or by role (rates are averaged, weighted by dense MACs)."""
+    if by == "layer":
+        return layers
+    key = {"block": "block", "role": "role", "kind": "kind"}[by]
+    num = layers.select_dtypes("number").columns.drop(["block", "firing_rate"], errors="ignore")
+    out = layers.groupby(key, sort=False)[list(num)].sum().reset_index()
+    return out
