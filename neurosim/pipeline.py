@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from neurosim.defaults import DEFAULTS
 from neurosim.energy import EnergyTable, load_energy_table, summarize
 from neurosim.engines.analytic import count_graph, dense_macs, layer_table, run_shape_for
 from neurosim.engines.events.engine import (
@@ -43,32 +44,27 @@ from neurosim.workloads.builders import is_graph_file, load_graph
 from neurosim.workloads.spec import WorkloadSpec
 
 
-@dataclass(frozen=True)
-class Defaults:
-    """Every default of a run, in one place (the CLI, the Python API, reports and sweeps read these)."""
-
-    convention: str = "real"  # the model as it is; "paper" is asked for by name
-    energy: str = "paper-45nm"  # the papers' compute-only 45 nm table (paper-style figures)
-    strategy: str = "output"  # partition: output-split (multicast spikes) or input-split
-    placement: str = "locality"  # locality-aware placement (serpentine on request)
-    mode: str = "statistical"  # event-driven input: spikes drawn from rates; exact: real spikes
-    seed: int = 0
-    sync: bool = True  # a barrier per time step (Loihi's lock-step)
-    exact_tokens: int = 8  # tokens an exact run takes from the text when --tokens is not given
-
-
-DEFAULTS = Defaults()
 #: tokens an exact run takes from the text when --tokens is not given
 EXACT_DEFAULT_TOKENS = DEFAULTS.exact_tokens
 
 
 @dataclass
 class MappingOptions:
-    """How to map: a saved mapping file (or a user placement file), or a partition strategy and a placement."""
+    """How to map: a saved mapping file (or a user placement file), or a partition strategy and a placement;
+    the partition's finer options as :class:`neurosim.mapping.PartitionOptions` has them."""
 
     strategy: str = DEFAULTS.strategy
     placement: str = DEFAULTS.placement
     file: str | None = None
+    input_chunk: int = 1024
+    split_fan_in: bool = True
+    kv_cache: str = "cores"
+
+    def partition(self):
+        from neurosim.mapping import PartitionOptions
+
+        return PartitionOptions(strategy=self.strategy, input_chunk=self.input_chunk,
+                                split_fan_in=self.split_fan_in, kv_cache=self.kv_cache)
 
 
 @dataclass
@@ -86,10 +82,11 @@ class Resolved:
 def resolve(workload: str, hw_name: str, sets: list[str] | None = None, hw_sets: list[str] | None = None,
             convention: str = DEFAULTS.convention, mapping_file: str | None = None,
             strategy: str = DEFAULTS.strategy, placement: str = DEFAULTS.placement,
-            step: Callable[[str], None] | None = None, *, spec: Any = None, graph: Any = None, hw: Any = None
-            ) -> Resolved:
+            step: Callable[[str], None] | None = None, *, spec: Any = None, graph: Any = None, hw: Any = None,
+            how: MappingOptions | None = None) -> Resolved:
     """Load the workload and hardware, and map one onto the other (or read ``mapping_file`` and check it).
-    ``spec``/``graph``/``hw`` given: use them as they are (a caller that already built them)."""
+    ``spec``/``graph``/``hw`` given: use them as they are (a caller that already built them); ``how`` replaces
+    ``mapping_file``/``strategy``/``placement``."""
     from neurosim.hardware import load_hardware
     from neurosim.workloads.builders import build_graph
     from neurosim.workloads.spec import load_workload
@@ -99,8 +96,8 @@ def resolve(workload: str, hw_name: str, sets: list[str] | None = None, hw_sets:
     graph = graph if graph is not None else build_graph(spec, convention=convention)
     hw = hw if hw is not None else load_hardware(hw_name, hw_sets or None)
     t0 = time.perf_counter()
-    mapping, source = map_onto(graph, hw, MappingOptions(strategy, placement, mapping_file), spec.name,
-                               list(hw_sets or []), step)
+    how = how or MappingOptions(strategy, placement, mapping_file)
+    mapping, source = map_onto(graph, hw, how, spec.name, list(hw_sets or []), step)
     return Resolved(spec, graph, hw, mapping, time.perf_counter() - t0, source)
 
 
@@ -108,11 +105,12 @@ def map_onto(graph: Any, hw: Any, how: MappingOptions, workload: str = "", hw_se
              step: Callable[[str], None] | None = None) -> tuple[Any, str]:
     """The one place a graph is mapped: (mapping, where it came from). A saved mapping file is checked against
     the hardware, the workload and the graph; a user placement file is completed by the mapper."""
-    from neurosim.mapping import PartitionOptions, load_mapping, map_graph
+    from neurosim.mapping import load_mapping, map_graph
     from neurosim.mapping.mapper import read_user_file
 
     step = step or (lambda _m: None)
     mapping_file, strategy, placement = how.file, how.strategy, how.placement
+    opts = how.partition()
     if mapping_file is not None:
         step(f"reading mapping {mapping_file}")
         d = read_user_file(mapping_file)
@@ -131,12 +129,13 @@ def map_onto(graph: Any, hw: Any, how: MappingOptions, workload: str = "", hw_se
                 raise NeurosimError(f"{where}: {exc}") from None
             source = f"file {Path(mapping_file).name}"
         else:
-            mapping = map_graph(graph, hw, PartitionOptions(strategy=strategy), user=d, workload=workload)
+            mapping = map_graph(graph, hw, opts, placement=placement, user=d, hardware_sets=list(hw_sets or []),
+                                workload=workload)
             source = f"user placement {Path(mapping_file).name}"
     else:
         step(f"mapping {workload or graph.name} onto {hw.name} ({strategy}-split, {placement})")
-        mapping = map_graph(graph, hw, PartitionOptions(strategy=strategy), placement=placement,
-                            hardware_sets=list(hw_sets or []), workload=workload or graph.name)
+        mapping = map_graph(graph, hw, opts, placement=placement, hardware_sets=list(hw_sets or []),
+                            workload=workload or graph.name)
         source = f"mapper ({strategy}-split, {placement} placement)"
     return mapping, source
 

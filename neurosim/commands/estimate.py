@@ -7,16 +7,18 @@ import sys
 
 import typer
 
+from neurosim.defaults import DEFAULTS
+
 HUMAN = ("dense_macs", "acs", "macs", "adds", "spikes", "synaptic_ops", "neuron_updates", "scaled_ops")
 
 
 def estimate_cmd(
     workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
-    energy: str = typer.Option("paper-45nm", "--energy", "-e", help="energy table name or .yaml"),
+    energy: str = typer.Option(DEFAULTS.energy, "--energy", "-e", help="energy table name or .yaml"),
     seq: int | None = typer.Option(None, "--seq", help="sequence length in tokens (default: the workload's, 1024)"),
     batch: int | None = typer.Option(None, "--batch", help="batch size (default 1)"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set w_bits=6 --set unfold=32"),
-    convention: str = typer.Option("real", "--convention",
+    convention: str = typer.Option(DEFAULTS.convention, "--convention",
                                    help="what the count includes: real (the model as it is; default) or paper "
                                    "(the paper's printed count)"),
     by: str = typer.Option("layer", "--by", help="rows per layer, block, role or kind"),

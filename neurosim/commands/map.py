@@ -7,14 +7,16 @@ import sys
 
 import typer
 
+from neurosim.defaults import DEFAULTS
+
 
 def map_cmd(
     workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
     hw_name: str = typer.Option("loihi2", "--hw", help="hardware model (see `neurosim hw list`) or a hardware .yaml"),
-    strategy: str = typer.Option("output", "--strategy",
+    strategy: str = typer.Option(DEFAULTS.strategy, "--strategy",
                                  help="output (cores own output neurons; spikes multicast) or input (fan-in split; "
                                       "partial sums to accumulator cores)"),
-    placement: str = typer.Option("locality", "--placement", help="locality (lower traffic x hops) or serpentine"),
+    placement: str = typer.Option(DEFAULTS.placement, "--placement", help="locality (lower traffic x hops) or serpentine"),
     mapping_file: str | None = typer.Option(None, "--mapping",
                                             help="a user placement (YAML/JSON: {placement: {layer: [[chip,x,y,slot],"
                                                  " ...]}}) or a mapping saved with --out"),
@@ -23,7 +25,7 @@ def map_cmd(
                                       help="let output-split cut a fan-in above the core's limit into chunks"),
     kv_cache: str = typer.Option("cores", "--kv-cache", help="where the KV cache lives: cores (neuro-core SRAM) or "
                                                              "none (not mapped)"),
-    convention: str = typer.Option("real", "--convention",
+    convention: str = typer.Option(DEFAULTS.convention, "--convention",
                                    help="which layers the graph has: real (the model as it is; default) or paper"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set w_bits=6"),
     hw_sets: list[str] = typer.Option([], "--hw-set", help="override a hardware figure: "
@@ -35,21 +37,14 @@ def map_cmd(
     """Map a workload onto a hardware model: cores and chips used, per-core utilization, per-layer placement,
     spikes, messages and hops per token, link load; optional mapping file and heatmap."""
     from neurosim.commands._common import check_format
-    from neurosim.hardware import load_hardware
-    from neurosim.mapping import PartitionOptions, map_graph
-    from neurosim.mapping.mapper import read_user_file
     from neurosim.mapping.report import heatmap_png, mapping_report, to_jsonable
-    from neurosim.workloads.builders import build_graph
-    from neurosim.workloads.spec import load_workload
+    from neurosim.pipeline import MappingOptions, resolve
 
     check_format(fmt, ("table", "csv", "json"))
-    spec = load_workload(workload, sets)
-    graph = build_graph(spec, convention=convention)
-    hw = load_hardware(hw_name, hw_sets or None)
-    opts = PartitionOptions(strategy=strategy, input_chunk=input_chunk, split_fan_in=split_fan_in,
-                            kv_cache=kv_cache)
-    user = read_user_file(mapping_file) if mapping_file else None
-    m = map_graph(graph, hw, opts, placement=placement, user=user, hardware_sets=hw_sets, workload=spec.name)
+    how = MappingOptions(strategy=strategy, placement=placement, file=mapping_file, input_chunk=input_chunk,
+                         split_fan_in=split_fan_in, kv_cache=kv_cache)
+    r = resolve(workload, hw_name, sets, hw_sets, convention, how=how)
+    graph, m = r.graph, r.mapping
     rep = mapping_report(graph, m)
     if out:
         m.save(out)

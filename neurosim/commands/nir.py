@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from neurosim.defaults import DEFAULTS
+
 
 def import_nir_cmd(
     file: Path = typer.Argument(..., help="a NIR file (.nir, HDF5) written by snnTorch, Norse, Sinabs, Rockpool..."),
@@ -66,7 +68,7 @@ def export_nir_cmd(
     workload: str = typer.Argument(..., help="a workload name or .yaml, or a graph .yaml written by import-nir"),
     out: Path = typer.Option(..., "--out", "-o", help="the NIR file to write"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set layers=1"),
-    convention: str = typer.Option("real", "--convention", help="real (default) or paper"),
+    convention: str = typer.Option(DEFAULTS.convention, "--convention", help="real (default) or paper"),
     dt: float | None = typer.Option(None, "--dt", help="time step in seconds written as metadata (default 1e-4)"),
     max_weights: int = typer.Option(64_000_000, "--max-weights", help="limit on placeholder (zero) weights"),
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from neurosim.defaults import DEFAULTS
+
 
 def simulate_cmd(
     workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
@@ -20,20 +22,20 @@ def simulate_cmd(
     block: int | None = typer.Option(None, "--block", help="tokens per event bundle (default: 1 up to 16 tokens, "
                                                            "else tokens/16)"),
     text: str | None = typer.Option(None, "--text", help="UTF-8 text for the exact mode (default: the shipped text)"),
-    sync: bool = typer.Option(True, "--sync/--async", help="barrier per time step, or free-running cores"),
+    sync: bool = typer.Option(DEFAULTS.sync, "--sync/--async", help="barrier per time step, or free-running cores"),
     verify: bool = typer.Option(False, "--verify", help="exact mode: check outputs and counts against the "
                                                         "functional engine; prints `verified` or the first mismatch"),
-    seed: int = typer.Option(0, "--seed", help="seed of the statistical draws"),
+    seed: int = typer.Option(DEFAULTS.seed, "--seed", help="seed of the statistical draws"),
     histogram: str | None = typer.Option(None, "--histogram",
                                          help="statistical: spike counts drawn from a count histogram (JSON "
                                               "{layer|role|*: {count: frequency}}) instead of the rates"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set layers=2"),
     hw_sets: list[str] = typer.Option([], "--hw-set", help="override a hardware figure: "
                                                            "--hw-set chip.barrier_sync.value='500 ns'"),
-    convention: str = typer.Option("real", "--convention", help="what is counted: real (the model as it is; "
+    convention: str = typer.Option(DEFAULTS.convention, "--convention", help="what is counted: real (the model as it is; "
                                    "default) or paper (the paper's printed count)"),
-    strategy: str = typer.Option("output", "--strategy", help="partition when mapping now: output or input"),
-    placement: str = typer.Option("locality", "--placement", help="placement when mapping now: locality or "
+    strategy: str = typer.Option(DEFAULTS.strategy, "--strategy", help="partition when mapping now: output or input"),
+    placement: str = typer.Option(DEFAULTS.placement, "--placement", help="placement when mapping now: locality or "
                                                                    "serpentine"),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv (the counters, one row per core and "
                                                             "action) or json"),
@@ -46,8 +48,8 @@ def simulate_cmd(
     from pathlib import Path
 
     from neurosim.commands._common import check_format
-    from neurosim.pipeline import run_workload
     from neurosim.errors import NeurosimError
+    from neurosim.pipeline import run_workload
 
     check_format(fmt, ("table", "csv", "json"))
     for opt, path in (("--out", out), ("--save-run", save_run)):
