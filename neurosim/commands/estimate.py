@@ -52,10 +52,13 @@ def estimate_cmd(
         "unfold": meta.get("unfold"),
         "params": est.graph.params,
     }
+    paper = _paper_beside(est, workload, energy, sets, seq, batch)
     if fmt == "json":
         out = {
             **head,
             "totals": t,
+            **({"paper_convention": {"convention": paper.graph.meta["convention"], "totals": paper.totals}}
+               if paper is not None else {}),
             "printed": {"flops": f"{t['flops_T']:.2f} T", "energy": f"{t['energy_J']:.2f} J"},
             "layers": layers.to_dict(orient="records"),
         }
@@ -77,10 +80,40 @@ def estimate_cmd(
         (f"FLOPs (bit-op scaled, as the papers print) {_tera(t['flops_T'])}; energy {_joules(t['energy_J'])} "
          f"({_joules(t['energy_per_token_mJ'] * 1e-3)}/token)"),
     ]
+    side = _side_by_side(t, paper.totals) if paper is not None else []
     if fmt == "md":
         sys.stdout.write("\n" + "\n".join(f"- {x}" for x in lines) + "\n")
+        if side:
+            sys.stdout.write("\n" + "\n".join(side[1:]) + "\n")
     else:
-        typer.echo("\n".join(lines))
+        typer.echo("\n".join(lines + [""] + [side[0]] + [r.replace("|", " ").rstrip() for r in side[1:2] + side[3:]]
+                              if side else lines))
+
+
+def _paper_beside(est, workload: str, energy: str, sets: list[str], seq, batch):
+    """The paper's count of the same workload, when this run counts the real model and a paper count exists."""
+    from neurosim.estimate import estimate
+
+    conv = est.graph.meta.get("convention", {})
+    if est.spec is None or conv.get("name") != "real" or est.spec.paper_convention is None:
+        return None
+    return estimate(workload, energy, sets, seq_len=seq, batch=batch, convention="paper")
+
+
+def _side_by_side(real: dict, paper: dict) -> list[str]:
+    """A headline, then a Markdown table: the real model's figures beside the paper's count."""
+    from neurosim.commands._common import human
+
+    rows = [("dense MACs", human(real["dense_macs"]), human(paper["dense_macs"])),
+            ("FLOPs (bit-op scaled)", _tera(real["flops_T"]), _tera(paper["flops_T"])),
+            ("energy", _joules(real["energy_J"]), _joules(paper["energy_J"])),
+            ("energy per token", _joules(real["energy_per_token_mJ"] * 1e-3),
+             _joules(paper["energy_per_token_mJ"] * 1e-3))]
+    w = max(len(r[0]) for r in rows)
+    out = ["the real model (default) beside the paper's printed count (--convention paper):",
+           f"| {'':<{w}} | {'real model':>10} | {'paper':>10} |", f"|{'-' * (w + 2)}|{'-' * 12}:|{'-' * 12}:|"]
+    out += [f"| {a:<{w}} | {b:>10} | {c:>10} |" for a, b, c in rows]
+    return out
 
 
 def _tera(x_t: float) -> str:
