@@ -59,7 +59,7 @@ env: $(STAMP)
 models: $(MODELS_STAMP)
 
 demo: $(MODELS_STAMP)
-	$(VENV)/bin/neurosim estimate sdllm-llama2-7b --energy paper-45nm
+	$(VENV)/bin/neurosim estimate sdllm-llama2-7b --energy paper-45nm --by role
 	@echo
 	@echo "flagship report: sdllm-llama2-7b on hala-point, event-driven simulation (statistical mode)"
 	$(VENV)/bin/neurosim report sdllm-llama2-7b --hw hala-point --mode statistical --out reports/demo
