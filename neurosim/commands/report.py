@@ -22,6 +22,8 @@ def report_cmd(
     seed: int = typer.Option(0, "--seed", help="seed of the statistical spike draws"),
     sync: bool = typer.Option(True, "--sync/--async", help="a barrier per time step, or free-running cores"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set layers=2"),
+    hw_sets: list[str] = typer.Option([], "--hw-set", help="override a hardware figure (as `neurosim simulate`): "
+                                      "--hw-set chip.static_power.value='208 mW'"),
     seq: int | None = typer.Option(None, "--seq", help="sequence length in tokens (default: the workload's)"),
     batch: int | None = typer.Option(None, "--batch", help="batch size (default 1)"),
     convention: str = typer.Option("workload", "--convention", help="what the count includes: workload, paper, "
@@ -60,7 +62,7 @@ def report_cmd(
         rec = make_run(workload, hw, mode=mode, text=text, sets=sets, seq_len=seq, batch=batch,
                        convention=convention, progress=step,
                        mapping=MappingChoice(strategy=strategy, placement=placement, file=mapping),
-                       measure=measure, tokens=tokens or 64,
+                       measure=measure, tokens=tokens or 64, hw_sets=hw_sets,
                        sim=SimChoice(tokens=tokens, context=context, seed=seed, sync=sync))
         with staged_dir(out_dir, force) as tmp:
             write_report(rec, tmp, step)

@@ -452,7 +452,7 @@ FIGURES: dict[str, tuple[str, Callable[[RunRecord], object]]] = {
 CAPTIONS = {
     "energy_totals": (
         "Left: the run's energy divided by its tokens under each energy table, stacked by component. Paper-style "
-        "prices the same counts with the papers' compute-only 45 nm table (MAC 4.6 pJ, AC 0.9 pJ, both scaled by "
+        "prices the same counts with the papers' compute-only table ({paper_prices}; bitop: scaled by "
         "w_bits x a_bits / 128); hardware-aware prices every counted action with the hardware's table. Right: the "
         "hardware-aware energy per token of each counted action, with its share of the total."),
     "energy_by_layer": (
@@ -489,6 +489,20 @@ CAPTIONS = {
         "phase was busy per token (mean over the simulated tokens; phases overlap in time, so these do not add up "
         "to the latency)."),
 }
+
+
+def listed_prices(rec: RunRecord, label: str) -> str:
+    """The prices an energy table of the run charged, as the run record lists them (``mac 4.6 pJ (bitop), ...``)."""
+    prefix = f"{label}: "
+    return ", ".join(f"{a.item[len(prefix):]} {a.value}" for a in rec.assumptions
+                     if a.item.startswith(prefix) and a.value and a.value != "not charged")
+
+
+def caption(stem: str, rec: RunRecord) -> str:
+    """The caption of a figure for this run: :data:`CAPTIONS` with the run's own figures filled in."""
+    paper = rec.paper_style
+    prices = f"{paper.table}: {listed_prices(rec, paper.label) or 'nothing charged'}" if paper else "not in this run"
+    return CAPTIONS[stem].replace("{paper_prices}", prices)
 
 
 def render(fig) -> tuple[bytes, bytes]:

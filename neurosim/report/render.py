@@ -146,10 +146,10 @@ def draw_figures(rec: RunRecord, folder: Path, step: Step = _quiet) -> list[Figu
         step(f"figure: {title}")
         fig = fn(rec)
         if fig is None:
-            out.append(FigureOut(stem, title, F.CAPTIONS[stem], missing=missing_reason(stem, rec)))
+            out.append(FigureOut(stem, title, F.caption(stem, rec), missing=missing_reason(stem, rec)))
             continue
         _, _, svg = F.write_figure(fig, folder, stem)
-        out.append(FigureOut(stem, title, F.CAPTIONS[stem], svg=svg))
+        out.append(FigureOut(stem, title, F.caption(stem, rec), svg=svg))
     return out
 
 

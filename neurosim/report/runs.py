@@ -47,10 +47,13 @@ def _is_energy_table(name: str) -> bool:
     return False
 
 
-def resolve_hardware(name: str) -> HardwareChoice:
-    """A hardware model name (``hala-point``) or an energy table name (``horowitz-45nm``)."""
+def resolve_hardware(name: str, hw_sets: list[str] | None = None) -> HardwareChoice:
+    """A hardware model name (``hala-point``) or an energy table name (``horowitz-45nm``); ``hw_sets`` override a
+    hardware model's figures (``a.b.value=x``, as ``neurosim simulate --hw-set``)."""
     from neurosim.resources import builtin_names
 
+    if hw_sets and _is_energy_table(name):
+        raise NeurosimError(f"--hw-set overrides a hardware model's figures; --hw {name} is an energy table")
     if _is_energy_table(name):
         table = load_energy_table(name)
         return HardwareChoice(name=table.name, kind="energy-table", table=table,
@@ -64,10 +67,10 @@ def resolve_hardware(name: str) -> HardwareChoice:
         tables = ", ".join(builtin_names("energy"))
         raise NeurosimError(f"unknown hardware '{name}'; built-in hardware models: {', '.join(hw_names) or '(none)'}; "
                             f"energy tables: {tables} (or give a path to a .yaml file)")
-    return _hardware_model(name)
+    return _hardware_model(name, hw_sets)
 
 
-def _hardware_model(name: str) -> HardwareChoice:
+def _hardware_model(name: str, hw_sets: list[str] | None = None) -> HardwareChoice:
     """Load a hardware model (``neurosim.hardware``) and the energy table derived from it."""
     try:
         from neurosim.hardware import load_hardware
@@ -76,7 +79,7 @@ def _hardware_model(name: str) -> HardwareChoice:
         return HardwareChoice(
             name=name, kind="hardware", table=table, info={"name": name, "kind": "hardware", "table": table.name},
             notes=[f"this build cannot read hardware model '{name}'; hardware-aware energy uses {FALLBACK_TABLE}"])
-    hw = load_hardware(name)
+    hw = load_hardware(name, list(hw_sets or []) or None)
     table = hw.energy_table()
     info = {"name": hw.name, "kind": "hardware", "table": table.name,
             "description": " ".join(hw.description.split()),
@@ -87,7 +90,9 @@ def _hardware_model(name: str) -> HardwareChoice:
     where = f"hardware {hw.name}"
     assumptions = [Assumption(item=f"hardware: {r['field']}", value=r.get("value", ""), source=r.get("source", ""),
                               assumption=r.get("assumption", ""), where=where) for r in hw.figures()]
-    return HardwareChoice(name=hw.name, kind="hardware", table=table, spec=hw, info=info, assumptions=assumptions)
+    notes = [f"hardware figures set with --hw-set: {', '.join(hw_sets)}"] if hw_sets else []
+    return HardwareChoice(name=hw.name, kind="hardware", table=table, spec=hw, info=info, assumptions=assumptions,
+                          notes=notes)
 
 
 #: more used cores than this: the record keeps the cores and links of the busiest chip only (the heatmap's chip)
@@ -214,7 +219,8 @@ def measure_rates_for_report(workload: str, sets: list[str] | None, text: str | 
 def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = None,
              sets: list[str] | None = None, seq_len: int | None = None, batch: int | None = None,
              convention: str = "workload", mapping: MappingChoice | None = None, progress=None,
-             measure: bool = False, tokens: int = 64, sim: SimChoice | None = None) -> RunRecord:
+             measure: bool = False, tokens: int = 64, sim: SimChoice | None = None,
+             hw_sets: list[str] | None = None) -> RunRecord:
     """Run the workload on the hardware in the given mode and return its run record.
 
     ``measure`` (implied by ``text`` in analytic mode): the functional engine measures firing rates and spike-count
@@ -231,7 +237,7 @@ def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = 
         raise NeurosimError(f"--tokens {tokens}; allowed: an integer > 0")
     step = progress or (lambda _msg: None)
     how = mapping or MappingChoice()
-    choice = resolve_hardware(hw)
+    choice = resolve_hardware(hw, hw_sets)
     if how.file is not None and choice.spec is None:
         raise NeurosimError(f"--mapping needs a hardware model; --hw {hw} is not one")
     spec = load_workload(workload, sets)
