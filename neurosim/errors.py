@@ -16,6 +16,17 @@ class ModelPackageMissing(NeurosimError):
     """A real-model package (or lava-nc) is not installed; the message says how to install it."""
 
 
+class DoesNotFit(NeurosimError):
+    """A mapping that does not fit the hardware: the model needs more cores than the system has, or a layer fits no
+    core (weight bits, fan-in, fan-out or memory beyond the core's limits). A sweep point that raises it is a
+    finished point with status 'infeasible'; any other error is a failed point."""
+
+
+def missing_extra(what: str, extra: str) -> ModelPackageMissing:
+    """The one-line error for an optional extra that is not installed, with its install command."""
+    return ModelPackageMissing(f"{what} needs the '{extra}' extra: pip install 'neurosim[{extra}]'")
+
+
 def field_error(where: str, field: str, value: object, allowed: str) -> NeurosimError:
     """The standard message for a field with a bad value."""
     return NeurosimError(f"{where}: field '{field}' = {value!r} is not allowed; allowed: {allowed}")

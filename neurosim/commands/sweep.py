@@ -35,8 +35,8 @@ def sweep_cmd(
     res = run_sweep(spec, out, scheduler=scheduler, workers=workers, timeout_s=timeout, echo=typer.echo)
     df = res.results
     n_ok = int((df["status"] == "ok").sum()) if not df.empty else 0
-    typer.echo(f"ran {res.ran} points, {res.skipped} were already done; {len(df)} in {out / 'results.csv'} "
-               f"({n_ok} ok, {len(df) - n_ok} infeasible)")
+    typer.echo(f"ran {res.ran} points, {len(res.failed)} failed, {res.skipped} were already done; {len(df)} in "
+               f"{out / 'results.csv'} ({n_ok} ok, {len(df) - n_ok} infeasible)")
     if res.plot:
         typer.echo(f"Pareto plot: {res.plot}")
     if not df.empty and n_ok:
@@ -50,10 +50,11 @@ def sweep_cmd(
             cols = [c for c in ("workload", "hardware", "mapping", "w_bits", "unfold", "clip_quantile",
                                 "energy_per_token_uJ", "latency_ns_per_token", "quant_error", "cores") if c in front]
             typer.echo(f"energy/latency Pareto front ({engine}):\n" + front[cols].to_string(index=False))
-    if res.failed:
-        for f in res.failed[:5]:
-            typer.echo(f"failed (will be retried on the next run): {f}", err=True)
-        raise NeurosimError(f"{len(res.failed)} point(s) failed on the workers; run the same command again to retry")
+    if res.failed:  # not recorded, so the next run tries them again; "does not fit" is a finished, infeasible point
+        for f in res.failed[1:5]:
+            typer.echo(f"also failed: {f}", err=True)
+        raise NeurosimError(f"{len(res.failed)} of {res.total} points failed (not recorded; the next run retries "
+                            f"them): {res.failed[0]}")
 
 
 def register(app: typer.Typer) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.errors import NeurosimError
+from neurosim.errors import DoesNotFit, NeurosimError
 from neurosim.graph import (
     LIF,
     AttentionScore,
@@ -214,11 +214,11 @@ def _linear(layer: Linear, graph: Graph, done: dict[str, LayerMapping], b: _Budg
             opts: PartitionOptions) -> LayerMapping:
     name, fan_in, outs, wb = layer.name, layer.in_features, layer.out_features, int(layer.w_bits)
     if wb > b.w_max:
-        raise NeurosimError(f"layer {name}: needs {wb}-bit weights; the core's limit is {b.w_max:g} bits "
-                            f"(core.max_weight_bits)")
+        raise DoesNotFit(f"layer {name}: needs {wb}-bit weights; the core's limit is {b.w_max:g} bits "
+                         f"(core.max_weight_bits)")
     api, note = _axons_per_input(layer, b)
     if api > b.fan_in:
-        raise NeurosimError(f"layer {name}: one input needs {api} axons; the core's fan-in limit is {b.fan_in} axons")
+        raise DoesNotFit(f"layer {name}: one input needs {api} axons; the core's fan-in limit is {b.fan_in} axons")
     dests_out = int(_dests_per_element(layer, graph, done).max(initial=1))
     if opts.strategy == "input":
         chunk = min(opts.input_chunk, b.fan_in // api)
@@ -226,16 +226,16 @@ def _linear(layer: Linear, graph: Graph, done: dict[str, LayerMapping], b: _Budg
     else:
         chunks = math.ceil(fan_in * api / b.fan_in)
         if chunks > 1 and not opts.split_fan_in:
-            raise NeurosimError(f"layer {name}: needs fan-in {fan_in * api} axons; the core's limit is "
-                                f"{b.fan_in} axons (output-split with fan-in splitting off; allow --split-fan-in)")
+            raise DoesNotFit(f"layer {name}: needs fan-in {fan_in * api} axons; the core's limit is "
+                             f"{b.fan_in} axons (output-split with fan-in splitting off; allow --split-fan-in)")
     in_bounds = balanced(fan_in, chunks)
     widest = int(np.diff(in_bounds).max())
     # the synapse pieces' outputs go to the consumers (untiled) or to one accumulator each (tiled)
     n_max, binding = b.max_outputs(widest, api, wb, dests_out if chunks == 1 else 1)
     if n_max < 1:
         need = widest * wb / 8 + b.state_b + (dests_out if chunks == 1 else 1) * b.out_axon_b
-        raise NeurosimError(f"layer {name}: one output neuron with fan-in {widest} needs {need:.0f} bytes at {wb}-bit "
-                            f"weights; the core's limit is {b.mem:.0f} bytes ({binding})")
+        raise DoesNotFit(f"layer {name}: one output neuron with fan-in {widest} needs {need:.0f} bytes at {wb}-bit "
+                         f"weights; the core's limit is {b.mem:.0f} bytes ({binding})")
     blocks = math.ceil(outs / n_max)
     out_bounds = balanced(outs, blocks)
     # output-block-major order keeps the chunks of one output block (and their accumulator) together
@@ -283,8 +283,8 @@ def _accumulators(name: str, outs: int, chunks: int, dests: int, b: _Budget) -> 
     limits.append(int(b.mem // per) if b.unified else int(min(b.mem // (chunks / 8), b.state_mem // b.state_b)))
     r = min(limits)
     if r < 1:
-        raise NeurosimError(f"layer {name}: an accumulator neuron needs {chunks} fan-in axons; the core's limit is "
-                            f"{b.fan_in} axons")
+        raise DoesNotFit(f"layer {name}: an accumulator neuron needs {chunks} fan-in axons; the core's limit is "
+                         f"{b.fan_in} axons")
     parts = math.ceil(outs / r)
     bounds = balanced(outs, parts)
     cols = _cols(parts)
@@ -308,14 +308,14 @@ def _neurons(layer: Layer, graph: Graph, done: dict[str, LayerMapping], b: _Budg
     per_mem = b.state_b + b.in_axon_b + d * b.out_axon_b
     bad = np.nonzero(d > b.fan_out)[0]
     if len(bad):
-        raise NeurosimError(f"layer {name}: neuron {bad[0]} must reach {int(d[bad[0]])} cores; the core's fan-out "
-                            f"limit is {b.fan_out} axons (core.max_fan_out)")
+        raise DoesNotFit(f"layer {name}: neuron {bad[0]} must reach {int(d[bad[0]])} cores; the core's fan-out "
+                         f"limit is {b.fan_out} axons (core.max_fan_out)")
     mem_limit = b.mem if b.unified else b.state_mem
     mem_need = per_mem if b.unified else np.full(width, b.state_b)
     if (mem_need > mem_limit).any():
         j = int(np.argmax(mem_need))
-        raise NeurosimError(f"layer {name}: neuron {j} needs {mem_need[j]:.0f} bytes; the core's limit is "
-                            f"{mem_limit:.0f} bytes")
+        raise DoesNotFit(f"layer {name}: neuron {j} needs {mem_need[j]:.0f} bytes; the core's limit is "
+                         f"{mem_limit:.0f} bytes")
     cum_d = np.concatenate([[0], np.cumsum(d)])
     cum_m = np.concatenate([[0.0], np.cumsum(mem_need)])
     bounds = [0]
@@ -363,8 +363,8 @@ def _embedded(layer: Layer, graph: Graph, b: _Budget, opts: PartitionOptions) ->
         per_feat = seq * layer.kv_bits / 8
         f = int(b.mem // per_feat)
         if f < 1:
-            raise NeurosimError(f"layer {layer.name}: one KV-cache feature over {seq} positions needs "
-                                f"{per_feat:.0f} bytes; the core's limit is {b.mem:.0f} bytes")
+            raise DoesNotFit(f"layer {layer.name}: one KV-cache feature over {seq} positions needs "
+                             f"{per_feat:.0f} bytes; the core's limit is {b.mem:.0f} bytes")
         parts = math.ceil(feats / f)
         bounds = balanced(feats, parts)
         kv = _cols(parts)

@@ -34,7 +34,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from neurosim.errors import NeurosimError
+from neurosim.errors import DoesNotFit, NeurosimError
 
 _FALLBACK_LATENCY = {"add": "mac", "kv_read": "synapse_read", "kv_write": "synapse_read"}
 _NOT_TIMED = ("embedding_read", "message", "hop_onchip", "hop_chip", "barrier")
@@ -104,8 +104,10 @@ def analytic_latency_ns(graph, counters, mapping, hw) -> float:
 
 def evaluate_point(point: dict[str, Any], run: dict[str, Any], base_dir: str | None = None,
                    events: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Evaluate one point; a user-level problem (e.g. the model does not fit) is a row with status 'infeasible'.
-    ``events`` are the sweep's ``events`` settings (used by engine 'events' points only)."""
+    """Evaluate one point; a mapping that does not fit the hardware (:class:`~neurosim.errors.DoesNotFit`) is a row
+    with status 'infeasible'; any other error (a mistyped workload, a bad setting, a bug) is raised, so the sweep
+    counts the point as failed and does not record it. ``events`` are the sweep's ``events`` settings (used by
+    engine 'events' points only)."""
     from neurosim.sweep.spec import resolve_path
 
     t0 = time.perf_counter()
@@ -114,7 +116,7 @@ def evaluate_point(point: dict[str, Any], run: dict[str, Any], base_dir: str | N
     row: dict[str, Any] = {"status": "ok", "error": ""}
     try:
         row.update(_evaluate(point, run, base_dir, resolve_path, events or {}))
-    except NeurosimError as exc:
+    except DoesNotFit as exc:
         row.update(status="infeasible", error=str(exc))
     row["elapsed_s"] = time.perf_counter() - t0
     row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
@@ -150,42 +152,23 @@ def _analytic_figures(graph, point: dict[str, Any], run: dict[str, Any], base_di
     import pandas as pd
 
     from neurosim.engines.analytic import count_graph, dense_macs, run_shape_for
+    from neurosim.mapping import PartitionOptions, expected_traffic, map_graph
 
     counters = count_graph(graph)
     out: dict[str, Any] = {}
-    mapping = hw = None
-    notes = []
-    try:
-        from neurosim.mapping import PartitionOptions, map_graph
-    except ImportError:
-        notes.append("no mapping module: latency not estimated")
-    else:
-        hw = _hardware(resolve_path(point["hardware"], base_dir))
-        mapping = map_graph(graph, hw, PartitionOptions(strategy=point.get("mapping", "output")),
-                            placement=run.get("placement", "serpentine"))
-        out.update(cores=mapping.cores_used, chips=mapping.chips_used)
-        try:
-            from neurosim.mapping import expected_traffic
-
-            traffic = expected_traffic(graph, mapping)
-            counters = pd.concat([counters, traffic[counters.columns]], ignore_index=True)
-            notes.append("network traffic counted")
-        except ImportError:
-            notes.append("network traffic not counted (mapping traffic model not available)")
+    hw = _hardware(resolve_path(point["hardware"], base_dir))
+    mapping = map_graph(graph, hw, PartitionOptions(strategy=point.get("mapping", "output")),
+                        placement=run.get("placement", "serpentine"))
+    out.update(cores=mapping.cores_used, chips=mapping.chips_used)
+    traffic = expected_traffic(graph, mapping)
+    counters = pd.concat([counters, traffic[counters.columns]], ignore_index=True)
+    notes = ["network traffic counted"]
     energy = run.get("energy", "hardware")
-    if energy == "hardware":
-        if hw is None:
-            raise NeurosimError("run.energy = 'hardware' needs the hardware/mapping modules; name an energy table")
-        table = hw.energy_table(chips=mapping.chips_used)
-    else:
-        table = _energy_table(energy)
+    table = hw.energy_table(chips=mapping.chips_used) if energy == "hardware" else _energy_table(energy)
     tokens = run_shape_for(graph).tokens
     dyn_j = float(table.price(counters)["energy_pj"].sum()) * 1e-12
-    if mapping is not None:
-        lat = analytic_latency_ns(graph, counters, mapping, hw)
-        static_j = hw.static_energy_pj(lat * tokens, mapping.chips_used) * 1e-12
-    else:
-        lat, static_j = float("nan"), 0.0
+    lat = analytic_latency_ns(graph, counters, mapping, hw)
+    static_j = hw.static_energy_pj(lat * tokens, mapping.chips_used) * 1e-12
     out.update(latency_ns_per_token=lat, latency_source="analytic first-order",
                throughput_tokens_per_s=1e9 / lat if lat > 0 else float("nan"))
     out.update(_energy_and_counts(graph, counters, tokens, dyn_j, static_j, dense_macs(graph), batch=None))

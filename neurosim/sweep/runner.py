@@ -3,14 +3,15 @@
 Storage (``DIR``):
   points/<id>.json   one file per finished point, written atomically the moment it finishes (the truth);
   results.csv        the consolidated table (one row per point id), rebuilt atomically from points/ every few
-                     seconds, at the end and on interruption; results.parquet beside it when pyarrow is present;
+                     seconds, at the end and on interruption; results.parquet beside it;
   sweep.yaml         the spec that was run (for the record);
   pareto.png         energy per token against latency and against the quality proxy, Pareto fronts marked.
 
 A point's id hashes its axis values and the shared run settings; points already in points/ are not run again.
 A killed sweep (even SIGKILL) loses at most the points in flight. A point that cannot be mapped (the model does
-not fit the hardware) is a finished point with status ``infeasible``; a task that crashes a worker is not
-recorded and is retried on the next run.
+not fit the hardware) is a finished point with status ``infeasible``; a point that fails any other way (a
+mistyped workload, a bad setting, a crashed worker) is not recorded: the sweep counts it, names the first error,
+exits non-zero, and the next run tries it again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from neurosim.errors import ModelPackageMissing, NeurosimError
+from neurosim.errors import NeurosimError, missing_extra
 from neurosim.io import atomic_path, write_json_atomic, write_text_atomic
 from neurosim.sweep.spec import AXES, SweepSpec
 
@@ -62,13 +63,8 @@ class ResultStore:
         df = df.drop_duplicates("point_id", keep="last").sort_values("index", kind="stable").reset_index(drop=True)
         with atomic_path(self.dir / "results.csv") as tmp:
             df.to_csv(tmp, index=False)
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            pass
-        else:
-            with atomic_path(self.dir / "results.parquet") as tmp:
-                df.to_parquet(tmp, index=False)
+        with atomic_path(self.dir / "results.parquet") as tmp:
+            df.to_parquet(tmp, index=False)
         return df
 
 
@@ -85,9 +81,10 @@ class SweepOutcome:
 def open_client(scheduler: str | None, workers: int, timeout_s: float):
     """A Dask client: to the scheduler at ``scheduler`` or to a new local cluster of ``workers`` processes."""
     try:
+        import pyarrow  # noqa: F401  (results.parquet)
         from dask.distributed import Client, LocalCluster
     except ImportError:
-        raise ModelPackageMissing("sweeps run on Dask: pip install 'neurosim[sweep]'") from None
+        raise missing_extra("neurosim sweep", "sweep") from None
     if scheduler:
         try:
             return Client(scheduler, timeout=timeout_s), None
@@ -105,8 +102,6 @@ def open_client(scheduler: str | None, workers: int, timeout_s: float):
 def run_sweep(spec: SweepSpec, out_dir: str | Path, scheduler: str | None = None, workers: int = 2,
               timeout_s: float = 10.0, echo=None) -> SweepOutcome:
     """Run every point of ``spec`` not already in ``out_dir``; see the module docstring."""
-    from dask.distributed import as_completed
-
     from neurosim.sweep.evaluate import evaluate_point
 
     echo = echo or (lambda msg: print(msg, file=sys.stderr))
@@ -116,6 +111,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, scheduler: str | None = None
         dup = next(i for i in ids if ids.count(i) > 1)
         raise NeurosimError(f"sweep {spec.name}: point {points[ids.index(dup)].model_dump()} is listed twice")
     client, cluster = open_client(scheduler, workers, timeout_s)  # fails before anything is written
+    from dask.distributed import as_completed  # the 'sweep' extra: open_client said so if it is missing
     store = ResultStore(out_dir)
     try:
         store.dir.mkdir(parents=True, exist_ok=True)
@@ -135,9 +131,9 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, scheduler: str | None = None
                 i, p, pid = futures.pop(fut)
                 try:
                     row = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a crashed task is reported and retried next run
-                    outcome.failed.append(f"{pid} {p.model_dump()}: {type(exc).__name__}: {exc}")
-                    advance(f"failed {pid}")
+                except Exception as exc:  # noqa: BLE001 - a failed point is counted, named and retried next run
+                    outcome.failed.append(_failure(p, pid, exc))
+                    advance(f"{_axes(p)}: FAILED ({_first_line(exc)[:80]})")
                     continue
                 store.write_point(pid, {"point_id": pid, "index": i, **p.model_dump(), **row,
                                         "finished_at": time.time()})
@@ -165,8 +161,23 @@ def _spec_yaml(spec: SweepSpec) -> str:
     return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
 
 
+def _axes(p) -> str:
+    return " ".join(f"{k}={v}" for k, v in p.model_dump().items() if k in AXES and v is not None)
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error as one line: the message of a NeurosimError, else the exception type and its first line."""
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return text if isinstance(exc, NeurosimError) else f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
+def _failure(p, pid: str, exc: BaseException) -> str:
+    """One line naming a failed point (its axes and id) and its error."""
+    return f"point {pid} ({_axes(p)}): {_first_line(exc)}"
+
+
 def _label(p, row: dict[str, Any]) -> str:
-    axes = " ".join(f"{k}={v}" for k, v in p.model_dump().items() if k in AXES and v is not None)
+    axes = _axes(p)
     if row.get("status") != "ok":
         return f"{axes}: {row.get('status')} ({row.get('error', '')[:80]})"
     return f"{axes}: {row['energy_per_token_uJ']:.4g} uJ/token, {row['latency_ns_per_token']:.4g} ns/token"
