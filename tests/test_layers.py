@@ -88,6 +88,6 @@ def test_the_import_contracts_hold():
     exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     if exe is None:
         pytest.skip("import-linter is not installed here (pip install -e '.[dev]')")
-    res = subprocess.run([exe, "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run([exe, "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
     assert "0 broken" in res.stdout
