@@ -1,8 +1,8 @@
 """Produce the run record a report draws: pick the engine for the mode, the energy tables for the hardware.
 
-The report uses whatever engines this build has. The analytic engine is always there; the event-driven simulator
-(statistical and exact modes), the mapper and the functional engine add their sections when they are installed.
-What is missing is said in the record's notes, never filled in.
+The analytic engine, the event-driven simulator (statistical and exact modes), the mapper and the functional engine
+are all part of the package and imported directly (an ImportError among them is a bug, never a fallback); only the
+real-model packages are optional, and a missing one is a one-line error with its install command.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from neurosim.report.build import HARDWARE_AWARE, PAPER_STYLE, record_from_count
 from neurosim.report.record import MODES, Assumption, Histogram, MappingSummary, RunRecord, Table
 
 PAPER_TABLE = "paper-45nm"
-FALLBACK_TABLE = "horowitz-45nm"
 
 
 @dataclass
@@ -72,13 +71,8 @@ def resolve_hardware(name: str, hw_sets: list[str] | None = None) -> HardwareCho
 
 def _hardware_model(name: str, hw_sets: list[str] | None = None) -> HardwareChoice:
     """Load a hardware model (``neurosim.hardware``) and the energy table derived from it."""
-    try:
-        from neurosim.hardware import load_hardware
-    except ImportError:  # a build without the hardware package: say so, price with the digital baseline
-        table = load_energy_table(FALLBACK_TABLE)
-        return HardwareChoice(
-            name=name, kind="hardware", table=table, info={"name": name, "kind": "hardware", "table": table.name},
-            notes=[f"this build cannot read hardware model '{name}'; hardware-aware energy uses {FALLBACK_TABLE}"])
+    from neurosim.hardware import load_hardware
+
     hw = load_hardware(name, list(hw_sets or []) or None)
     table = hw.energy_table()
     info = {"name": hw.name, "kind": "hardware", "table": table.name,
@@ -108,13 +102,11 @@ class MappingChoice:
     file: str | None = None
 
 
-def map_for_report(graph: Any, choice: HardwareChoice, how: MappingChoice) -> tuple[Any, dict[str, Any]] | None:
-    """Map the graph onto the hardware model; ``None`` when this build has no mapper."""
-    try:
-        from neurosim.mapping import PartitionOptions, load_mapping, map_graph
-        from neurosim.mapping.report import mapping_report
-    except ImportError:
-        return None
+def map_for_report(graph: Any, choice: HardwareChoice, how: MappingChoice) -> tuple[Any, dict[str, Any]]:
+    """Map the graph onto the hardware model: the mapping and the mapper's report."""
+    from neurosim.mapping import PartitionOptions, load_mapping, map_graph
+    from neurosim.mapping.report import mapping_report
+
     if how.file is not None:
         mapping = load_mapping(how.file, choice.spec)
         mapping.check_graph(graph)
@@ -166,11 +158,7 @@ def simulated_run(mode: str, sim: SimChoice | None = None, **kwargs: Any) -> Run
     import importlib
 
     module, name = SIMULATOR_ENTRY
-    try:
-        entry = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        raise NeurosimError(f"--mode {mode} needs the event-driven simulator ({module}.{name}), which this build "
-                            "does not have; use --mode analytic") from None
+    entry = getattr(importlib.import_module(module), name)  # part of the package: a failure here is a bug
     sim = sim or SimChoice()
     rec = entry(mode=mode, sim=sim, tokens=sim.tokens, context=sim.context, seed=sim.seed, sync=sim.sync, **kwargs)
     if not isinstance(rec, RunRecord):
@@ -193,11 +181,8 @@ def measure_rates_for_report(workload: str, sets: list[str] | None, text: str | 
     None); per projection type, sum the signed spike-count histograms of every block's encoder."""
     import numpy as np
 
-    try:
-        from neurosim.functional.runs import GROUP_LABELS, measure_rates
-    except ImportError:
-        raise NeurosimError("measured rates need the functional engine (neurosim.functional), which this build "
-                            "does not have") from None
+    from neurosim.functional.runs import GROUP_LABELS, measure_rates
+
     inp, result, table, _summary = measure_rates(workload, sets, text, tokens)
     source = f"functional engine: {inp.model.name} on {Path(inp.text_where).name}, {int(inp.ids.size)} tokens"
     rates = {enc: float(result.stats[enc].rate) for enc in table["encoder"]}
