@@ -144,3 +144,23 @@ def test_import_nir_cli_writes_graph_and_params(tmp_path, cli):
     assert isinstance(net.graph["ro"], Linear) and isinstance(net.graph["rec.lif"], LIF)
     code, out, err = cli("export-nir", str(tmp_path / "g.yaml"), "--out", str(tmp_path / "back.nir"))
     assert code == 0 and "weights real" in out
+
+
+def test_missing_nir_extra_is_a_one_line_error_with_its_install_command(cli, tmp_path, monkeypatch):
+    """A missing optional extra (simulated: importing ``nir`` fails) is one line naming the extra and its install
+    command, exit code 2, no traceback."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def failing_import(name, *args, **kwargs):
+        if name == "nir" or name.startswith("nir."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    path = tmp_path / "net.nir"
+    nir.write(str(path), _recurrent_net())
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    code, out, err = cli("import-nir", str(path))
+    assert code == 2 and out == ""
+    assert err == "error: reading NIR needs the 'nir' extra: pip install 'neurosim[nir]'\n"

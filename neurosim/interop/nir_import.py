@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.errors import ModelPackageMissing, NeurosimError
+from neurosim.errors import NeurosimError, missing_extra
 from neurosim.graph import LIF, ActivationSpec, Elementwise, Encoding, Graph, Linear
 
 #: NIR neuron node type -> LIF.neuron
@@ -67,7 +67,7 @@ def _nir():
     try:
         import nir
     except ImportError:
-        raise ModelPackageMissing("reading NIR needs the 'nir' package: pip install 'neurosim[nir]'") from None
+        raise missing_extra("reading NIR", "nir") from None
     return nir
 
 

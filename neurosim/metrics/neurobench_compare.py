@@ -25,7 +25,7 @@ def _require():
     except ImportError as exc:
         raise ModelPackageMissing(
             f"the NeuroBench comparison needs torch, snntorch and neurobench ({exc.name} missing): "
-            "pip install 'neurosim[interop]' (CPU torch 2.13)"
+            "pip install 'neurosim[interop]' (CPU torch 2.13) && pip install --no-deps 'neurobench==2.3.*'"
         ) from None
 
 
