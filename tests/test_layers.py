@@ -75,7 +75,7 @@ def test_the_spiking_network_runs_on_named_engines_from_neurosim_snn():
 
 def test_importing_the_low_layers_imports_no_engine_and_no_lava():
     """neurosim.snn names its engines but imports them only when one is run."""
-    code = ("import sys, neurosim.snn, neurosim.neurons, neurosim.overrides, neurosim.lava; "
+    code = ("import sys, neurosim.snn, neurosim.neurons, neurosim.readout, neurosim.overrides, neurosim.lava; "
             "bad = sorted(m for m in sys.modules if m == 'lava' or m.startswith(('lava.', 'neurosim.engines', "
             "'neurosim.functional', 'neurosim.lava.backend'))); print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

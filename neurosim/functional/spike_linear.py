@@ -10,7 +10,8 @@ integer exactly (float64 below 2^53), whatever the summation order, so the resul
 for bit. Above 2^53 it falls back to NumPy's int64 matmul. :func:`accumulate_spike_trains` is the literal
 event-by-event reference (select the columns of the spiking inputs, add or subtract them), used by the tests.
 
-Dequantization (one rule for every setting, reproducible bit for bit):
+Dequantization (one rule for every setting, reproducible bit for bit; it lives in
+:func:`neurosim.readout.dequantize_accumulator`, below both engines that use it):
 ``total = acc - zero_point[:, None] * row_sums[None, :]`` (int64; no correction when symmetric), then
 ``output = float32(total) * float32(act_scale)[:, None] * float32(w_scale)[None, :]`` (+ float32 bias),
 evaluated left to right in float32.
@@ -25,6 +26,7 @@ import numpy as np
 from neurosim.errors import NeurosimError
 from neurosim.functional.encoders import SpikeCounts
 from neurosim.functional.quantizers import QuantizedWeight
+from neurosim.readout import dequantize_accumulator
 
 _F32_EXACT = 2**24
 _F64_EXACT = 2**53
@@ -64,20 +66,6 @@ def count_matmul(counts: np.ndarray, weight: QuantizedWeight, what: str = "spike
         return counts.astype(np.int64) @ weight.int_weight.astype(np.int64).T
     acc = counts.astype(dt) @ weight.as_float(dt).T
     return acc.astype(np.int32 if bound < 2**31 else np.int64)
-
-
-def dequantize_accumulator(acc: np.ndarray, act_scale: np.ndarray, weight: QuantizedWeight,
-                           zero_point: np.ndarray | None = None, bias: np.ndarray | None = None) -> np.ndarray:
-    """The float output of a spike-driven linear from its integer accumulator (the module's documented rule)."""
-    total = acc
-    if zero_point is not None:
-        total = acc.astype(np.int64) - zero_point.astype(np.int64)[:, None] * weight.row_sums[None, :]
-    out = total.astype(np.float32)
-    out *= act_scale.astype(np.float32)[:, None]
-    out *= weight.scale.astype(np.float32)[None, :]
-    if bias is not None:
-        out += bias.astype(np.float32)[None, :]
-    return out
 
 
 def accumulate_spike_trains(trains: np.ndarray, int_weight: np.ndarray) -> np.ndarray:

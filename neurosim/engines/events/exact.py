@@ -8,7 +8,7 @@ dequantized output). For every synapse piece of the layer's mapping, the core co
 partial products ``counts[:, in_lo:in_hi] @ W[out_lo:out_hi, in_lo:in_hi]^T`` (exact: integer-valued floats
 below 2^24 / 2^53, else int64); an output-split layer's pieces own their outputs, a tiled layer's accumulator
 pieces add the partial sums of every input chunk. The assembled accumulator is dequantized by the documented rule
-(:func:`~neurosim.functional.spike_linear.dequantize_accumulator`, the readout the embedded cores do) and compared
+(:func:`~neurosim.readout.dequantize_accumulator`, the readout the embedded cores do) and compared
 bit for bit with the functional engine's. Each layer's input is the functional engine's, which (every layer being
 bit-exact) is what the simulator's own output would be: the whole forward is then identical by induction.
 
@@ -115,7 +115,7 @@ class ExactCores(SpikeInput):
 
     # --- the trace hook ------------------------------------------------------------------------------------------
     def _compute(self, rec) -> None:
-        from neurosim.functional.spike_linear import dequantize_accumulator
+        from neurosim.readout import dequantize_accumulator
 
         lp = self.plan.layers.get(rec.layer)
         if lp is None:
