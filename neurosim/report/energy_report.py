@@ -10,14 +10,13 @@ overrides as ``neurosim simulate --hw-set``; ``--set`` and ``--tokens`` make a s
 
 Every number in the prose is computed from the simulations, the workload and the hardware model (never typed in),
 so changing a hardware figure with ``--hw-set`` changes every figure that depends on it. The report sits above
-the engines: it maps with :mod:`neurosim.mapping` and simulates with the public API of
-:mod:`neurosim.engines.events` (``simulate``, ``SimConfig``).
+the engines: it maps and simulates through the run pipeline (:mod:`neurosim.pipeline`: ``resolve``,
+``run_workload``, ``estimate``) with its defaults.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from neurosim.defaults import DEFAULTS
+
 WORKLOAD, HW = "sdllm-llama2-7b", "hala-point"
 DEFAULT_OUT = Path("reports/energy/llama2-7b-hala-point.md")
 #: the "what if" variant: the chips' embedded cores this many times faster than the hardware model says
 FAST_FACTOR = 100
-#: a prefill moves through the layers in this many blocks of tokens (pipelined), as ``neurosim simulate`` does
-PREFILL_BLOCKS = 16
-PAPER_TABLE = "paper-45nm"
+PAPER_TABLE = DEFAULTS.energy  # the paper-style table the analytic count is priced with
 COMPONENTS = ("compute", "memory", "network", "neuron", "static")
 #: hardware figures that price or time an action (the caveats name those resting on an assumption alone)
 PRICE_FIELDS = ("energy", "energy_per_bit", "static_power", "op_energy", "op_throughput", "latency", "bandwidth",
@@ -49,7 +48,7 @@ class Study:
     sets: list[str] = field(default_factory=list)
     hw_sets: list[str] = field(default_factory=list)
     tokens: int | None = None
-    seed: int = 0
+    seed: int = DEFAULTS.seed
 
     def fast_set(self, hw) -> str:
         """The ``--hw-set`` of the fast-embedded-cores variant, from the hardware's own speed."""
@@ -57,21 +56,11 @@ class Study:
 
 
 @dataclass
-class Setup:
-    """A workload graph mapped onto a hardware model."""
-
-    spec: Any
-    graph: Any
-    hw: Any
-    mapping: Any
-
-
-@dataclass
 class Runs:
-    """Every simulation the report draws on, with the setups, the analytic count and wall times."""
+    """Every simulation the report draws on, with the mapped system, the analytic count and wall times."""
 
     study: Study
-    base: Setup
+    base: Any  # neurosim.pipeline.Resolved: spec, graph, hw, mapping
     plain_hw: Any  # the hardware model without --hw-set (to name what was overridden)
     fast_set: str
     prefill: Any
@@ -79,34 +68,24 @@ class Runs:
     decode: Any
     fast: Any
     paper: Any  # the prefill counted under the paper's convention; None when that is the workload's own count
-    analytic: Any  # neurosim.estimate.Estimate of the same prefill
+    analytic: Any  # neurosim.pipeline.Estimate of the same prefill
     wall_s: float
     elapsed_s: float
 
 
-def setup(study: Study, convention: str = "workload", hw_sets: list[str] | None = None,
-          mapping: Any = None) -> Setup:
-    """Load the workload and hardware, and map (output-split, locality placement: ``neurosim map``'s defaults)
-    unless a mapping is given (the same placement for a variant whose hardware differs only in speed)."""
-    from neurosim.hardware import load_hardware
-    from neurosim.mapping import PartitionOptions, map_graph
-    from neurosim.workloads import build_graph, load_workload
+def setup(study: Study, convention: str | None = None):
+    """The workload mapped onto the hardware, through the run pipeline (:func:`neurosim.pipeline.resolve`: its
+    defaults for the convention, partition and placement)."""
+    from neurosim.pipeline import resolve
 
-    sets = list(study.hw_sets if hw_sets is None else hw_sets)
-    spec = load_workload(study.workload, study.sets or None)
-    graph = build_graph(spec, convention)
-    hw = load_hardware(study.hw, sets or None)
-    if mapping is None:
-        mapping = map_graph(graph, hw, PartitionOptions(strategy="output"), placement="locality",
-                            hardware_sets=sets, workload=spec.name)
-    return Setup(spec, graph, hw, mapping)
+    return resolve(study.workload, study.hw, study.sets, study.hw_sets, convention or DEFAULTS.convention)
 
 
 def _convention(graph) -> dict[str, Any]:
     return {k: v for k, v in graph.meta.get("convention", {}).items() if k != "name"}
 
 
-def differs_on_paper(base: Setup) -> bool:
+def differs_on_paper(base) -> bool:
     """Whether the workload's paper convention (what the paper printed) counts other than its own convention."""
     paper = getattr(base.spec, "paper_convention", None)
     return paper is not None and paper.model_dump() != _convention(base.graph)
@@ -125,26 +104,29 @@ def prefill_tokens(study: Study, spec) -> int:
     return int(study.tokens if study.tokens is not None else spec.seq_len * spec.batch)
 
 
-def _simulate(s: Setup, tokens: int, context: int, sync: bool, seed: int):
-    from neurosim.engines.events import SimConfig, simulate
+def _simulate(r, tokens: int, context: int, sync: bool, seed: int):
+    """A statistical run of the pipeline on an already mapped system (its default block size)."""
+    from neurosim.pipeline import run_workload
 
-    block = tokens if tokens <= 1 else max(1, math.ceil(tokens / PREFILL_BLOCKS))
-    cfg = SimConfig(mode="statistical", tokens=tokens, context=context, block=block, sync=sync, seed=seed)
-    return simulate(s.graph, s.mapping, s.hw, cfg)
+    return run_workload(r.spec.name, r.hw.name, mode="statistical", tokens=tokens, context=context, sync=sync,
+                        seed=seed, resolved=r)
 
 
 def run_study(study: Study) -> Runs:
     """Map and simulate: prefill (sync and async), one decode token after the prefill's positions, the prefill
     with fast embedded cores and, when it counts differently, under the paper's convention (what seed 002 printed);
     count the prefill analytically too."""
-    from neurosim.estimate import estimate
+    from dataclasses import replace
+
     from neurosim.hardware import load_hardware
+    from neurosim.pipeline import estimate
 
     t0 = time.perf_counter()
     base = setup(study)
     n = prefill_tokens(study, base.spec)
     fast_set = study.fast_set(base.hw)
-    fast = setup(study, hw_sets=[*study.hw_sets, fast_set], mapping=base.mapping)
+    # the same placement; only the embedded cores' speed differs
+    fast = replace(base, hw=load_hardware(study.hw, [*study.hw_sets, fast_set]))
     paper = setup(study, convention="paper") if differs_on_paper(base) else None
     t = time.perf_counter()
     prefill = _simulate(base, n, 0, True, study.seed)
@@ -155,10 +137,14 @@ def run_study(study: Study) -> Runs:
         decode=_simulate(base, 1, n - 1, True, study.seed),
         fast=_simulate(fast, n, 0, True, study.seed),
         paper=_simulate(paper, n, 0, True, study.seed) if paper is not None else None,
-        analytic=estimate(base.spec, PAPER_TABLE, seq_len=n),
+        analytic=estimate(base.spec, PAPER_TABLE, seq_len=n, convention=_convention_name(base.graph)),
         wall_s=wall, elapsed_s=0.0)
     runs.elapsed_s = time.perf_counter() - t0
     return runs
+
+
+def _convention_name(graph) -> str:
+    return graph.meta.get("convention", {}).get("name", DEFAULTS.convention)
 
 
 # --- numbers as text ------------------------------------------------------------------------------------------
@@ -248,7 +234,7 @@ def max_fanout_cores(mapping) -> tuple[int, str]:
     return best, where
 
 
-def attention_on_embedded(s: Setup) -> list[Any]:
+def attention_on_embedded(s) -> list[Any]:
     """The attention matmul layers the mapping puts on the chips' embedded cores."""
     from neurosim.graph import AttentionScore, AttentionValue
 
@@ -618,7 +604,7 @@ def parse_args(argv: list[str] | None) -> tuple[Path, Study, bool]:
     ap.add_argument("--hw-set", dest="hw_sets", action="append", default=[],
                     help="override a hardware figure, as `neurosim simulate --hw-set`: a.b.value=x")
     ap.add_argument("--tokens", type=int, default=None, help="prefill tokens (default: the workload's seq_len)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=DEFAULTS.seed)
     ap.add_argument("--no-figure", action="store_true", help="write the Markdown only")
     a = ap.parse_args(argv)
     if a.tokens is not None and a.tokens < 2:
