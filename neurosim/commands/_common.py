@@ -35,12 +35,29 @@ def human(x: Any) -> str:
     return str(x)
 
 
+def json_document(obj: Any, default=float) -> str:
+    """``obj`` as one strict JSON document (indented, ending in a newline), what every ``--format json`` prints:
+    NaN and infinities become null (JSON has no such numbers; Python's json would print ``NaN``, which other
+    parsers refuse). ``default`` turns what json cannot encode (numpy scalars) into plain values."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float):
+            return v if math.isfinite(v) else None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(obj), indent=2, default=lambda v: clean(default(v)), allow_nan=False) + "\n"
+
+
 def print_frame(df, fmt: str, title: str | None = None, human_cols: tuple[str, ...] = ()) -> None:
     """Print a DataFrame as a rich table, CSV, Markdown or JSON records."""
     if fmt == "csv":
         sys.stdout.write(df.to_csv(index=False))
     elif fmt == "json":
-        sys.stdout.write(json.dumps(df.to_dict(orient="records"), indent=2, default=float) + "\n")
+        sys.stdout.write(json_document(df.to_dict(orient="records")))
     elif fmt == "md":
         cols = list(df.columns)
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

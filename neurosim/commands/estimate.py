@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
@@ -25,7 +24,7 @@ def estimate_cmd(
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or md"),
 ) -> None:
     """Closed-form counts and energy of a workload: a per-layer table and totals."""
-    from neurosim.commands._common import check_format, human, print_frame
+    from neurosim.commands._common import check_format, human, json_document, print_frame
     from neurosim.errors import NeurosimError
     from neurosim.estimate import aggregate_layers, estimate
 
@@ -62,7 +61,7 @@ def estimate_cmd(
             "printed": {"flops": f"{t['flops_T']:.2f} T", "energy": f"{t['energy_J']:.2f} J"},
             "layers": layers.to_dict(orient="records"),
         }
-        sys.stdout.write(json.dumps(out, indent=2, default=float) + "\n")
+        sys.stdout.write(json_document(out))
         return
     if fmt == "csv":
         print_frame(layers, "csv")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
@@ -43,7 +42,7 @@ def hw_show(
     and the energy table it implies."""
     import pandas as pd
 
-    from neurosim.commands._common import check_format, print_frame
+    from neurosim.commands._common import check_format, json_document, print_frame
     from neurosim.hardware import load_hardware
 
     check_format(fmt)
@@ -61,7 +60,7 @@ def hw_show(
     }
     if fmt == "json":
         out = {**head, "figures": figs.to_dict(orient="records"), "energy_table": prices.to_dict(orient="records")}
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        sys.stdout.write(json_document(out))
         return
     if fmt == "csv":
         print_frame(figs, "csv")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
@@ -36,7 +35,7 @@ def map_cmd(
 ) -> None:
     """Map a workload onto a hardware model: cores and chips used, per-core utilization, per-layer placement,
     spikes, messages and hops per token, link load; optional mapping file and heatmap."""
-    from neurosim.commands._common import check_format
+    from neurosim.commands._common import check_format, json_document
     from neurosim.mapping.report import heatmap_png, mapping_report, to_jsonable
     from neurosim.pipeline import MappingOptions, resolve
 
@@ -54,7 +53,7 @@ def map_cmd(
     if fmt == "json":
         body = to_jsonable(rep)
         body["files"] = {"mapping": out, "heatmap": heatmap}
-        sys.stdout.write(json.dumps(body, indent=2, default=float) + "\n")
+        sys.stdout.write(json_document(body))
         return
     if fmt == "csv":
         sys.stdout.write(rep["layers"].to_csv(index=False))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
@@ -23,7 +22,7 @@ def ppl_cmd(
 ) -> None:
     """Perplexity (exp of the mean next-token negative log-likelihood) of the FP path and of each spike-driven
     setting, on the same tokens, with the mean firing rate of each setting."""
-    from neurosim.commands._common import check_format, print_frame
+    from neurosim.commands._common import check_format, json_document, print_frame
     from neurosim.functional.runs import perplexity_runs
 
     check_format(fmt)
@@ -33,7 +32,7 @@ def ppl_cmd(
     if fmt == "json":
         out = {"workload": inp.spec.name, "model": inp.model.name, "text": inp.text_where,
                "tokens": int(inp.ids.size), "fp_layers": list(fp_layers), "runs": df.to_dict(orient="records")}
-        sys.stdout.write(json.dumps(out, indent=2, default=float) + "\n")
+        sys.stdout.write(json_document(out))
         return
     if fmt == "csv":
         print_frame(df, "csv")

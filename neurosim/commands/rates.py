@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
@@ -20,7 +19,7 @@ def rates_cmd(
 ) -> None:
     """Measure the firing rate and mean spike count entering every spike-driven projection (per block: q/k/v, o,
     gate/up, down, lm_head), next to the rate the workload assumes; flags the ones off by more than --tolerance."""
-    from neurosim.commands._common import check_format, print_frame
+    from neurosim.commands._common import check_format, json_document, print_frame
     from neurosim.functional.runs import measure_rates, plot_rates
 
     check_format(fmt)
@@ -52,7 +51,7 @@ def rates_cmd(
     if fmt == "json":
         out = {**head, "summary": summary.to_dict(orient="records"), "layers": table.to_dict(orient="records"),
                "plots": [str(p) for p in written]}
-        sys.stdout.write(json.dumps(out, indent=2, default=float) + "\n")
+        sys.stdout.write(json_document(out))
         return
     if fmt == "csv":
         print_frame(table, "csv")

@@ -127,7 +127,7 @@ class _progress:
 
 def render(res, fmt: str, verify: bool = False) -> str:
     """The command's output as text: a report (table), the counters (csv) or everything (json)."""
-    import json
+    from neurosim.commands._common import json_document
 
     if fmt == "csv":
         return res.counters.to_csv(index=False)
@@ -140,7 +140,7 @@ def render(res, fmt: str, verify: bool = False) -> str:
                               "layers": [vars(c) for c in res.verify.layers]}
         elif verify:
             body["verify"] = {"ok": False, "summary": "not verified", "layers": []}
-        return json.dumps(body, indent=2, default=_plain) + "\n"
+        return json_document(body, default=_plain)
     return _table(res, s)
 
 
