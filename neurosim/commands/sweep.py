@@ -43,7 +43,7 @@ def sweep_cmd(
         from neurosim.sweep.plot import pareto_mask
 
         ok = df[df["status"] == "ok"]
-        # one front per engine: a first-order (analytic) latency is not ranked against a simulated one
+        # one front per engine: expected (analytic) counts are not ranked against drawn (events) ones
         by_engine = ok.groupby("engine", sort=True) if "engine" in ok else [("analytic", ok)]
         for engine, part in by_engine:
             front = part[pareto_mask(part["latency_ns_per_token"].to_numpy(), part["energy_per_token_uJ"].to_numpy())]

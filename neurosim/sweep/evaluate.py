@@ -6,28 +6,20 @@ the papers' compute-only ``paper-45nm``), ``latency_ns_per_token`` (``latency_so
 ``throughput_tokens_per_s``, counts (accumulates, MACs, spikes, messages, hops, barriers) and ``tokens``: the tokens
 the energy and counts are for.
 
-Engine "analytic": :func:`~neurosim.engines.analytic.count_graph` counts; the graph is mapped with
-:func:`neurosim.mapping.map_graph` (partition strategy = the point's ``mapping``); energy = the counts priced by
-the hardware model's own table (``run.energy: hardware``; plus the expected network traffic where the mapping
-module provides it) or by a named energy table, plus static energy over the latency.
+Both engines go through the run pipeline (:mod:`neurosim.pipeline`): the graph is built by
+:func:`~neurosim.pipeline.load_graph_for`, mapped by :func:`~neurosim.pipeline.map_onto` (partition strategy = the
+point's ``mapping``, placement = ``run.placement``, default as every command: locality), and timed by the one
+latency model there is, the event-driven simulator's (statistical mode, with the sweep's ``events`` settings):
 
-Latency per token (analytic, first order): every layer runs after the one before it; within a layer the work is
-spread evenly over the cores that hold its pieces, and a core does its actions one after another at the
-hardware's action latencies (``Hardware.action_latency_ns``: adds and non-spiking ops at the embedded cores'
-op time, KV reads/writes at a synapse read, embedding reads on the host not counted); plus one barrier per time
-step (``max unfold`` steps a token). Network transfer time and contention are not in it: the event-driven
-engine models those. Throughput = 1 / latency (no pipelining).
-
-Engine "events": the same graph, mapped the same way, run by the event-driven simulator
-(:func:`neurosim.engines.events.engine.simulate`) in statistical mode with the sweep's ``events`` settings: the
-counts are the simulator's (spikes drawn from the firing rates, seeded; messages, hops and barriers as the mapped
-network carries them), the latency per token and the throughput its simulated timing (cores, links, contention,
-barriers; blocks pipelined), the static energy the static power x the simulated time of the run.
+Engine "analytic": the counts are :func:`~neurosim.engines.analytic.count_graph`'s expectations (plus the mapper's
+expected network traffic); the latency per token, the throughput and the static energy (static power x simulated
+time) are the simulation's. Engine "events": the counts are the simulator's too (spikes drawn from the firing
+rates, seeded; messages, hops and barriers as the mapped network carries them). Energy is the counts priced by the
+hardware model's own table (``run.energy: hardware``) or by a named energy table.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import time
@@ -36,8 +28,6 @@ from typing import Any
 
 from neurosim.errors import DoesNotFit, NeurosimError
 
-_FALLBACK_LATENCY = {"add": "mac", "kv_read": "synapse_read", "kv_write": "synapse_read"}
-_NOT_TIMED = ("embedding_read", "message", "hop_onchip", "hop_chip", "barrier")
 PAPER_TABLE = "paper-45nm"  # the papers' compute-only convention (what the event-driven engine calls paper-style)
 
 
@@ -65,43 +55,6 @@ def point_sets(point: dict[str, Any], run: dict[str, Any]) -> list[str]:
     return sets
 
 
-def _cores_by_layer(mapping) -> dict[str, int]:
-    out = {}
-    for name, lm in mapping.layers.items():
-        if not len(lm):
-            continue
-        p = lm.pieces
-        cores = {(int(c), int(x), int(y), int(s)) for c, x, y, s in zip(p["chip"], p["x"], p["y"], p["slot"])}
-        out[name] = max(1, len(cores))
-    return out
-
-
-def analytic_latency_ns(graph, counters, mapping, hw) -> float:
-    """Latency per token (see the module docstring)."""
-    from neurosim.engines.analytic import run_shape_for
-    from neurosim.graph import LIF, Linear, SpikeEncoder
-
-    lat = hw.action_latency_ns()
-    cores = _cores_by_layer(mapping)
-    per_layer = counters.groupby(["layer", "action"], sort=False)["count"].sum()
-    total = 0.0
-    for (layer, action), count in per_layer.items():
-        if action in _NOT_TIMED or not layer:
-            continue
-        t = lat.get(action, lat.get(_FALLBACK_LATENCY.get(action, ""), 0.0))
-        total += count * t / cores.get(layer, 1)
-    tokens = run_shape_for(graph).tokens
-    steps = 1.0
-    for layer in graph:
-        if isinstance(layer, SpikeEncoder):
-            steps = max(steps, float(layer.spec.unfold))
-        elif isinstance(layer, Linear) and layer.input.encoding.is_spike:
-            steps = max(steps, float(layer.input.unfold))
-        elif isinstance(layer, LIF):
-            steps = max(steps, float(layer.steps))
-    return total / tokens + hw.barrier_ns(mapping.chips_used) * math.ceil(steps)
-
-
 def evaluate_point(point: dict[str, Any], run: dict[str, Any], base_dir: str | None = None,
                    events: dict[str, Any] | None = None) -> dict[str, Any]:
     """Evaluate one point; a mapping that does not fit the hardware (:class:`~neurosim.errors.DoesNotFit`) is a row
@@ -125,69 +78,44 @@ def evaluate_point(point: dict[str, Any], run: dict[str, Any], base_dir: str | N
 
 def _evaluate(point: dict[str, Any], run: dict[str, Any], base_dir: str | None, resolve_path,
               events: dict[str, Any]) -> dict[str, Any]:
+    from neurosim.pipeline import load_graph_for
     from neurosim.sweep.quality import quantization_error
-    from neurosim.workloads import build_graph, load_workload
 
     engine = point.get("engine", "analytic")
     if engine not in ("analytic", "events"):
         raise NeurosimError(f"engine {engine!r} is not driven by the sweep; allowed: analytic, events")
-    spec = load_workload(resolve_path(point["workload"], base_dir), point_sets(point, run))
-    graph = build_graph(spec)
+    spec, graph = load_graph_for(resolve_path(point["workload"], base_dir), point_sets(point, run))
     out: dict[str, Any] = {
         "w_format": spec.weight_format, "a_encoding": spec.a_encoding, "a_bits": spec.a_bits,
         "unfold_effective": float(spec.effective_unfold), "seq_len": spec.seq_len, "batch": spec.batch,
         "params": graph.params,
     }
-    if engine == "events":
-        out.update(_events_figures(graph, spec, point, run, events, resolve_path(point["hardware"], base_dir)))
-    else:
-        out.update(_analytic_figures(graph, point, run, base_dir, resolve_path))
+    figures = _events_figures if engine == "events" else _analytic_figures
+    out.update(figures(graph, spec, point, run, events, resolve_path(point["hardware"], base_dir)))
     out["quant_error"] = quantization_error(spec.weight_format, spec.w_bits, spec.a_encoding, spec.a_bits,
                                             float(spec.effective_unfold), spec.clip_quantile, spec.symmetric)
     return out
 
 
-def _analytic_figures(graph, point: dict[str, Any], run: dict[str, Any], base_dir: str | None,
-                      resolve_path) -> dict[str, Any]:
-    import pandas as pd
+def _map_point(graph, spec, point: dict[str, Any], run: dict[str, Any], hw) -> tuple[Any, float]:
+    """The point's mapping through the pipeline's one ``map_onto`` (and how long mapping took)."""
+    from neurosim.defaults import DEFAULTS
+    from neurosim.pipeline import MappingOptions, map_onto
 
-    from neurosim.engines.analytic import count_graph, dense_macs, run_shape_for
-    from neurosim.mapping import PartitionOptions, expected_traffic, map_graph
-
-    counters = count_graph(graph)
-    out: dict[str, Any] = {}
-    hw = _hardware(resolve_path(point["hardware"], base_dir))
-    mapping = map_graph(graph, hw, PartitionOptions(strategy=point.get("mapping", "output")),
-                        placement=run.get("placement", "serpentine"))
-    out.update(cores=mapping.cores_used, chips=mapping.chips_used)
-    traffic = expected_traffic(graph, mapping)
-    counters = pd.concat([counters, traffic[counters.columns]], ignore_index=True)
-    notes = ["network traffic counted"]
-    energy = run.get("energy", "hardware")
-    table = hw.energy_table(chips=mapping.chips_used) if energy == "hardware" else _energy_table(energy)
-    tokens = run_shape_for(graph).tokens
-    dyn_j = float(table.price(counters)["energy_pj"].sum()) * 1e-12
-    lat = analytic_latency_ns(graph, counters, mapping, hw)
-    static_j = hw.static_energy_pj(lat * tokens, mapping.chips_used) * 1e-12
-    out.update(latency_ns_per_token=lat, latency_source="analytic first-order",
-               throughput_tokens_per_s=1e9 / lat if lat > 0 else float("nan"))
-    out.update(_energy_and_counts(graph, counters, tokens, dyn_j, static_j, dense_macs(graph), batch=None))
-    out.update(tokens=tokens, context=0, notes="; ".join(notes))
-    return out
+    t0 = time.perf_counter()
+    how = MappingOptions(strategy=point.get("mapping") or DEFAULTS.strategy,
+                         placement=run.get("placement") or DEFAULTS.placement)
+    mapping, _ = map_onto(graph, hw, how, spec.name)
+    return mapping, time.perf_counter() - t0
 
 
-def _events_figures(graph, spec, point: dict[str, Any], run: dict[str, Any], events: dict[str, Any],
-                    hw_name: str) -> dict[str, Any]:
+def _simulate_point(graph, spec, mapping, hw, events: dict[str, Any]):
+    """The event-driven simulation of a point (statistical mode, the sweep's ``events`` settings): the one
+    latency model, used by both engines' points."""
     from neurosim.engines.events.engine import default_block, simulate
     from neurosim.engines.events.sim import SimConfig
     from neurosim.graph import AttentionScore, AttentionValue
-    from neurosim.mapping import PartitionOptions, map_graph
 
-    hw = _hardware(hw_name)
-    t0 = time.perf_counter()
-    mapping = map_graph(graph, hw, PartitionOptions(strategy=point.get("mapping", "output")),
-                        placement=run.get("placement", "serpentine"))
-    map_s = time.perf_counter() - t0
     tokens = int(events.get("tokens") or spec.seq_len)
     context = int(events.get("context") or 0)
     positions = int(spec.seq_len) * int(spec.batch)
@@ -198,7 +126,49 @@ def _events_figures(graph, spec, point: dict[str, Any], run: dict[str, Any], eve
     block = int(events.get("block") or default_block(tokens))
     sync = bool(events.get("sync", True))
     cfg = SimConfig("statistical", tokens, context, block, sync, int(events.get("seed", 0)))
-    res = simulate(graph, mapping, hw, cfg)
+    return simulate(graph, mapping, hw, cfg), cfg
+
+
+def _timing(res, cfg) -> dict[str, Any]:
+    t = res.timing
+    return {"latency_ns_per_token": t.latency_per_token_ns,
+            "latency_source": f"events simulated ({'sync' if cfg.sync else 'async'})",
+            "throughput_tokens_per_s": t.throughput_tokens_per_s}
+
+
+def _analytic_figures(graph, spec, point: dict[str, Any], run: dict[str, Any], events: dict[str, Any],
+                      hw_name: str) -> dict[str, Any]:
+    import pandas as pd
+
+    from neurosim.engines.analytic import count_graph, dense_macs, run_shape_for
+    from neurosim.mapping import expected_traffic
+
+    hw = _hardware(hw_name)
+    mapping, map_s = _map_point(graph, spec, point, run, hw)
+    counters = count_graph(graph)
+    traffic = expected_traffic(graph, mapping)
+    counters = pd.concat([counters, traffic[counters.columns]], ignore_index=True)
+    energy = run.get("energy", "hardware")
+    table = hw.energy_table(chips=mapping.chips_used) if energy == "hardware" else _energy_table(energy)
+    tokens = run_shape_for(graph).tokens
+    dyn_j = float(table.price(counters)["energy_pj"].sum()) * 1e-12
+    res, cfg = _simulate_point(graph, spec, mapping, hw, events)
+    # the simulated run's static energy per token, over the analytic run's tokens
+    static_j = res.static_pj * 1e-12 * tokens / cfg.tokens
+    out: dict[str, Any] = {"cores": mapping.cores_used, "chips": mapping.chips_used, **_timing(res, cfg)}
+    out.update(_energy_and_counts(graph, counters, tokens, dyn_j, static_j, dense_macs(graph), batch=None))
+    notes = ["network traffic counted (the mapper's expectation)",
+             f"timed by the event-driven simulator: {cfg.tokens} tokens, blocks of {cfg.block}, seed {cfg.seed}"]
+    out.update(tokens=tokens, context=0, map_s=map_s, sim_s=res.wall_s, notes="; ".join(notes))
+    return out
+
+
+def _events_figures(graph, spec, point: dict[str, Any], run: dict[str, Any], events: dict[str, Any],
+                    hw_name: str) -> dict[str, Any]:
+    hw = _hardware(hw_name)
+    mapping, map_s = _map_point(graph, spec, point, run, hw)
+    res, cfg = _simulate_point(graph, spec, mapping, hw, events)
+    tokens, context = cfg.tokens, cfg.context
     by = [c for c in res.counters.columns if c not in ("place", "count")]
     folded = res.counters.groupby(by, as_index=False, sort=False)["count"].sum()  # per core -> per layer
     energy = run.get("energy", "hardware")
@@ -206,15 +176,12 @@ def _events_figures(graph, spec, point: dict[str, Any], run: dict[str, Any], eve
         dyn_pj = sum(v for k, v in res.energy["hardware-aware"].items() if k != "static")
     else:
         dyn_pj = float(_energy_table(energy).price(folded)["energy_pj"].sum())
-    t = res.timing
-    out: dict[str, Any] = {"cores": mapping.cores_used, "chips": mapping.chips_used,
-                           "latency_ns_per_token": t.latency_per_token_ns,
-                           "latency_source": f"events simulated ({'sync' if sync else 'async'})",
-                           "throughput_tokens_per_s": t.throughput_tokens_per_s}
+    out: dict[str, Any] = {"cores": mapping.cores_used, "chips": mapping.chips_used, **_timing(res, cfg)}
     out.update(_energy_and_counts(graph, folded, tokens, dyn_pj * 1e-12, res.static_pj * 1e-12,
                                   _dense_macs_of(graph, tokens, context), batch=1))
-    head = (f"events: {tokens} tokens after {context} cached, blocks of {block}, {'sync' if sync else 'async'}, "
-            f"seed {cfg.seed}; mapped in {map_s:.2f} s, simulated in {res.wall_s:.2f} s")
+    head = (f"events: {tokens} tokens after {context} cached, blocks of {cfg.block}, "
+            f"{'sync' if cfg.sync else 'async'}, seed {cfg.seed}; mapped in {map_s:.2f} s, simulated in "
+            f"{res.wall_s:.2f} s")
     notes = [head, *res.notes]
     out.update(tokens=tokens, context=context, map_s=map_s, sim_s=res.wall_s, notes="; ".join(notes))
     return out
@@ -228,24 +195,16 @@ def _energy_table(name: str):
 
 
 def _dense_macs_of(graph, tokens: int, context: int) -> float:
-    """The fp model's MACs over ``tokens`` tokens after ``context`` cached positions (one sequence): every Linear
-    densely, attention over each token's real context (as the simulator's blocks give it)."""
-    from neurosim.graph import AttentionScore, AttentionValue, Linear
+    """The fp model's MACs over ``tokens`` tokens after ``context`` cached positions (one sequence), with each
+    token's real attention context (as the simulator's blocks give it): the cost model's dense count."""
+    import numpy as np
 
-    attention = graph.meta.get("convention", {}).get("attention", "causal")
-    if attention == "full":
-        ctx_sum = float(tokens) * (context + tokens)
-    elif attention == "causal":
-        ctx_sum = float(tokens) * context + tokens * (tokens + 1) / 2.0
-    else:
-        ctx_sum = 0.0
-    total = 0.0
-    for layer in graph:
-        if isinstance(layer, Linear):
-            total += float(layer.in_features) * layer.out_features * tokens
-        elif isinstance(layer, (AttentionScore, AttentionValue)):
-            total += float(layer.heads) * layer.head_dim * ctx_sum
-    return total
+    from neurosim.cost import Rules, dense_macs, token_contexts
+
+    rules = Rules.of(graph)
+    ctx_sum = float(token_contexts(context + np.arange(tokens), context + tokens, rules.attention,
+                                   rules.window).sum())
+    return sum(dense_macs(layer, tokens, ctx_sum) for layer in graph)
 
 
 def _energy_and_counts(graph, counters, tokens: int, dyn_j: float, static_j: float, dense: float,

@@ -38,8 +38,7 @@ def plot_pareto(df: pd.DataFrame, path: str | Path, title: str = "sweep") -> Pat
         return None
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     engines = sorted(ok["engine"].astype(str).unique()) if "engine" in ok else ["analytic"]
-    lat_label = {"analytic": "analytic first-order", "events": "simulated"}
-    panels = (("latency_ns_per_token", f"latency per token (ns, {' / '.join(lat_label.get(e, e) for e in engines)})"),
+    panels = (("latency_ns_per_token", "latency per token (ns, simulated)"),
               ("quant_error", "quality proxy: relative output error of a quantised layer"))
     hw_names = sorted(ok["hardware"].astype(str).unique())
     markers = {("analytic", "output"): "o", ("analytic", "input"): "s", ("events", "output"): "D",
@@ -54,7 +53,7 @@ def plot_pareto(df: pd.DataFrame, path: str | Path, title: str = "sweep") -> Pat
             ax.scatter(sub.get(xcol, np.nan), sub["energy_per_token_uJ"], s=28, alpha=0.75,
                        color=colors[str(hw)], marker=markers.get((str(engine), str(strategy)), "^"),
                        label=f"{Path(str(hw)).stem} / {strategy}-split{tag}")
-        # one front per engine: a first-order latency and a simulated one are not ranked against each other
+        # one front per engine: expected counts and drawn counts are not ranked against each other
         for engine, style in zip(engines, ("k--", "k:", "k-.")):
             of = (ok["engine"] == engine).to_numpy()
             front = pareto_mask(np.where(of, x, np.nan), y)

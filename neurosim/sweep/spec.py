@@ -11,7 +11,7 @@
       clip_quantile: [null, 0.99]
     engine: [analytic, events]           # events: the event-driven simulator, statistical mode
     run: {seq_len: 64, batch: 1, sets: [layers=2], energy: hardware, placement: serpentine}
-    events: {tokens: null, context: 0, block: null, sync: true, seed: 0}   # only for engine 'events' points
+    events: {tokens: null, context: 0, block: null, sync: true, seed: 0}   # how every point is timed (and counted, for engine 'events' points)
     points:                              # optional: a listed set instead of the cartesian product
       - {workload: spikingbert-4l, hardware: loihi2, mapping: output, w_bits: 4, unfold: 8}
 
@@ -89,7 +89,7 @@ class Run(_Strict):
     batch: int | None = Field(default=None, gt=0)
     sets: list[str] = Field(default_factory=list, description="workload overrides for every point, key=value")
     energy: str = Field(default="hardware", description="'hardware' (the hardware model's own prices) or a table")
-    placement: Literal["serpentine", "locality"] = "serpentine"
+    placement: Literal["serpentine", "locality"] = "locality"  # as every command (neurosim.defaults)
     quality: Literal["quantization_error"] = "quantization_error"
     throttle_s: float = Field(default=0.0, ge=0, le=60, description="wait before each point (to watch or test resume)")
 
@@ -182,10 +182,9 @@ class SweepSpec(_Strict):
 
     def point_id(self, p: Point) -> str:
         """A stable id of a point and the shared run settings: the key that makes resuming exact. The ``events``
-        settings are part of an events point's id only, so changing them re-runs no analytic point."""
-        key: dict[str, Any] = {"point": p.model_dump(), "run": self.run.model_dump(exclude={"throttle_s"})}
-        if p.engine == "events":
-            key["events"] = self.events.model_dump()
+        settings time every point (the one latency model is the simulator's), so they are part of every id."""
+        key: dict[str, Any] = {"point": p.model_dump(), "run": self.run.model_dump(exclude={"throttle_s"}),
+                               "events": self.events.model_dump()}
         return hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
