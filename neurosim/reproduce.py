@@ -20,10 +20,10 @@ from pathlib import Path
 import pandas as pd
 
 from neurosim.energy import load_energy_table
-from neurosim.engines.analytic import count_graph
 from neurosim.errors import NeurosimError
+from neurosim.pipeline import estimate
 from neurosim.resources import data_file
-from neurosim.workloads import build_graph, load_workload
+from neurosim.workloads import load_workload
 from neurosim.workloads.spec import WorkloadSpec
 
 MODEL_WORKLOADS = {
@@ -159,13 +159,13 @@ def spec_for_row(base: WorkloadSpec, row: pd.Series) -> WorkloadSpec:
         upd.update(a_encoding="fp", a_bits=16, unfold=None, method="fp16")
     else:
         upd.update(a_encoding="int", a_bits=int(a), unfold=None, method=str(row["method"]))
-    conv = base.paper_convention or base.convention
-    return base.model_copy(update={**upd, "convention": conv})
+    return base.model_copy(update=upd)
 
 
 def _row_figures(spec: WorkloadSpec, scope: str, table) -> tuple[float, float]:
-    graph = build_graph(spec, "workload")
-    counters = count_graph(graph)
+    """A row's FLOPs and energy: the run pipeline's estimate of the row's workload under the paper's convention,
+    cut to the row's scope."""
+    counters = estimate(spec, table, convention="paper" if spec.paper_convention else "real").counters
     if scope == "qkv":
         counters = counters[counters["layer"].str.endswith(("q_proj", "k_proj", "v_proj"))]
         unit = 1e12
@@ -310,17 +310,15 @@ def rule_evidence(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def conventions_table() -> pd.DataFrame:
-    """Per model: the dense base under the paper's convention and the principled count, and SDLLM W4 D=8 energy."""
-    from neurosim.engines.analytic import dense_macs
-
+    """Per model: the dense base under the paper's convention and the real model's count, and SDLLM W4 D=8 energy
+    (both through the run pipeline's estimate)."""
     table = load_energy_table("paper-45nm")
     rows = []
     for model, name in MODEL_WORKLOADS.items():
         spec = load_workload(name)
         for conv in ("paper", "real"):
-            g = build_graph(spec, conv)
-            priced = table.price(count_graph(g))
-            c = g.meta["convention"]
+            est = estimate(spec, table, convention=conv)
+            c = est.graph.meta["convention"]
             rows.append(
                 {
                     "model": model,
@@ -329,9 +327,9 @@ def conventions_table() -> pd.DataFrame:
                     "kv_width": c["kv_width"],
                     "lm_head": c["lm_head"],
                     "nonlinear_ops": c["nonlinear"],
-                    "dense_macs_T": dense_macs(g) / 1e12,
-                    "sdllm_w4_d8_flops_T": float(priced["scaled_ops"].sum()) / 1e12,
-                    "sdllm_w4_d8_energy_J": float(priced["energy_pj"].sum()) * 1e-12,
+                    "dense_macs_T": est.totals["dense_macs"] / 1e12,
+                    "sdllm_w4_d8_flops_T": est.totals["flops_T"],
+                    "sdllm_w4_d8_energy_J": est.totals["energy_J"],
                 }
             )
     return pd.DataFrame(rows)
