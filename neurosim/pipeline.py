@@ -43,7 +43,6 @@ from neurosim.workloads import build_graph, load_workload
 from neurosim.workloads.builders import is_graph_file, load_graph
 from neurosim.workloads.spec import WorkloadSpec
 
-
 #: tokens an exact run takes from the text when --tokens is not given
 EXACT_DEFAULT_TOKENS = DEFAULTS.exact_tokens
 
@@ -59,6 +58,9 @@ class MappingOptions:
     input_chunk: int = 1024
     split_fan_in: bool = True
     kv_cache: str = "cores"
+    #: read a saved mapping file as a user placement (``neurosim map``: re-map with its placement and check it)
+    #: rather than use it as it is (``simulate``, ``report``)
+    file_as_placement: bool = False
 
     def partition(self):
         from neurosim.mapping import PartitionOptions
@@ -115,7 +117,7 @@ def map_onto(graph: Any, hw: Any, how: MappingOptions, workload: str = "", hw_se
         step(f"reading mapping {mapping_file}")
         d = read_user_file(mapping_file)
         where = d.get("_where", mapping_file)
-        if "layers" in d:
+        if "layers" in d and not how.file_as_placement:
             if d.get("hardware") != hw.name:
                 raise NeurosimError(f"{where}: mapping made for hardware {d.get('hardware')!r}, not {hw.name!r} "
                                     f"(--hw); remap with `neurosim map {workload or graph.name} --hw {hw.name} --out FILE`")

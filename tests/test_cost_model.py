@@ -18,9 +18,9 @@ from tiny_models import tiny_model
 from neurosim.cost import Rules, context_sum, rotation_work, token_contexts
 from neurosim.engines.analytic import count_graph
 from neurosim.engines.events.exact import HARDWARE_ACTIONS
-from neurosim.pipeline import resolve, simulate_exact
 from neurosim.estimate import estimate
 from neurosim.graph import AttentionScore, Linear
+from neurosim.pipeline import resolve, simulate_exact
 from neurosim.workloads import build_graph, load_workload
 
 TINY = {"name": "tiny-llama", "family": "llama", "w_bits": 4, "a_encoding": "ternary", "a_bits": 4, "unfold": 8,

@@ -12,12 +12,12 @@ from neurosim.engines.analytic import count_graph
 from neurosim.engines.events.engine import simulate
 from neurosim.engines.events.network import Mesh
 from neurosim.engines.events.plan import build_plan
-from neurosim.pipeline import resolve
 from neurosim.engines.events.sim import SimConfig
 from neurosim.estimate import estimate
 from neurosim.hardware import load_hardware
 from neurosim.mapping import expected_traffic
 from neurosim.mapping.routing import hops
+from neurosim.pipeline import resolve
 
 ANALYTIC_ACTIONS = ("ac", "synapse_read", "spike", "neuron_update", "state_read", "state_write", "kv_read",
                     "kv_write", "embedding_read")

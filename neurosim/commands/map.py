@@ -41,7 +41,7 @@ def map_cmd(
 
     check_format(fmt, ("table", "csv", "json"))
     how = MappingOptions(strategy=strategy, placement=placement, file=mapping_file, input_chunk=input_chunk,
-                         split_fan_in=split_fan_in, kv_cache=kv_cache)
+                         split_fan_in=split_fan_in, kv_cache=kv_cache, file_as_placement=True)
     r = resolve(workload, hw_name, sets, hw_sets, convention, how=how)
     graph, m = r.graph, r.mapping
     rep = mapping_report(graph, m)
