@@ -110,7 +110,7 @@ def _side_by_side(real: dict, paper: dict) -> list[str]:
              _joules(paper["energy_per_token_mJ"] * 1e-3))]
     w = max(len(r[0]) for r in rows)
     out = ["the real model (default) beside the paper's printed count (--convention paper):",
-           f"| {'':<{w}} | {'real model':>10} | {'paper':>10} |", f"|{'-' * (w + 2)}|{'-' * 12}:|{'-' * 12}:|"]
+           f"| {'':<{w}} | {'real model':>10} | {'paper':>10} |", f"|{'-' * (w + 2)}|{'-' * 11}:|{'-' * 11}:|"]
     out += [f"| {a:<{w}} | {b:>10} | {c:>10} |" for a, b, c in rows]
     return out
 
