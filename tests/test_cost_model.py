@@ -13,7 +13,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tiny_models import tiny_model
+from tiny_models import SMALL_CORES, TINY_SPEC, tiny_model
 
 from neurosim.cost import Rules, context_sum, rotation_work, token_contexts
 from neurosim.engines.analytic import count_graph
@@ -23,11 +23,7 @@ from neurosim.graph import AttentionScore, Linear
 from neurosim.pipeline import resolve, simulate_exact
 from neurosim.workloads import build_graph, load_workload
 
-TINY = {"name": "tiny-llama", "family": "llama", "w_bits": 4, "a_encoding": "ternary", "a_bits": 4, "unfold": 8,
-        "firing_rate": 0.2, "seq_len": 16,
-        "model": {"layers": 2, "d_model": 48, "ffn": 96, "heads": 4, "kv_heads": 2, "vocab": 64,
-                  "tied_embeddings": True}}
-SMALL_CORES = ["core.max_fan_in.value=32", "core.synapse_memory.value=1 KiB"]
+TINY = TINY_SPEC
 IDS = np.random.default_rng(3).integers(0, 64, size=10)
 KEY = ["layer", "action", "a_repr"]
 

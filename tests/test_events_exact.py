@@ -9,19 +9,13 @@ import importlib.util
 import numpy as np
 import pytest
 import yaml
-from tiny_models import tiny_model
+from tiny_models import SMALL_CORES, TINY_SPEC, tiny_model
 
 from neurosim.engines.events.exact import ExactCores
 from neurosim.engines.events.plan import build_plan
 from neurosim.pipeline import resolve, simulate_exact
 
-TINY = {"name": "tiny-llama", "family": "llama", "w_bits": 4, "a_encoding": "ternary", "a_bits": 4, "unfold": 8,
-        "firing_rate": 0.2, "seq_len": 16,
-        "model": {"layers": 2, "d_model": 48, "ffn": 96, "heads": 4, "kv_heads": 2, "vocab": 64,
-                  "tied_embeddings": True}}
-#: Kapoho Point with cores that take 32 inputs and 1 KiB: layers are cut into several pieces, and fan-ins above 32 are
-#: split into chunks whose partial sums meet on accumulator cores
-SMALL_CORES = ["core.max_fan_in.value=32", "core.synapse_memory.value=1 KiB"]
+TINY = TINY_SPEC
 
 
 IDS = np.random.default_rng(9).integers(0, 64, size=12)

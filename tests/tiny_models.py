@@ -4,6 +4,15 @@ import numpy as np
 
 from neurosim.functional.models.smollm2 import LlamaBlock, LlamaModel
 
+#: the workload spec of :func:`tiny_model` (spike-driven, SDLLM's encoding)
+TINY_SPEC = {"name": "tiny-llama", "family": "llama", "w_bits": 4, "a_encoding": "ternary", "a_bits": 4, "unfold": 8,
+             "firing_rate": 0.2, "seq_len": 16,
+             "model": {"layers": 2, "d_model": 48, "ffn": 96, "heads": 4, "kv_heads": 2, "vocab": 64,
+                       "tied_embeddings": True}}
+#: Kapoho Point with cores that take 32 inputs and 1 KiB: layers are cut into several pieces, and fan-ins above 32 are
+#: split into chunks whose partial sums meet on accumulator cores
+SMALL_CORES = ["core.max_fan_in.value=32", "core.synapse_memory.value=1 KiB"]
+
 
 def tiny_model(seed: int = 0) -> LlamaModel:
     rng = np.random.default_rng(seed)
