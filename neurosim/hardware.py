@@ -90,7 +90,11 @@ def parse_quantity(value: Any, dimension: str) -> float:
 
 
 class Figure(BaseModel):
-    """One number with its provenance: a ``source`` (where it was published) or an ``assumption`` (why chosen)."""
+    """One number with its provenance: a ``source`` (where it was published) or an ``assumption`` (why chosen).
+
+    ``borrowed`` names the chip a figure was published for when it is not the modelled one (Loihi 2's per-op
+    energies are Loihi's: ``borrowed: Loihi``), so a model says which of its figures are its own.
+    """
 
     model_config = ConfigDict(extra="forbid")
     dimension: ClassVar[str] = "count"
@@ -98,6 +102,7 @@ class Figure(BaseModel):
     value: Any
     source: str | None = None
     assumption: str | None = None
+    borrowed: str | None = None
     _v: float = PrivateAttr(0.0)
 
     @model_validator(mode="after")
@@ -355,6 +360,9 @@ class Hardware(_Strict):
     name: str
     description: str = ""
     extends: str | None = None
+    calibration: str = Field("", description="which calibration the per-event prices and timings come from (e.g. "
+                                             "Davies et al. 2018's pre-silicon figures, or SANA-FE's silicon-"
+                                             "calibrated Loihi model); runs name it beside the hardware")
     core: CoreSpec
     chip: ChipSpec
     system: SystemSpec
@@ -545,8 +553,22 @@ class Hardware(_Strict):
         for path, f in iter_figures(self):
             unit = INTERNAL_UNIT[f.dimension]
             rows.append({"field": path, "value": f.text(), "parsed": f"{f.v:g} {unit}".strip(),
-                         "source": f.source or "", "assumption": f.assumption or ""})
+                         "source": f.source or "", "assumption": f.assumption or "", "borrowed": f.borrowed or ""})
         return rows
+
+    def provenance(self) -> dict[str, int]:
+        """How many figures are the modelled chip's own (published for it), borrowed from another chip (by chip),
+        or assumptions (nothing published)."""
+        out: dict[str, int] = {"own": 0, "assumed": 0}
+        for _path, f in iter_figures(self):
+            if f.borrowed:
+                key = f"borrowed from {f.borrowed}"
+                out[key] = out.get(key, 0) + 1
+            elif (f.source or "").strip():
+                out["own"] += 1
+            else:
+                out["assumed"] += 1
+        return out
 
 
 def iter_figures(obj: Any, prefix: str = "") -> Iterator[tuple[str, Figure]]:

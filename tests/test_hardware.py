@@ -22,7 +22,7 @@ from neurosim.hardware import (
 )
 from neurosim.resources import resolve
 
-BUILTINS = ["loihi", "loihi2", "kapoho-point", "hala-point", "horowitz-45nm"]
+BUILTINS = ["loihi", "loihi2", "kapoho-point", "hala-point", "horowitz-45nm", "loihi-sanafe"]
 
 
 def test_all_issue_builtins_exist():

@@ -56,7 +56,8 @@ def hw_show(
         "chips": hw.n_chips, "grid": [gx, gy, gz], "mesh": [w, h], "cores_per_tile": k,
         "usable_cores_per_chip": hw.usable_cores_per_chip, "total_cores": hw.total_cores,
         "memory_partition": hw.core.memory_partition, "static_power_W": hw.static_power_mw() / 1e3,
-        "barrier_ns": hw.barrier_ns(), "notes": hw.notes,
+        "barrier_ns": hw.barrier_ns(), "calibration": " ".join(hw.calibration.split()),
+        "provenance": hw.provenance(), "notes": hw.notes,
     }
     if fmt == "json":
         out = {**head, "figures": figs.to_dict(orient="records"), "energy_table": prices.to_dict(orient="records")}
@@ -71,6 +72,10 @@ def hw_show(
                f"{hw.usable_cores_per_chip} usable cores; {hw.total_cores} cores in all; memory "
                f"{hw.core.memory_partition}; static power {head['static_power_W']:.3g} W; barrier "
                f"{head['barrier_ns']:.0f} ns")
+    if head["calibration"]:
+        typer.echo(f"calibration: {head['calibration']}")
+    typer.echo("figures: " + ", ".join(f"{n} {what}" for what, n in head["provenance"].items() if n)
+               + " (own = published for this chip; borrowed = another chip's figure, column 'borrowed')")
     for n in hw.notes:
         typer.echo(f"note: {n}")
     print_frame(figs, fmt, title=f"{hw.name}: figures (value as written, parsed, source / assumption)")

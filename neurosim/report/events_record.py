@@ -104,6 +104,7 @@ def to_run_record(res: SimResult, spec, hardware_info: dict[str, Any] | None = N
     hw = res.hw
     info = dict(hardware_info or {"name": hw.name, "kind": "hardware", "table": res.hw_table.name,
                                   "description": " ".join(hw.description.split())})
+    info.setdefault("calibration", " ".join(hw.calibration.split()))  # which prices the run used (issue 12)
     rep = mapping_report or make_report(res.graph, res.mapping)
     on, off = link_tables(res)
     if len(on) or len(off):

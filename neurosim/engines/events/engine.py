@@ -123,6 +123,7 @@ class SimResult:
         return {
             "workload": self.graph.meta.get("workload", self.graph.name),
             "hardware": self.hw.name,
+            "calibration": " ".join(self.hw.calibration.split()),
             "mode": self.config.mode,
             "timing_mode": "sync" if self.config.sync else "async",
             "tokens": self.config.tokens,
