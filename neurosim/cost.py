@@ -24,6 +24,13 @@ The rules, per layer kind (``T`` tokens, ``C`` the sum over those tokens of the 
   ``kv_heads x head_dim x C``, writes ``kv_heads x head_dim x T``;
 * spike sources (SpikeEncoder over ``D`` unfold steps, LIF over its steps): one neuron update, state read and
   state write per neuron per step, and the spikes they emit;
+* a network's input spikes (InputSpikes): nothing on the neuro cores; they are injected, not computed (no
+  compartment, no update, no soma spike); the messages that carry them are traffic, counted by the mapping;
+* a Linear's output neurons: where a LIF follows it as its only consumer (and the LIF has no other input), the
+  two are one Loihi core pipeline, synapse -> dendrite -> soma (:func:`fused_soma`): the Linear's outputs are that
+  LIF's dendritic inputs and each neuron is updated once per step, by the LIF's rule; otherwise the mapped cores
+  that hold a Linear's outputs (its synapse or accumulator cores) update one output neuron per output per step
+  (:func:`output_neuron_rows`; the analytic count leaves these mapping-level updates out);
 * a SpikeEncoder's rotation: a Hadamard rotation of width ``n = m x 2^k`` costs ``n (m - 1 + k)`` adds per token
   (a dense order-m factor and k butterfly stages), a random orthogonal one ``n^2`` MACs (the construction is
   chosen from ``n`` exactly as :mod:`neurosim.functional.hadamard` builds it); quantile clipping one add per
@@ -52,6 +59,7 @@ from neurosim.graph import (
     Embedding,
     Encoding,
     Graph,
+    InputSpikes,
     Layer,
     Linear,
     Norm,
@@ -236,6 +244,8 @@ def expected_activity(layer: Layer, tokens: float, ctx_sum: float = 0.0) -> Acti
     if isinstance(layer, LIF):
         updates = float(layer.n) * layer.steps * tokens
         return Activity(tokens, ctx_sum, updates=updates, spikes=updates * float(layer.firing_rate))
+    if isinstance(layer, InputSpikes):
+        return Activity(tokens, ctx_sum, updates=0.0, spikes=float(layer.n) * float(layer.firing_rate) * tokens)
     return Activity(tokens, ctx_sum)
 
 
@@ -289,6 +299,48 @@ def source_rows(updates: Any, spikes: Any) -> list[Row]:
     """A spike source's neurons: an update with a state read and write each step, and the spikes emitted."""
     return [("neuron_update", updates, 0.0, ""), ("state_read", updates, 0.0, ""), ("state_write", updates, 0.0, ""),
             ("spike", spikes, 0.0, "")]
+
+
+def spike_source_rows(layer: Layer, updates: Any, spikes: Any) -> list[Row]:
+    """The neurons of a spike source for the given updates and emitted spikes (:func:`source_rows`); nothing for
+    a network's injected input spikes (:class:`~neurosim.graph.InputSpikes`), which are not neurons on the chip."""
+    return [] if isinstance(layer, InputSpikes) else source_rows(updates, spikes)
+
+
+def output_neuron_rows(updates: Any, fused: bool) -> list[Row]:
+    """The output neurons of a Linear on the cores that hold its outputs: an update with a state read and write
+    per output per step; none when a LIF soma follows on the same cores (``fused``: :func:`fused_soma`), whose
+    rule counts each neuron's one update."""
+    if fused:
+        return []
+    return [("neuron_update", updates, 0.0, ""), ("state_read", updates, 0.0, ""), ("state_write", updates, 0.0, "")]
+
+
+def fused_soma(graph: Graph, linear: str) -> str | None:
+    """The LIF layer whose neurons hold a Linear's outputs on the Linear's own cores, or None.
+
+    Loihi builds a core as synapse -> dendrite -> soma: the synapses of a projection and the compartments they feed
+    sit in one core, and only the compartments' spikes leave it. A spike-driven or graded Linear whose only
+    consumer is a LIF layer with no other input is that pair: the mapper puts the LIF's neurons on the Linear's
+    output cores, no value crosses the network between them, and each neuron is updated once per step."""
+    layer = graph.layers.get(linear)
+    if not isinstance(layer, Linear):
+        return None
+    succ = graph.successors(linear)
+    if len(succ) != 1 or not isinstance(graph[succ[0]], LIF):
+        return None
+    lif = graph[succ[0]]
+    if graph.predecessors(lif.name) != [linear] or lif.n != layer.out_features:
+        return None
+    return lif.name
+
+
+def fused_linear(graph: Graph, lif: str) -> str | None:
+    """The Linear whose cores hold a LIF layer's neurons (the inverse of :func:`fused_soma`), or None."""
+    preds = graph.predecessors(lif)
+    if len(preds) == 1 and fused_soma(graph, preds[0]) == lif:
+        return preds[0]
+    return None
 
 
 def encoder_rows(layer: SpikeEncoder, rules: Rules, tokens: float) -> list[Row]:
@@ -354,6 +406,8 @@ def layer_rows(layer: Layer, rules: Rules, act: Activity) -> list[Row]:
         spikes = act.spikes if act.spikes is not None else exp.spikes
         rows = source_rows(updates, spikes)
         return rows + encoder_rows(layer, rules, T) if isinstance(layer, SpikeEncoder) else rows
+    if isinstance(layer, InputSpikes):
+        return []  # injected spikes: no neuron on the chip; their messages are the mapping's traffic
     return op_rows(layer, rules, T, C)
 
 

@@ -288,6 +288,35 @@ class AttentionValue(Layer):
 
 
 @dataclass
+class InputSpikes(Layer):
+    """The input spikes of an explicit-weight SNN (a NIR graph's input, a recorded spike train): ``n`` channels,
+    injected into the network, not computed by it. They are not neurons on the chip (no compartment state, no
+    update, no soma spike): their only cost on the hardware is the messages that carry them to the synapse cores
+    (see :mod:`neurosim.cost`). ``graded``: each event carries an integer payload of ``bits`` bits (Loihi 2's
+    graded spikes); ``firing_rate``: events per channel per step, used when no recorded spikes are given."""
+
+    n: int = 0
+    firing_rate: float = 0.1
+    graded: bool = False
+    bits: int = 1
+    kind: ClassVar[str] = "input"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= float(self.firing_rate) <= 1.0:
+            raise NeurosimError(f"layer {self.name}: firing_rate = {self.firing_rate} out of range; allowed: [0, 1]")
+        if not 1 <= int(self.bits) <= 32:
+            raise NeurosimError(f"layer {self.name}: bits = {self.bits} out of range; allowed: 1..32")
+
+    @property
+    def in_dim(self) -> int:
+        return self.n
+
+    @property
+    def out_dim(self) -> int:
+        return self.n
+
+
+@dataclass
 class LIF(Layer):
     """Leaky integrate-and-fire neurons (a spike gate): v <- decay*v + x; spike when v > threshold; reset.
 
@@ -365,6 +394,7 @@ LAYER_TYPES: dict[str, type[Layer]] = {
         AttentionScore,
         AttentionValue,
         LIF,
+        InputSpikes,
         Elementwise,
         Residual,
     )

@@ -235,6 +235,13 @@ class CoreSpec(_Strict):
     header_bits: Bits
     sram_read_64b: Energy
     pipeline: Pipeline
+    stage_overlap: Literal["pipelined", "serial"] = Field(
+        "pipelined", description=(
+            "how the stages of one unit of a core (synapse unit: axon_in -> synapse -> dendrite; soma unit: soma -> "
+            "axon_out) share a time step: pipelined = the busiest stage plus one action of each other busy stage "
+            "(the fill); serial = every action's stages one after the other (the sum), as SANA-FE's detailed "
+            "timing model runs a Loihi core (Boyle et al. TCAD 2025; sanafe src/chip.cpp). The synapse and soma "
+            "units run side by side either way"))
 
     @model_validator(mode="after")
     def _positive(self) -> CoreSpec:

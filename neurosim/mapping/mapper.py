@@ -27,7 +27,14 @@ import numpy as np
 from neurosim.errors import DoesNotFit, NeurosimError
 from neurosim.graph import AttentionScore, AttentionValue, Graph
 from neurosim.hardware import Hardware
-from neurosim.mapping.model import MAPPING_FORMAT_VERSION, EdgeRoutes, LayerMapping, Mapping, _routes
+from neurosim.mapping.model import (
+    MAPPING_FORMAT_VERSION,
+    EdgeRoutes,
+    LayerMapping,
+    Mapping,
+    _routes,
+    fused_pieces,
+)
 from neurosim.mapping.partition import (
     NEURO_ROLES,
     PartitionOptions,
@@ -122,10 +129,13 @@ def make_edges(graph: Graph, layers: dict[str, LayerMapping], hw: Hardware, opts
     edges: list[EdgeRoutes] = []
     for src, dst in graph.edges:
         s = layers[src]
-        if s.placement == "host":
-            continue
+        if s.placement == "host" or layers[dst].fused_with == src:
+            continue  # a fused Linear -> LIF pair is one core: nothing crosses the network between them
         if spike_source(graph[src]):
-            edges.append(EdgeRoutes(src, dst, "spike", spikes_per_element(graph[src]), 1))
+            bits = int(graph[src].bits) if getattr(graph[src], "graded", False) else 1
+            per_event = float(math.ceil(bits / msg_bits))  # a graded payload wider than a message: one per chunk
+            edges.append(EdgeRoutes(src, dst, "spike", spikes_per_element(graph[src]) * per_event,
+                                    int(min(bits, msg_bits))))
         else:
             bits = opts.value_bits if s.placement == "neuro" else 16
             edges.append(EdgeRoutes(src, dst, "graded", float(math.ceil(bits / msg_bits)), int(min(bits, msg_bits))))
@@ -435,6 +445,12 @@ def apply_user_placement(m: Mapping, d: dict[str, Any], hw: Hardware) -> None:
         if not len(neuro) and not len(emb):
             continue
         given = placement.get(name)
+        if given is None and lm.fused_with:  # a fused LIF sits on its Linear's output cores
+            src = m.layers[lm.fused_with]
+            idx = fused_pieces(src, lm)
+            for col in ("chip", "x", "y", "slot"):
+                lm.pieces[col][:] = src.pieces[col][idx]
+            continue
         if given is None:
             raise NeurosimError(f"{where}: placement lacks layer {name!r} ({len(neuro) or 1} piece(s))")
         if "layers" in d:

@@ -90,6 +90,9 @@ class LayerMapping:
     w_bits: int = 0
     params: int = 0
     note: str = ""
+    #: a LIF layer whose neurons sit on the output cores of this Linear (Loihi's synapse -> dendrite -> soma core;
+    #: see :func:`neurosim.cost.fused_soma`): its piece ``j`` shares the core of the Linear's ``j``-th output piece
+    fused_with: str = ""
 
     def __post_init__(self) -> None:
         n = len(self.pieces.get("role", []))
@@ -150,6 +153,7 @@ class LayerMapping:
             "layer": self.layer, "kind": self.kind, "placement": self.placement, "strategy": self.strategy,
             "in_dim": self.in_dim, "out_dim": self.out_dim, "w_bits": self.w_bits, "params": self.params,
             "note": self.note,
+            **({"fused_with": self.fused_with} if self.fused_with else {}),
             "pieces": {c: [str(v) for v in self.pieces[c]] if c == "role" else self.pieces[c].tolist()
                        for c in PIECE_COLUMNS},
         }
@@ -159,7 +163,8 @@ class LayerMapping:
         try:
             return cls(layer=d["layer"], kind=d.get("kind", ""), placement=d["placement"], strategy=d["strategy"],
                        pieces=dict(d["pieces"]), in_dim=int(d.get("in_dim", 0)), out_dim=int(d.get("out_dim", 0)),
-                       w_bits=int(d.get("w_bits", 0)), params=int(d.get("params", 0)), note=d.get("note", ""))
+                       w_bits=int(d.get("w_bits", 0)), params=int(d.get("params", 0)), note=d.get("note", ""),
+                       fused_with=str(d.get("fused_with", "") or ""))
         except KeyError as exc:
             raise NeurosimError(f"{where}: layer entry {d.get('layer', '?')!r} lacks field {exc.args[0]!r}") from None
 
@@ -399,6 +404,7 @@ class Mapping:
                                     f"{int(p['x'][i])}, y {int(p['y'][i])}, slot {int(p['slot'][i])}) is not a "
                                     f"usable core of {hw.name} ({w} x {h} mesh, {k} a tile, "
                                     f"{hw.usable_cores_per_chip} usable)")
+        self.check_fused()
         ct = self.core_table()
         if ct.empty:
             return
@@ -419,6 +425,26 @@ class Mapping:
                 raise NeurosimError(f"mapping: core (chip {r['chip']}, x {r['x']}, y {r['y']}, slot {r['slot']}) "
                                     f"holding {r['layers']} needs {int(r[col])} {what}; the limit is {limit:g} "
                                     f"(core.{fld})")
+
+    def check_fused(self) -> None:
+        """Raise unless every fused LIF piece sits on the core of its Linear's output piece, with its outputs."""
+        for lm in self.layers.values():
+            if not lm.fused_with:
+                continue
+            lin = self.layers.get(lm.fused_with)
+            if lin is None:
+                raise NeurosimError(f"mapping: LIF layer {lm.layer} is fused with {lm.fused_with!r}, which the "
+                                    "mapping lacks")
+            idx = fused_pieces(lin, lm)
+            a, b = lm.pieces, lin.pieces
+            for c in ("chip", "x", "y", "slot", "out_lo", "out_hi"):
+                bad = np.nonzero(a[c] != b[c][idx])[0]
+                if len(bad):
+                    j = int(bad[0])
+                    raise NeurosimError(
+                        f"mapping: LIF layer {lm.layer} piece {j} must share core and outputs with {lin.layer} piece "
+                        f"{int(idx[j])} (one core: synapse -> dendrite -> soma) but differs in {c!r} "
+                        f"({int(a[c][j])} vs {int(b[c][idx[j]])})")
 
     # --- routes ---------------------------------------------------------------------------------------------------
     def build_routes(self, hw: Hardware | None = None) -> None:
@@ -567,6 +593,15 @@ def _routes(src: LayerMapping, dst: LayerMapping, e: EdgeRoutes, hw: Hardware | 
         "hops_ns": np.asarray(ns, dtype=np.int64),
         "hops_chip": np.asarray(ch, dtype=np.int64),
     }
+
+
+def fused_pieces(linear: LayerMapping, lif: LayerMapping) -> np.ndarray:
+    """For each piece of a fused LIF layer, the index of the Linear's output piece whose core it shares."""
+    out = np.nonzero(linear.output_mask())[0]
+    if len(out) != len(lif):
+        raise NeurosimError(f"mapping: LIF layer {lif.layer} is fused with {linear.layer} but has {len(lif)} pieces "
+                            f"for its {len(out)} output pieces; remap with `neurosim map`")
+    return out
 
 
 def global_core_index(hw: Hardware, lm: LayerMapping) -> np.ndarray:

@@ -7,6 +7,12 @@ Which layer goes where:
   16-bit graded payload (noted: fp activations have no native representation on the core);
 * SpikeEncoder / LIF -> neuro cores (``neuron`` pieces): the spike sources, whose fan-out is the number of
   destination cores each neuron reaches;
+* a LIF fed by one Linear only (and its only consumer, :func:`neurosim.cost.fused_soma`) -> the Linear's output
+  cores, as Loihi builds a core (synapse -> dendrite -> soma): one ``neuron`` piece per output piece of the
+  Linear, on its core, holding the compartments (state) and the output axons; the Linear's pieces then hold
+  synapses only, and no value crosses the network between them;
+* InputSpikes (a network's input spikes) -> ``neuron`` pieces on neuro cores, as spike generators with axons and
+  no compartment state (SANA-FE maps its input neurons the same way); injected, they cost only their messages;
 * AttentionScore / AttentionValue -> an embedded core, with its K or V cache on ``kv`` pieces (neuro-core SRAM);
 * Norm, Elementwise (softmax, SiLU/GELU, rotary, gating), Residual -> embedded cores;
 * Embedding -> the host (its table is far larger than a core and is read once per token).
@@ -27,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurosim.cost import fused_linear, fused_soma
 from neurosim.errors import DoesNotFit, NeurosimError
 from neurosim.graph import (
     LIF,
@@ -35,12 +42,13 @@ from neurosim.graph import (
     Embedding,
     Encoding,
     Graph,
+    InputSpikes,
     Layer,
     Linear,
     SpikeEncoder,
 )
 from neurosim.hardware import Hardware
-from neurosim.mapping.model import PIECE_INT_COLUMNS, LayerMapping
+from neurosim.mapping.model import PIECE_INT_COLUMNS, LayerMapping, fused_pieces
 
 STRATEGIES = ("output", "input")
 NEURO_ROLES = ("synapse", "accumulator", "neuron", "kv")
@@ -76,7 +84,7 @@ class PartitionOptions:
 
 def layer_target(layer: Layer) -> str:
     """neuro | embedded | host: where a layer's work runs."""
-    if isinstance(layer, (Linear, SpikeEncoder, LIF)):
+    if isinstance(layer, (Linear, SpikeEncoder, LIF, InputSpikes)):
         return "neuro"
     if isinstance(layer, Embedding):
         return "host"
@@ -84,7 +92,7 @@ def layer_target(layer: Layer) -> str:
 
 
 def spike_source(layer: Layer) -> bool:
-    return isinstance(layer, (SpikeEncoder, LIF))
+    return isinstance(layer, (SpikeEncoder, LIF, InputSpikes))
 
 
 def spikes_per_element(layer: Layer) -> float:
@@ -93,6 +101,8 @@ def spikes_per_element(layer: Layer) -> float:
         return float(layer.spec.unfold) * float(layer.spec.firing_rate or 0.0)
     if isinstance(layer, LIF):
         return float(layer.steps) * float(layer.firing_rate)
+    if isinstance(layer, InputSpikes):
+        return float(layer.firing_rate)
     return 0.0
 
 
@@ -174,8 +184,13 @@ def partition(graph: Graph, hw: Hardware, opts: PartitionOptions) -> dict[str, L
     out: dict[str, LayerMapping] = {}
     for layer in reversed(list(graph)):
         target = layer_target(layer)
+        if isinstance(layer, LIF) and fused_linear(graph, layer.name):
+            continue  # placed with its Linear, on the Linear's output cores
         if isinstance(layer, Linear):
-            out[layer.name] = _linear(layer, graph, out, b, opts)
+            soma = fused_soma(graph, layer.name)
+            out[layer.name] = _linear(layer, graph, out, b, opts, soma)
+            if soma is not None:
+                out[soma] = _fuse(out[layer.name], graph[soma], graph, out, b)
         elif spike_source(layer):
             out[layer.name] = _neurons(layer, graph, out, b)
         elif target == "host":
@@ -211,7 +226,9 @@ def _dests_per_element(layer: Layer, graph: Graph, done: dict[str, LayerMapping]
 
 
 def _linear(layer: Linear, graph: Graph, done: dict[str, LayerMapping], b: _Budget,
-            opts: PartitionOptions) -> LayerMapping:
+            opts: PartitionOptions, soma: str | None = None) -> LayerMapping:
+    """Cut a Linear into synapse (and accumulator) pieces; with a fused ``soma`` (a LIF on its output cores) the
+    output axons per neuron are the LIF's destination cores."""
     name, fan_in, outs, wb = layer.name, layer.in_features, layer.out_features, int(layer.w_bits)
     if wb > b.w_max:
         raise DoesNotFit(f"layer {name}: needs {wb}-bit weights; the core's limit is {b.w_max:g} bits "
@@ -219,7 +236,8 @@ def _linear(layer: Linear, graph: Graph, done: dict[str, LayerMapping], b: _Budg
     api, note = _axons_per_input(layer, b)
     if api > b.fan_in:
         raise DoesNotFit(f"layer {name}: one input needs {api} axons; the core's fan-in limit is {b.fan_in} axons")
-    dests_out = int(_dests_per_element(layer, graph, done).max(initial=1))
+    out_layer = graph[soma] if soma is not None else layer
+    dests_out = int(_dests_per_element(out_layer, graph, done).max(initial=1))
     if opts.strategy == "input":
         chunk = min(opts.input_chunk, b.fan_in // api)
         chunks = math.ceil(fan_in / chunk)
@@ -276,6 +294,43 @@ def _linear(layer: Linear, graph: Graph, done: dict[str, LayerMapping], b: _Budg
                         "; ".join(notes))
 
 
+def _fuse(lin: LayerMapping, lif: LIF, graph: Graph, done: dict[str, LayerMapping], b: _Budget) -> LayerMapping:
+    """The LIF's neurons on the Linear's output cores (synapse -> dendrite -> soma in one core): one ``neuron``
+    piece per output piece, same core, same outputs, holding the compartments' state and the output axons; the
+    Linear's output pieces keep their synapses (and, tiled, the partial-sum inputs) but no neurons of their own."""
+    d = _dests_per_element(lif, graph, done)
+    bad = np.nonzero(d > b.fan_out)[0]
+    if len(bad):
+        raise DoesNotFit(f"layer {lif.name}: neuron {bad[0]} must reach {int(d[bad[0]])} cores; the core's fan-out "
+                         f"limit is {b.fan_out} axons (core.max_fan_out)")
+    cum_d = np.concatenate([[0], np.cumsum(d)])
+    p = lin.pieces
+    idx = np.nonzero(lin.output_mask())[0]
+    lo, hi = p["out_lo"][idx], p["out_hi"][idx]
+    w = hi - lo
+    dests = cum_d[hi] - cum_d[lo]
+    cols = _cols(len(idx))
+    cols["role"] = np.array(["neuron"] * len(idx), dtype=object)
+    cols["in_lo"], cols["in_hi"], cols["out_lo"], cols["out_hi"] = lo, hi, lo, hi
+    cols["neurons"] = w
+    cols["axons_out"] = dests
+    cols["state_bytes"] = np.ceil(w * b.state_b).astype(np.int64)
+    cols["axon_bytes"] = np.ceil(dests * b.out_axon_b).astype(np.int64)
+    cols["memory_bytes"] = cols["state_bytes"] + cols["axon_bytes"]
+    # the Linear's output pieces: their neurons, state and output axons are the LIF's now
+    p["axon_bytes"][idx] = np.maximum(p["axon_bytes"][idx] - np.ceil(p["axons_out"][idx] * b.out_axon_b).astype(
+        np.int64), 0)
+    p["neurons"][idx] = 0
+    p["state_bytes"][idx] = 0
+    p["axons_out"][idx] = 0
+    p["memory_bytes"][:] = p["synapse_bytes"] + p["state_bytes"] + p["axon_bytes"] + p["kv_bytes"]
+    lin.note = "; ".join(x for x in (lin.note, f"its outputs are the dendrites of {lif.name} on the same cores") if x)
+    note = (f"fused with {lin.layer}: its neurons sit on {lin.layer}'s {len(idx)} output core(s) (synapse -> "
+            f"dendrite -> soma); each neuron reaches up to {int(d.max(initial=0))} cores")
+    return LayerMapping(lif.name, lif.kind, "neuro", "fused", cols, lif.in_dim, lif.out_dim, 0, lif.params, note,
+                        fused_with=lin.layer)
+
+
 def _accumulators(name: str, outs: int, chunks: int, dests: int, b: _Budget) -> dict[str, np.ndarray]:
     """Accumulator pieces: each output neuron takes one graded partial sum per input chunk."""
     per = b.state_b + chunks / 8 + dests * b.out_axon_b + chunks * b.in_axon_b  # 1-bit identity synapses
@@ -305,13 +360,16 @@ def _neurons(layer: Layer, graph: Graph, done: dict[str, LayerMapping], b: _Budg
     """Spike-source neurons cut greedily so each core's neurons, fan-out and memory stay within limits."""
     name, width = layer.name, layer.out_dim
     d = _dests_per_element(layer, graph, done)
-    per_mem = b.state_b + b.in_axon_b + d * b.out_axon_b
+    injected = isinstance(layer, InputSpikes)  # spike generators: axons, no compartment state, no input axon
+    state_b = 0.0 if injected else b.state_b
+    in_axon_b = 0.0 if injected else b.in_axon_b
+    per_mem = state_b + in_axon_b + d * b.out_axon_b
     bad = np.nonzero(d > b.fan_out)[0]
     if len(bad):
         raise DoesNotFit(f"layer {name}: neuron {bad[0]} must reach {int(d[bad[0]])} cores; the core's fan-out "
                          f"limit is {b.fan_out} axons (core.max_fan_out)")
     mem_limit = b.mem if b.unified else b.state_mem
-    mem_need = per_mem if b.unified else np.full(width, b.state_b)
+    mem_need = per_mem if b.unified else np.full(width, state_b)
     if (mem_need > mem_limit).any():
         j = int(np.argmax(mem_need))
         raise DoesNotFit(f"layer {name}: neuron {j} needs {mem_need[j]:.0f} bytes; the core's limit is "
@@ -340,12 +398,15 @@ def _neurons(layer: Layer, graph: Graph, done: dict[str, LayerMapping], b: _Budg
     w = hi - lo
     cols["in_lo"], cols["in_hi"], cols["out_lo"], cols["out_hi"] = lo, hi, lo, hi
     cols["neurons"] = w
-    cols["axons_in"] = w
+    cols["axons_in"] = 0 if injected else w
     cols["axons_out"] = cum_d[hi] - cum_d[lo]
-    cols["state_bytes"] = np.ceil(w * b.state_b).astype(np.int64)
-    cols["axon_bytes"] = np.ceil(w * b.in_axon_b + (cum_d[hi] - cum_d[lo]) * b.out_axon_b).astype(np.int64)
+    cols["state_bytes"] = np.ceil(w * state_b).astype(np.int64)
+    cols["axon_bytes"] = np.ceil(w * in_axon_b + (cum_d[hi] - cum_d[lo]) * b.out_axon_b).astype(np.int64)
     cols["memory_bytes"] = cols["state_bytes"] + cols["axon_bytes"]
     note = f"spike source: each neuron reaches up to {int(d.max(initial=0))} cores"
+    if injected:
+        note = (f"input spikes, injected: spike generators with no compartment state (as SANA-FE maps input "
+                f"neurons); each channel reaches up to {int(d.max(initial=0))} cores")
     return LayerMapping(name, layer.kind, "neuro", "neurons", cols, layer.in_dim, layer.out_dim, 0, layer.params,
                         note)
 
@@ -396,23 +457,40 @@ def min_cores_for_weights(graph: Graph, hw: Hardware) -> float:
 def pack(layers: dict[str, LayerMapping], hw: Hardware, window: int = 32) -> dict[str, np.ndarray]:
     """Group neuro pieces into cores: first fit, in layer order, among the last ``window`` open cores, so small
     pieces (encoder neurons, accumulators, narrow projections, KV slices) share a core while every core's summed
-    neurons, fan-in, fan-out and memory stay within the limits. Returns layer -> core group per piece (-1: not on
-    a neuro core). Groups are numbered in order of first use."""
+    neurons, fan-in, fan-out and memory stay within the limits. A fused LIF's pieces go with the Linear output
+    pieces they sit on (their needs are added when those are placed). Returns layer -> core group per piece (-1:
+    not on a neuro core). Groups are numbered in order of first use."""
     b = _Budget(hw)
     cap = np.array([b.neurons, b.fan_in, b.fan_out, b.mem, b.state_mem if not b.unified else np.inf], dtype=float)
     total = sum(int(lm.mask(*NEURO_ROLES).sum()) for lm in layers.values())
     used = np.zeros((max(total, 1), 5))
     n_groups = 0
     out: dict[str, np.ndarray] = {}
-    for name, lm in layers.items():
+    somas = {lm.fused_with: lm for lm in layers.values() if lm.fused_with}
+
+    def needs(lm: LayerMapping, idx: np.ndarray) -> np.ndarray:
         p = lm.pieces
+        mem = (p["memory_bytes"] if b.unified else p["synapse_bytes"] + p["kv_bytes"])[idx]
+        state = np.zeros(len(idx)) if b.unified else p["state_bytes"][idx].astype(float)
+        return np.stack([p["neurons"][idx], p["axons_in"][idx], p["axons_out"][idx], mem, state],
+                        axis=1).astype(float)
+
+    for name, lm in layers.items():
         groups = -np.ones(len(lm), dtype=np.int64)
+        if lm.fused_with:  # on the cores of its Linear's output pieces, already counted there
+            groups[:] = out[lm.fused_with][fused_pieces(layers[lm.fused_with], lm)]
+            out[name] = groups
+            continue
         neuro = np.nonzero(lm.mask(*NEURO_ROLES))[0]
         if len(neuro):
-            mem = (p["memory_bytes"] if b.unified else p["synapse_bytes"] + p["kv_bytes"])[neuro]
-            state = np.zeros(len(neuro)) if b.unified else p["state_bytes"][neuro].astype(float)
-            need = np.stack([p["neurons"][neuro], p["axons_in"][neuro], p["axons_out"][neuro], mem, state],
-                            axis=1).astype(float)
+            need = needs(lm, neuro)
+            if name in somas:
+                soma = somas[name]
+                pos = {int(k): j for j, k in enumerate(fused_pieces(lm, soma))}
+                extra = needs(soma, np.arange(len(soma)))
+                for i, k in enumerate(neuro):
+                    if int(k) in pos:
+                        need[i] += extra[pos[int(k)]]
             for k, row in zip(neuro, need):
                 lo = max(0, n_groups - window)
                 fits = np.all(used[lo:n_groups] + row <= cap, axis=1)

@@ -6,9 +6,10 @@ A **phase** is the unit of work one token block goes through as a whole:
 * ``host``: the embedding read (the table sits in host DRAM);
 * ``embedded``: a non-spiking op (norm, softmax, SiLU/GELU, rotary, residual, an attention matmul with its KV
   cache) on one embedded core, plus the neuro cores that hold its K or V cache;
-* ``spike``: a spike source (a :class:`~neurosim.graph.SpikeEncoder` or :class:`~neurosim.graph.LIF` layer, on its
-  ``neuron`` pieces) together with the spike-driven Linear layers it feeds (their ``synapse`` and
-  ``accumulator`` pieces): ``D`` algorithmic time steps of spikes from source cores to synapse cores;
+* ``spike``: a spike source (a :class:`~neurosim.graph.SpikeEncoder`, :class:`~neurosim.graph.LIF` or
+  :class:`~neurosim.graph.InputSpikes` layer, on its ``neuron`` pieces) together with the spike-driven Linear layers
+  it feeds (their ``synapse`` and ``accumulator`` pieces): ``D`` algorithmic time steps of spikes from source
+  cores to synapse cores (a LIF fused with the Linear before it has its neurons on that Linear's cores);
 * ``graded``: a Linear whose input is not spikes (int or fp values sent as graded messages; MACs on the cores).
 
 Places (the counters' ``place`` column): ``core:<chip>.<x>.<y>.<slot>`` for a neuro core, ``embedded:<chip>.<k>``
@@ -23,7 +24,7 @@ import numpy as np
 
 from neurosim.engines.events.network import LinkIncidence, Mesh
 from neurosim.errors import NeurosimError
-from neurosim.graph import LIF, Embedding, Graph, Layer, Linear, SpikeEncoder
+from neurosim.graph import LIF, Embedding, Graph, InputSpikes, Layer, Linear, SpikeEncoder
 from neurosim.hardware import Hardware
 from neurosim.mapping.model import EdgeRoutes, LayerMapping, Mapping
 from neurosim.mapping.routing import core_index
@@ -202,13 +203,13 @@ def make_routes(e: EdgeRoutes, src: LayerPieces, dst: LayerPieces, hw: Hardware)
 
 
 def _is_source(layer: Layer) -> bool:
-    return isinstance(layer, (SpikeEncoder, LIF))
+    return isinstance(layer, (SpikeEncoder, LIF, InputSpikes))
 
 
 def source_encoding_is_spike(layer: Layer) -> bool:
     if isinstance(layer, SpikeEncoder):
         return layer.spec.encoding.is_spike
-    return isinstance(layer, LIF)
+    return isinstance(layer, (LIF, InputSpikes))
 
 
 def build_plan(graph: Graph, mapping: Mapping, hw: Hardware) -> Plan:

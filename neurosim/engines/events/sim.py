@@ -35,17 +35,32 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from neurosim.cost import Rules, linear_output_rows, linear_synaptic_rows, source_rows
+from neurosim.cost import (
+    Rules,
+    fused_soma,
+    linear_output_rows,
+    linear_synaptic_rows,
+    output_neuron_rows,
+    spike_source_rows,
+)
 from neurosim.engines.events.network import LinkIncidence, LinkState
 from neurosim.engines.events.plan import LayerPieces, Phase, Plan, Routes
 from neurosim.engines.events.tally import Tally
 from neurosim.engines.events.work import Block, OpWork, nonspike_work, rng_for, spike_steps_of
-from neurosim.graph import LIF, Linear, SpikeEncoder
+from neurosim.graph import LIF, InputSpikes, Linear, SpikeEncoder
 
 
 @dataclass(frozen=True)
 class StageLatency:
-    """Latency of one action in each pipeline stage of a core (ns)."""
+    """Latency of one action in each pipeline stage of a core (ns), and how a core's work in a step takes time.
+
+    A core has two units that work side by side in a time step: the **synapse unit** (axon_in receive -> synapse
+    read -> dendrite accumulate: the messages that arrive and the synaptic ops they cause) and the **soma unit**
+    (soma update with its state read and write, spike -> axon_out send: every neuron's update and the messages of
+    the neurons that fire). Within a unit the stages are pipelined (the busiest stage plus one action of each
+    other busy stage, the fill) or serial (the sum of every action's stage latencies), as the hardware model's
+    ``core.stage_overlap`` says. A core's time is the slower of its two units.
+    """
 
     recv: float
     read: float
@@ -53,25 +68,41 @@ class StageLatency:
     update: float  # soma update with its state read and write
     spike: float
     send: float
+    serial: bool = False
 
     @classmethod
     def of(cls, hw) -> StageLatency:
         p = hw.core.pipeline
         upd = p.soma["update"].latency.v + p.soma["state_read"].latency.v + p.soma["state_write"].latency.v
         return cls(p.axon_in["receive"].latency.v, p.synapse["read"].latency.v, p.dendrite["accumulate"].latency.v,
-                   upd, p.soma["spike"].latency.v, p.axon_out["send"].latency.v)
+                   upd, p.soma["spike"].latency.v, p.axon_out["send"].latency.v,
+                   getattr(hw.core, "stage_overlap", "pipelined") == "serial")
+
+    def _unit(self, stages: list[tuple[np.ndarray, float]]) -> np.ndarray:
+        times = [np.asarray(n, dtype=float) * lat for n, lat in stages]
+        if self.serial:
+            return sum(times[1:], times[0])
+        busy = times[0]
+        for t in times[1:]:
+            busy = np.maximum(busy, t)
+        fill = sum(((np.asarray(n, dtype=float) > 0) * lat for n, lat in stages), np.zeros_like(busy))
+        return busy + fill
+
+    def units(self, recv=0.0, reads=0.0, acs=0.0, updates=0.0, spikes=0.0, sends=0.0) -> np.ndarray:
+        """(synapse unit, soma unit) time of each core's work, stacked on a last axis of 2 (arrays broadcast)."""
+        syn = self._unit([(recv, self.recv), (reads, self.read), (acs, self.acc)])
+        upd = np.asarray(updates, dtype=float) * self.update + np.asarray(spikes, dtype=float) * self.spike
+        if self.serial:
+            soma = upd + np.asarray(sends, dtype=float) * self.send
+        else:
+            e = np.asarray(sends, dtype=float) * self.send
+            soma = np.maximum(upd, e) + (upd > 0) * self.update + (e > 0) * self.send
+        syn, soma = np.broadcast_arrays(syn, soma)
+        return np.stack([syn, soma], axis=-1)
 
     def core_time(self, recv=0.0, reads=0.0, acs=0.0, updates=0.0, spikes=0.0, sends=0.0) -> np.ndarray:
-        """Time of each core's work (arrays broadcast): the busiest stage plus one action of each other busy one."""
-        a = np.asarray(recv, dtype=float) * self.recv
-        b = np.asarray(reads, dtype=float) * self.read
-        c = np.asarray(acs, dtype=float) * self.acc
-        d = np.asarray(updates, dtype=float) * self.update + np.asarray(spikes, dtype=float) * self.spike
-        e = np.asarray(sends, dtype=float) * self.send
-        busy = np.maximum(np.maximum(np.maximum(a, b), np.maximum(c, d)), e)
-        fill = (a > 0) * self.recv + (b > 0) * self.read + (c > 0) * self.acc + (d > 0) * self.update + \
-            (e > 0) * self.send
-        return busy + fill
+        """Time of each core's work (arrays broadcast): the slower of its synapse and soma units."""
+        return self.units(recv, reads, acs, updates, spikes, sends).max(axis=-1)
 
 
 @dataclass
@@ -108,7 +139,11 @@ class SyncClock:
 
     def _run(self):
         while self.pending:
-            yield self.env.timeout(0)  # everyone ready at this instant joins the step
+            # everyone ready at this instant joins the step: wait until nothing else is due now (a block that
+            # leaves a phase and the next block that enters it may take several zero-time events to ask)
+            yield self.env.timeout(0)
+            while self.env.peek() <= self.env.now:
+                yield self.env.timeout(0)
             batch, self.pending = self.pending, []
             hw_steps = max(s for _, s, _ in batch)
             dur = max(d for d, _, _ in batch) + hw_steps * self.barrier_ns
@@ -145,31 +180,45 @@ class SpikeInput:
 
 
 class CoreState:
-    """Every core as a FIFO server, vectorized: when each is next free and how long it has been busy (ns)."""
+    """Every core as a FIFO server with two units (synapse, soma; see :class:`StageLatency`), vectorized: when each
+    unit is next free and how long the core has been busy (ns)."""
 
     def __init__(self, n_cores: int):
-        self.free_at = np.zeros(n_cores)
+        self.free_at = np.zeros((n_cores, 2))
         self.busy_ns = np.zeros(n_cores)
 
     def occupy(self, cores: np.ndarray, times, now: float, unique: bool = False) -> tuple[float, int]:
         """Give each core its work at ``now`` (a core listed twice does both, one after the other); return (ns
-        until the last one is done, that core). ``unique``: the caller knows no core is listed twice."""
+        until the last one is done, that core). ``times`` per core is one figure (the whole core: both units) or
+        a pair (synapse unit, soma unit: each unit queues on its own, the two run side by side, e.g. a core
+        integrating this step's spikes while its neurons update). ``unique``: no core is listed twice."""
         times = np.asarray(times, dtype=float)
-        if times.shape != cores.shape:
-            times = np.full(cores.shape, float(times)) if times.ndim == 0 else np.broadcast_to(times, cores.shape)
-        live = (cores >= 0) & (times > 0)
+        pair = times.ndim == cores.ndim + 1 and times.shape[-1] == 2
+        if not pair:
+            times = np.broadcast_to(times, cores.shape) if times.shape != cores.shape else times
+            times = np.stack([times, times], axis=-1)
+        elif times.shape[:-1] != cores.shape:
+            times = np.broadcast_to(times, cores.shape + (2,))
+        live = (cores >= 0) & (times.max(axis=-1) > 0)
         if not live.any():
             return 0.0, -1
         if unique:
             uniq, work = cores[live], times[live]
         else:
             uniq, inv = np.unique(cores[live], return_inverse=True)
-            work = np.bincount(inv, weights=times[live], minlength=len(uniq))
-        end = np.maximum(self.free_at[uniq], now) + work
+            work = np.stack([np.bincount(inv, weights=times[live][:, k], minlength=len(uniq)) for k in (0, 1)],
+                            axis=-1)
+        free = self.free_at[uniq]
+        if pair:
+            start = np.maximum(free, now)
+        else:  # the whole core: both units start when the later one is free
+            start = np.repeat(np.maximum(free.max(axis=-1), now)[:, None], 2, axis=1)
+        end = start + work
         self.free_at[uniq] = end
-        self.busy_ns[uniq] += work
-        i = int(np.argmax(end))
-        return float(end[i] - now), int(uniq[i])
+        self.busy_ns[uniq] += work.max(axis=-1)
+        last = end.max(axis=-1)
+        i = int(np.argmax(last))
+        return float(last[i] - now), int(uniq[i])
 
 
 def _spike_routes(ph: Phase) -> list[Routes]:
@@ -429,10 +478,12 @@ class Simulator:
         S = self.spikes.segment_steps(ph, self.plan, blk)  # n_seg x D, summed over the block's tokens
         cs = np.vstack([np.zeros((1, steps)), np.cumsum(S, axis=0)])
 
-        # the source neurons: D updates per token each, spikes as drawn / measured
+        # the source neurons: D updates per token each, spikes as drawn / measured (injected inputs: none)
         src_spikes = cs[g.src_hi] - cs[g.src_lo]  # n_src x D
         updates = g.neurons * B * unfold_of(src.layer)
-        self._tally_rows(src, source_rows(updates, src_spikes.sum(axis=1)), g.nm)
+        self._tally_rows(src, spike_source_rows(src.layer, updates, src_spikes.sum(axis=1)), g.nm)
+        if isinstance(src.layer, InputSpikes):
+            src_spikes = np.zeros_like(src_spikes)  # no soma fires them: only the sends take time
         w = self.spikes.nonspike(src.layer, blk, self.rules, self.cfg.seed)
         rot_ops = w.ops  # the rotation before the encoder's neurons (adds, timed on its cores)
         if self.count_nonspike:
@@ -446,8 +497,9 @@ class Simulator:
         self.tally.add(src, "hop_chip", np.bincount(g.r_src, tot * g.hops_chip, n_src), pieces=g.nm)
         self.ew_hops += float((tot * g.hops_ew).sum())
         sends = g.send_matrix @ allm  # n_src x D
-        src_time = lat.core_time(updates=(updates / steps)[:, None], spikes=src_spikes, sends=sends,
-                                 acs=(rot_ops * g.share / steps)[:, None])  # n_src x D
+        upd_step = (updates / steps)[:, None] if not isinstance(src.layer, InputSpikes) else 0.0
+        src_time = lat.units(updates=upd_step, spikes=src_spikes, sends=sends,
+                             acs=(rot_ops * g.share / steps)[:, None])  # n_src x D x (synapse, soma unit)
 
         # the synapse cores of every consumer: one accumulate per spike per output neuron
         soma_steps = steps if self.clock is not None else 1  # lock-step: every step; event-driven: at read-out
@@ -457,36 +509,37 @@ class Simulator:
             layer = c.layer
             total = acs.sum(axis=1)
             self._tally_rows(c, linear_synaptic_rows(layer, self.rules, spike_fanout=total), syn)
-            upd = out_w * B * soma_steps
-            for a in ("neuron_update", "state_read", "state_write"):
-                self.tally.add(c, a, upd, pieces=syn)
+            # output neurons on the synapse cores, unless the LIF after the layer is their soma (fused)
+            fused = fused_soma(self.plan.graph, layer.name) is not None and not c.lm.tiled
+            upd = out_w * B * soma_steps * (0.0 if fused else 1.0)
+            self._tally_rows(c, output_neuron_rows(upd, fused), syn)
             recv = recv_m @ allm
-            dst_time.append(lat.core_time(recv=recv, reads=acs, acs=acs, updates=(upd / steps)[:, None]))
+            dst_time.append(lat.units(recv=recv, reads=acs, acs=acs, updates=(upd / steps)[:, None]))
             if self.clock is None:
-                dst_total.append(lat.core_time(recv=recv.sum(axis=1), reads=total, acs=total, updates=upd))
+                dst_total.append(lat.units(recv=recv.sum(axis=1), reads=total, acs=total, updates=upd))
             if self.count_nonspike:
                 self._place_rows(c, self.spikes.nonspike(layer, blk, self.rules, self.cfg.seed).rows)
-        dtime = np.vstack(dst_time) if dst_time else np.zeros((0, steps))
+        dtime = np.concatenate(dst_time, axis=0) if dst_time else np.zeros((0, steps, 2))
 
         loads = g.inc.loads(allm)
         now = self.env.now
         if self.clock is not None:
+            # one time step: the source neurons update and send, the messages cross the network and the
+            # synapse cores integrate them before the barrier (what they add reaches the somas next step)
             live = allm > 0
             for t in range(steps):
                 now = self.env.now
                 path = float(g.lat_r[live[:, t]].max(initial=0.0))
                 s_dur, _ = self.cores.occupy(g.src_cores, src_time[:, t], now, g.src_unique)
-                d_dur, _ = self.cores.occupy(g.dst_cores, dtime[:, t - 1], now, g.dst_unique) if t else (0.0, -1)
+                d_dur, _ = self.cores.occupy(g.dst_cores, dtime[:, t], now, g.dst_unique)
                 drain, _ = self.links.drain(g.inc, loads[:, t], now)
                 core = max(s_dur, d_dur)
                 yield from self._wait(max(core, drain), B * path, B, rec,
                                       "neuro cores" if core >= drain else "network contention")
-            d_dur, _ = self.cores.occupy(g.dst_cores, dtime[:, -1], self.env.now, g.dst_unique)
-            yield from self._wait(d_dur, 0.0, B, rec, "neuro cores")
         else:  # the whole window as one stream: source, links and synapse cores overlap
-            s_time = lat.core_time(updates=updates, spikes=src_spikes.sum(axis=1), sends=sends.sum(axis=1),
-                                   acs=rot_ops * g.share)
-            d_time = np.concatenate(dst_total) if dst_total else np.zeros(0)
+            s_time = lat.units(updates=updates if not isinstance(src.layer, InputSpikes) else 0.0,
+                               spikes=src_spikes.sum(axis=1), sends=sends.sum(axis=1), acs=rot_ops * g.share)
+            d_time = np.concatenate(dst_total, axis=0) if dst_total else np.zeros((0, 2))
             s_dur, _ = self.cores.occupy(g.src_cores, s_time, now, g.src_unique)
             d_dur, _ = self.cores.occupy(g.dst_cores, d_time, now, g.dst_unique)
             drain, _ = self.links.drain(g.inc, loads.sum(axis=1), now)
@@ -538,9 +591,9 @@ class Simulator:
             recv = np.zeros(len(c.lm))
             np.add.at(recv, r.dst_piece, r.elements * r.edge.messages_per_element * B)
             self.tally.add(c, "mac", values[acc], 1, f"int{self.value_bits}", pieces=acc)
-            upd = (c.p["out_hi"][acc] - c.p["out_lo"][acc]).astype(float) * B
-            for a in ("neuron_update", "state_read", "state_write"):
-                self.tally.add(c, a, upd, pieces=acc)
+            fused = fused_soma(self.plan.graph, c.name) is not None  # the accumulators are the LIF's dendrites
+            upd = (c.p["out_hi"][acc] - c.p["out_lo"][acc]).astype(float) * B * (0.0 if fused else 1.0)
+            self._tally_rows(c, output_neuron_rows(upd, fused), acc)
             d, _ = self.cores.occupy(c.cores[acc], self.lat.core_time(recv=recv[acc], reads=values[acc],
                                                                       acs=values[acc], updates=upd), now)
             core = max(core, d)

@@ -30,7 +30,7 @@ from neurosim.cost import (
     token_contexts,
 )
 from neurosim.errors import NeurosimError
-from neurosim.graph import LIF, AttentionScore, AttentionValue, Layer, Linear, SpikeEncoder
+from neurosim.graph import LIF, AttentionScore, AttentionValue, InputSpikes, Layer, Linear, SpikeEncoder
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ def spike_steps_of(layer: Layer) -> tuple[int, float, float]:
         unfold, rate = float(layer.spec.unfold), float(layer.spec.firing_rate or 0.0)
     elif isinstance(layer, LIF):
         unfold, rate = float(layer.steps), float(layer.firing_rate)
+    elif isinstance(layer, InputSpikes):
+        unfold, rate = 1.0, float(layer.firing_rate)
     else:
         raise NeurosimError(f"layer {layer.name} is not a spike source")
     d = max(1, math.ceil(unfold - 1e-9))
@@ -155,6 +157,6 @@ def nonspike_work(layer: Layer, block: Block, rules: Rules,
         return OpWork(rows, ops, kv.get("kv_read", 0.0), kv.get("kv_write", 0.0))
     if isinstance(layer, SpikeEncoder):
         return OpWork(encoder_rows(layer, rules, B), ops)
-    if isinstance(layer, LIF):
+    if isinstance(layer, (LIF, InputSpikes)):
         return OpWork([])
     return OpWork(op_rows(layer, rules, B, C), ops)
