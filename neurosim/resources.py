@@ -11,6 +11,7 @@ _KINDS = {
     "workload": ("neurosim._workloads", ""),
     "hardware": ("neurosim._hwmodels", ""),
     "energy": ("neurosim._hwmodels", "energy"),
+    "conventional": ("neurosim._hwmodels", "conventional"),  # GPUs and CPUs for the baseline engine
 }
 
 
