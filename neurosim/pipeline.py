@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from neurosim.defaults import DEFAULTS
@@ -91,15 +92,18 @@ def resolve(workload: str, hw_name: str, sets: list[str] | None = None, hw_sets:
     ``mapping_file``/``strategy``/``placement``."""
     from neurosim.hardware import load_hardware
     from neurosim.workloads.builders import build_graph
-    from neurosim.workloads.spec import load_workload
 
     step = step or (lambda _m: None)
-    spec = spec if spec is not None else load_workload(workload, sets or None)
-    graph = graph if graph is not None else build_graph(spec, convention=convention)
+    if graph is None:
+        if spec is not None:
+            graph = build_graph(spec, convention=convention)
+        else:  # a workload name or file, or a graph file (an imported NIR network, an explicit-weight SNN)
+            spec, graph = load_graph_for(workload, sets or None, convention)
     hw = hw if hw is not None else load_hardware(hw_name, hw_sets or None)
     t0 = time.perf_counter()
     how = how or MappingOptions(strategy, placement, mapping_file)
-    mapping, source = map_onto(graph, hw, how, spec.name, list(hw_sets or []), step)
+    name = spec.name if spec is not None else str(graph.meta.get("workload", graph.name))
+    mapping, source = map_onto(graph, hw, how, name, list(hw_sets or []), step)
     return Resolved(spec, graph, hw, mapping, time.perf_counter() - t0, source)
 
 
@@ -179,14 +183,30 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = DEFA
     if mode == "exact" and context:
         raise NeurosimError("--context is for --mode statistical; exact mode runs the text from its first token")
     hist = load_histogram(histogram) if histogram is not None else None
-    if mode == "exact" and resolved is None:  # fail before mapping when there are no real weights to run
+    graph_file = resolved is None and is_graph_file(workload)
+    if mode == "exact" and resolved is None and not graph_file:  # fail before mapping when there are no weights
         from neurosim.workloads.spec import load_workload
 
         exact_model_name(load_workload(workload, sets or None))
-    r = resolved or resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement, step)
+    snn = None
+    if mode == "exact" and graph_file:  # an explicit-weight SNN: its own weights, neurons and input spikes
+        from neurosim.snn import load_network_files
+
+        if text is not None:
+            raise NeurosimError("--text feeds tokens to a language model; an SNN graph runs its recorded input "
+                                "spikes (meta.spikes) or draws them from its inputs' firing rates")
+        step("loading the network's weights and input spikes")
+        g, snn = load_network_files(workload, tokens, seed)
+        r = resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement, step, graph=g)
+    else:
+        r = resolved or resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement,
+                                step)
     notes = [f"mapping: {r.mapping_source}; {r.mapping.chips_used} chips, {r.mapping.cores_used} cores"]
+    if snn is not None:
+        return simulate_snn_exact(r, snn, block=block, sync=sync, seed=seed, verify=verify, step=step,
+                                  progress=progress, notes=notes)
     if mode == "statistical":
-        n = int(tokens if tokens is not None else r.spec.seq_len * r.spec.batch)
+        n = int(tokens if tokens is not None else run_shape_for(r.graph).tokens)
         cfg = SimConfig("statistical", n, context, int(block if block is not None else default_block(n)), sync,
                         seed)
         check_config(cfg)
@@ -293,6 +313,62 @@ def simulate_exact(r: Resolved, model, ids, *, block: int | None = None, sync: b
     res.functional_counters = fr.counters
     res.measured_rates = {n: float(st.rate) for n, st in fr.stats.items()
                           if n in r.graph.layers and isinstance(r.graph[n], SpikeEncoder)}
+    return res
+
+
+def simulate_snn_exact(r: Resolved, net, *, block: int | None = None, sync: bool = DEFAULTS.sync,
+                       seed: int = DEFAULTS.seed, verify: bool = False, step: Callable[[str], None] | None = None,
+                       progress: Callable[[int, int], None] | None = None, notes: list[str] | None = None
+                       ) -> SimResult:
+    """Exact mode on an explicit-weight SNN (a graph file with its weights): the fixed-point functional run
+    (:func:`neurosim.snn.run_functional`, bit-exact with Lava) gives every population's spikes at every step; the
+    event-driven simulator serves them step by step (one token = one time step, blocks of one step by default) to
+    the mapped cores, which count and time them under the same cost model as a language model. Every count is
+    checked against the cost model applied to the functional run's own spikes, and the network also runs on the
+    event-driven SNN engine, whose spikes, u and v must equal the functional run's at every step (``verify``: a
+    mismatch is added to the notes; the command exits non-zero)."""
+    from neurosim.engines.events.exact import (
+        LayerCheck,
+        RecordedSpikes,
+        Verification,
+        count_checks,
+        snn_reference_counts,
+    )
+    from neurosim.engines.events.plan import build_plan
+    from neurosim.snn import first_difference, run_engine, run_functional
+
+    step = step or (lambda _m: None)
+    steps = int(net.steps)
+    plan = build_plan(r.graph, r.mapping, r.hw)
+    step(f"running {net.name} for {steps} steps (fixed-point functional engine)")
+    t0 = time.perf_counter()
+    trace = run_functional(net, steps)
+    functional_s = time.perf_counter() - t0
+    spikes = {n: s.spikes[:steps] for n, s in net.sources.items()}
+    spikes.update({n: tr.spikes for n, tr in trace.populations.items()})
+    cfg = SimConfig("exact", steps, 0, int(block if block is not None else 1), sync, seed)
+    check_config(cfg)
+    step(f"simulating {steps} time steps (exact, {'sync' if sync else 'async'})")
+    notes = list(notes or [])
+    notes.append(f"exact: the network's own weights and input spikes, {steps} time steps (one token = one time "
+                 "step); spikes from the fixed-point functional engine (bit-exact with Lava 0.10)")
+    res = simulate(r.graph, r.mapping, r.hw, cfg, RecordedSpikes(spikes), progress=progress, plan=plan, notes=notes)
+    res.functional_s = functional_s
+    ref = snn_reference_counts(r.graph, spikes, steps)
+    ver = Verification()
+    ver.count_checks, ver.unchecked = count_checks(res.counters, ref, {})
+    ver.subject = ("populations bit-exact between the event-driven SNN engine and the fixed-point functional run "
+                   "(spikes, u and v at every step)")
+    step("running the network on the event-driven SNN engine to compare every step")
+    diff = first_difference(trace, run_engine("events", net, steps))
+    for name in net.populations:
+        same = diff is None or diff.population != name
+        ver.layers.append(LayerCheck(name, steps, same, same, "" if same else diff.describe("functional", "events")))
+    if verify and not ver.ok:
+        res.notes.append(ver.summary())
+    res.verify = ver
+    res.functional_counters = ref
+    res.measured_rates = {n: float(np.count_nonzero(s)) / s.size if s.size else 0.0 for n, s in spikes.items()}
     return res
 
 

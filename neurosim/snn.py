@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -252,3 +253,253 @@ def run_engine(engine: str, net: SpikingNetwork, steps: int | None = None) -> Ne
     out.engine = engine
     out.wall_s = out.wall_s or time.perf_counter() - t0
     return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# networks as graph files: the graph YAML + <stem>.params.npz that `neurosim import-nir --out` writes, plus the
+# recorded input spikes (<stem>.spikes.npz), so that map / simulate / estimate / report take them like any workload
+
+#: what an explicit-weight SNN graph may hold (a Linear is one Dense projection, a LIF one population)
+SNN_LAYERS = ("InputSpikes", "Linear", "LIF")
+_LIF_KEYS = ("du", "dv", "vth", "bias_mant", "bias_exp")
+
+
+def params_path_for(graph_path: str | Path) -> Path:
+    """``NET.yaml`` -> ``NET.params.npz`` (the name import-nir writes beside the graph)."""
+    p = Path(graph_path)
+    return p.with_name(p.name.rsplit(".", 1)[0] + ".params.npz")
+
+
+def spikes_path_for(graph_path: str | Path) -> Path:
+    """``NET.yaml`` -> ``NET.spikes.npz`` (recorded input spikes, one (steps, n) array per InputSpikes layer)."""
+    p = Path(graph_path)
+    return p.with_name(p.name.rsplit(".", 1)[0] + ".spikes.npz")
+
+
+def _mantissas(dense: DenseFixedParams) -> tuple[np.ndarray, int]:
+    """(integer weights m, exponent e) with Lava's synaptic input = (sum of m x input) x 2^e exactly (the shift
+    applies to the sum, arithmetic for e < 0, as Lava's Dense does)."""
+    drop = 8 - int(dense.num_weight_bits) + int(dense.sign_mode == "mixed")
+    return dense.stored_weights >> drop, int(dense.weight_exp) + drop
+
+
+def _rate(spikes: np.ndarray) -> float:
+    return float(np.count_nonzero(spikes)) / spikes.size if spikes.size else 0.0
+
+
+def network_to_graph(net: SpikingNetwork, trace: NetworkTrace | None = None):
+    """The graph (InputSpikes, Linear, LIF layers), its parameters (``layer/key`` arrays) and the recorded input
+    spikes of a network. Firing rates in the graph are the ones measured by ``trace`` (default: a functional run),
+    so an analytic estimate or a statistical run of the file matches the network's activity."""
+    from neurosim.graph import LIF, ActivationSpec, Encoding, Graph, InputSpikes, Linear
+
+    net.check()
+    trace = trace if trace is not None else run_functional(net)
+    spikes = {n: s.spikes for n, s in net.sources.items()}
+    spikes.update({n: tr.spikes for n, tr in trace.populations.items()})
+    g = Graph(name=net.name)
+    params: dict[str, np.ndarray] = {}
+    for name, src in net.sources.items():
+        g.add(InputSpikes(name, n=src.n, firing_rate=_rate(src.spikes), graded=bool(src.graded),
+                          bits=max(1, int(src.message_bits)) if src.graded else 1))
+    for name, pop in net.populations.items():
+        for proj in net.incoming(name):
+            out, inp = proj.shape
+            m, e = _mantissas(proj.dense)
+            g.add(Linear(proj.name, in_features=inp, out_features=out, w_bits=int(proj.dense.num_weight_bits),
+                         input=ActivationSpec(Encoding.BINARY, bits=1, unfold=1, firing_rate=_rate(spikes[proj.pre]))),
+                  after=proj.pre)
+            params[f"{proj.name}/weight"] = m.astype(np.int32)
+            params[f"{proj.name}/weight_exp"] = np.array(e)
+            params[f"{proj.name}/sign_mode"] = np.array(proj.dense.sign_mode)
+        lp = pop.params
+        g.add(LIF(name, n=pop.n, threshold=float(lp.vth), dv=lp.dv, du=lp.du, reset="zero", steps=1,
+                  firing_rate=_rate(spikes[name]), neuron="lif"), after=[p.name for p in net.incoming(name)])
+        for k in _LIF_KEYS:
+            params[f"{name}/{k}"] = np.asarray(getattr(lp, k))
+    steps = net.steps
+    g.meta.update({
+        "source": "snn",
+        "seq_len": int(steps),
+        "batch": 1,
+        "convention": {"attention": "none", "kv_width": "grouped", "lm_head": False, "nonlinear": True,
+                       "attention_as_spiking": False},
+        "spike_multiplier": 1.0,
+        "snn": {"time": "one token of a run = one time step (Lava's timing: a projection delivers step t's spikes "
+                        "to its population at step t + 1)",
+                "arithmetic": "Loihi fixed point (lava-nc 0.10 PyLifModelBitAcc / PyDenseModelBitAcc)"},
+    })
+    g.check()
+    return g, params, {n: np.asarray(s.spikes, dtype=np.int32) for n, s in net.sources.items()}
+
+
+def save_network_files(net: SpikingNetwork, graph_path: str | Path, trace: NetworkTrace | None = None
+                       ) -> tuple[Path, Path, Path]:
+    """Write ``NET.yaml`` (the graph), ``NET.params.npz`` (weights and neuron parameters) and ``NET.spikes.npz``
+    (the recorded input spikes) atomically; `neurosim map/simulate/estimate NET.yaml` take them."""
+    from neurosim.io import atomic_path, write_text_atomic
+
+    graph_path = Path(graph_path)
+    g, params, spikes = network_to_graph(net, trace)
+    ppath, spath = params_path_for(graph_path), spikes_path_for(graph_path)
+    g.meta["nir"] = {"params_file": ppath.name}  # the key import-nir writes, so both readers find the parameters
+    g.meta["spikes"] = spath.name
+    with atomic_path(ppath, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **params)
+    with atomic_path(spath, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **spikes)
+    write_text_atomic(graph_path, g.to_yaml())
+    return graph_path, ppath, spath
+
+
+def is_snn_graph(graph) -> bool:
+    """A graph file of an explicit-weight network: its parameters file is named and every layer is an InputSpikes,
+    Linear or LIF layer."""
+    meta = graph.meta.get("nir") or {}
+    return bool(meta.get("params_file")) and all(type(layer).__name__ in SNN_LAYERS for layer in graph)
+
+
+def _npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise NeurosimError(f"{path}: {what} not found (written beside the graph)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise NeurosimError(f"{path}: not a readable .npz ({str(exc).splitlines()[0] if str(exc) else 'bad file'})") \
+            from None
+
+
+def load_graph_arrays(graph, graph_path: str | Path) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """(parameters by layer, recorded input spikes by InputSpikes layer) of a graph file, from the files its meta
+    names (``meta.nir.params_file``, ``meta.spikes``; recorded spikes are optional)."""
+    graph_path = Path(graph_path)
+    meta = graph.meta.get("nir") or {}
+    if not meta.get("params_file"):
+        raise NeurosimError(f"{graph_path}: no weights (meta.nir.params_file is not set): a graph file runs in "
+                            "exact mode only with its parameters file beside it")
+    params: dict[str, dict[str, np.ndarray]] = {}
+    for key, v in _npz(graph_path.with_name(meta["params_file"]), "parameters file").items():
+        layer, _, k = key.rpartition("/")
+        params.setdefault(layer, {})[k] = v
+    spikes = {}
+    if graph.meta.get("spikes"):
+        spikes = _npz(graph_path.with_name(str(graph.meta["spikes"])), "recorded input spikes file (meta.spikes)")
+    return params, spikes
+
+
+def _int_param(p: dict[str, np.ndarray], key: str, default, where: str):
+    if key not in p:
+        return default
+    v = np.asarray(p[key])
+    if v.dtype.kind == "f" and not np.all(v == np.round(v)):
+        raise NeurosimError(f"{where}: {key} must be an integer (Loihi fixed point); got {v.reshape(-1)[0]!r}")
+    v = v.astype(np.int64)
+    return int(v) if v.ndim == 0 or v.size == 1 else v
+
+
+def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: dict[str, np.ndarray] | None = None,
+                       steps: int | None = None, seed: int = 0) -> SpikingNetwork:
+    """The fixed-point network a graph file describes: each InputSpikes layer a source (its recorded spikes, or
+    seeded draws at its firing rate), each Linear a Dense projection (integer weights ``m``, ``weight_exp`` e: the
+    input is (sum of m x spike) x 2^e, as ``lava_weights_for`` places it), each LIF a population (``du``, ``dv``,
+    ``vth``, ``bias_mant``, ``bias_exp`` from the parameters file, else the layer's du, dv and threshold)."""
+    import zlib
+
+    from neurosim.graph import LIF, InputSpikes, Linear
+    from neurosim.neurons import lava_weights_for, sign_mode_of
+
+    spikes = dict(spikes or {})
+    bad = [layer for layer in graph if type(layer).__name__ not in SNN_LAYERS]
+    if bad:
+        raise NeurosimError(f"graph {graph.name}: layer {bad[0].name} ({type(bad[0]).__name__}) is not part of an "
+                            f"explicit-weight SNN; allowed: {', '.join(SNN_LAYERS)}")
+    rec = (graph.meta.get("nir") or {}).get("recurrent_edges") or []
+    if rec:
+        raise NeurosimError(f"graph {graph.name}: recurrent projection {rec[0][0]} -> {rec[0][1]}: exact mode runs "
+                            "feed-forward networks only (the recurrent case is not built yet)")
+    if steps is None:
+        recorded = [len(spikes[n]) for n in graph.layers if n in spikes]
+        steps = min(recorded) if recorded else int(graph.meta.get("seq_len", 1))
+    steps = int(steps)
+    if steps < 1:
+        raise NeurosimError(f"graph {graph.name}: {steps} time steps; allowed: >= 1")
+    net = SpikingNetwork(graph.name, meta={"graph": graph.name})
+    for layer in graph:
+        where = f"layer {layer.name} ({type(layer).__name__})"
+        p = params.get(layer.name, {})
+        if isinstance(layer, InputSpikes):
+            s = spikes.get(layer.name)
+            if s is None:
+                rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(layer.name.encode())])
+                s = (rng.random((steps, layer.n)) < layer.firing_rate).astype(np.int32)
+                if layer.graded:
+                    s = s * rng.integers(1, (1 << min(layer.bits, 16)), (steps, layer.n), dtype=np.int32)
+            s = np.asarray(s)
+            if s.ndim != 2 or s.shape[1] != layer.n or s.shape[0] < steps:
+                raise NeurosimError(f"{where}: recorded spikes have shape {s.shape}; expected ({steps}+, {layer.n})")
+            if s.dtype.kind not in "iub" and not np.all(s == np.round(s)):
+                raise NeurosimError(f"{where}: recorded spikes must be integers (0/1, or payloads when graded)")
+            net.sources[layer.name] = SpikeSource(layer.name, s[:steps].astype(np.int32), bool(layer.graded),
+                                                  int(layer.bits) if layer.graded else 0)
+        elif isinstance(layer, Linear):
+            if layer.bias:
+                raise NeurosimError(f"{where}: a bias on a projection has no Loihi Dense equivalent; give the "
+                                    "population a bias (bias_mant, bias_exp) instead")
+            preds = graph.predecessors(layer.name)
+            succ = [s for s in graph.successors(layer.name) if isinstance(graph[s], LIF)]
+            if len(preds) != 1 or len(succ) != 1 or len(graph.successors(layer.name)) != 1:
+                raise NeurosimError(f"{where}: a projection reads one source or population and feeds one LIF layer; "
+                                    f"it has {len(preds)} input(s) and {len(graph.successors(layer.name))} output(s)")
+            if "weight" not in p:
+                raise NeurosimError(f"{where}: no 'weight' in the parameters file")
+            w = np.asarray(p["weight"])
+            if w.shape != (layer.out_features, layer.in_features):
+                raise NeurosimError(f"{where}: weight has shape {w.shape}; expected "
+                                    f"({layer.out_features}, {layer.in_features})")
+            if w.dtype.kind == "f" and not np.all(w == np.round(w)):
+                raise NeurosimError(f"{where}: weights are not integers; exact mode runs Loihi's fixed-point "
+                                    "arithmetic: quantize them (integer weights and an integer threshold)")
+            if not 1 <= int(layer.w_bits) <= 8:
+                raise NeurosimError(f"{where}: w_bits = {layer.w_bits}; Loihi's Dense holds 1..8-bit weights")
+            m = w.astype(np.int64)
+            mode = str(p["sign_mode"]) if "sign_mode" in p else sign_mode_of(m)
+            try:
+                w8, wexp = lava_weights_for(m, int(layer.w_bits), mode, _int_param(p, "weight_exp", 0, where))
+            except NeurosimError as exc:
+                raise NeurosimError(f"{where}: {exc}") from None
+            src = net.sources.get(preds[0])
+            dense = DenseFixedParams(w8, num_weight_bits=int(layer.w_bits), weight_exp=wexp, sign_mode=mode,
+                                     num_message_bits=src.message_bits if src is not None and src.graded else 0,
+                                     where=where)
+            net.projections.append(Projection(layer.name, preds[0], succ[0], dense, layer.name))
+        else:  # LIF
+            if layer.neuron not in ("lif", "cuba_lif", "if"):
+                raise NeurosimError(f"{where}: neuron = {layer.neuron!r}, which Loihi's CUBA LIF cannot express; "
+                                    "allowed: lif, cuba_lif, if")
+            if layer.reset != "zero":
+                raise NeurosimError(f"{where}: reset = {layer.reset!r}; Loihi's LIF resets v to zero; allowed: zero")
+            thr = layer.threshold
+            if "vth" not in p and float(thr) != round(float(thr)):
+                raise NeurosimError(f"{where}: threshold = {thr} must be an integer (Loihi's vth) or given as 'vth' "
+                                    "in the parameters file")
+            values = {"du": _int_param(p, "du", layer.du, where),
+                      "dv": _int_param(p, "dv", 0 if layer.neuron == "if" else layer.dv, where),
+                      "vth": _int_param(p, "vth", round(float(thr)), where),
+                      "bias_mant": _int_param(p, "bias_mant", 0, where),
+                      "bias_exp": _int_param(p, "bias_exp", 0, where)}
+            net.populations[layer.name] = Population(layer.name, layer.n, FixedLifParams(**values, where=where),
+                                                     layer.name)
+    net.check()
+    return net
+
+
+def load_network_files(graph_path: str | Path, steps: int | None = None, seed: int = 0):
+    """(graph, network) of a graph file with its parameters (and recorded spikes, when written)."""
+    from neurosim.graph import Graph
+    from neurosim.io import load_yaml
+
+    graph_path = Path(graph_path)
+    g = Graph.from_dict(load_yaml(graph_path), str(graph_path))
+    params, spikes = load_graph_arrays(g, graph_path)
+    return g, network_from_graph(g, params, spikes, steps, seed)

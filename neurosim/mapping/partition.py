@@ -398,7 +398,7 @@ def _neurons(layer: Layer, graph: Graph, done: dict[str, LayerMapping], b: _Budg
     w = hi - lo
     cols["in_lo"], cols["in_hi"], cols["out_lo"], cols["out_hi"] = lo, hi, lo, hi
     cols["neurons"] = w
-    cols["axons_in"] = 0 if injected else w
+    cols["axons_in"] = np.zeros_like(w) if injected else w
     cols["axons_out"] = cum_d[hi] - cum_d[lo]
     cols["state_bytes"] = np.ceil(w * state_b).astype(np.int64)
     cols["axon_bytes"] = np.ceil(w * in_axon_b + (cum_d[hi] - cum_d[lo]) * b.out_axon_b).astype(np.int64)

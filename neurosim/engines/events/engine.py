@@ -68,6 +68,28 @@ class Timing:
     busiest: dict[str, str]
     barriers: float
     mode: str
+    steps: list = field(default_factory=list)  # synchronous mode: every global time step (sim.StepRecord)
+
+    def step_summary(self, keep: int = 5000) -> dict[str, Any]:
+        """The global time steps (synchronous mode): how long they took (work = the slowest core or link plus the
+        network latency; then the barrier), what bound them, and each step's duration when there are at most
+        ``keep`` of them."""
+        recs = self.steps
+        if not recs:
+            return {}
+        work = np.array([r.work_ns for r in recs])
+        hw = np.array([r.hw_steps for r in recs], dtype=float)
+        bar = np.array([r.barrier_ns for r in recs])
+        bound: dict[str, int] = defaultdict(int)
+        for r in recs:
+            bound[r.bound_by] += 1
+        top = dict(sorted(bound.items(), key=lambda kv: -kv[1])[:8])
+        out = {"count": int(hw.sum()), "records": len(recs), "work_mean_ns": float(work.mean()),
+               "work_max_ns": float(work.max()), "barrier_ns": float(bar.sum() / hw.sum()),
+               "mean_ns": float((work + bar).sum() / hw.sum()), "bound_by": top}
+        if len(recs) <= keep:
+            out["per_step_ns"] = [float(r.duration_ns) for r in recs]
+        return out
 
 
 @dataclass
@@ -142,6 +164,7 @@ class SimResult:
             "hardware_to_paper_ratio": hw_total / paper_total if paper_total else None,
             "paper_scaled_ops_T": float(self.priced("paper-style")["scaled_ops"].sum()) * 1e-12,
             "makespan_ns": t.makespan_ns,
+            "time_steps": t.step_summary(),
             "latency_per_token_ns": t.latency_per_token_ns,
             "throughput_tokens_per_s": t.throughput_tokens_per_s,
             "latency_breakdown_ns": t.breakdown_ns,
@@ -271,7 +294,8 @@ def _timing(sim: Simulator, blocks: list[Block]) -> Timing:
     util, busiest = _utilization(sim, makespan)
     return Timing(makespan, block_latency / b0_tokens, block_latency, b0_tokens,
                   tokens / makespan * 1e9 if makespan > 0 else float("inf"), dict(breakdown), crit, by_layer, util,
-                  busiest, sim.clock.steps if sim.clock is not None else 0.0, "sync" if sim.clock else "async")
+                  busiest, sim.clock.steps if sim.clock is not None else 0.0, "sync" if sim.clock else "async",
+                  list(sim.clock.records) if sim.clock is not None else [])
 
 
 def _utilization(sim: Simulator, makespan: float) -> tuple[dict[str, float], dict[str, str]]:

@@ -48,6 +48,8 @@ class Verification:
     layers: list[LayerCheck] = field(default_factory=list)
     count_checks: list[tuple[str, str, float, float]] = field(default_factory=list)  # layer, action, sim, ref
     unchecked: list[str] = field(default_factory=list)  # counts with no independent reference, and why
+    #: what ``layers`` compares, for the summary
+    subject: str = "spike-driven layers bit-exact (integer accumulators and dequantized outputs)"
 
     @property
     def first_mismatch(self) -> str | None:
@@ -66,7 +68,7 @@ class Verification:
     def summary(self) -> str:
         if self.ok:
             n = len({c.layer for c in self.layers})
-            return (f"verified: {n} spike-driven layers bit-exact (integer accumulators and dequantized outputs), "
+            return (f"verified: {n} {self.subject}, "
                     f"every counted action equals its independent count ({len(self.count_checks)} checks; "
                     f"{len(self.unchecked)} with no independent reference, named in the notes)")
         return f"MISMATCH: {self.first_mismatch}"
@@ -201,6 +203,52 @@ class ExactCores(SpikeInput):
         per_step = np.stack([(mag > t).sum(axis=0) for t in range(steps)], axis=0)  # steps x width
         starts = phase.segments[:-1]
         return np.add.reduceat(per_step, starts, axis=1).T.astype(np.float64)  # n_seg x steps
+
+
+class RecordedSpikes(SpikeInput):
+    """An explicit-weight SNN's real spikes, step by step: ``spikes[layer]`` is a (steps, n) array per spike source
+    (an InputSpikes layer's recorded input, a LIF population's spikes from the fixed-point functional run; nonzero =
+    an event, payloads included). One token is one time step, so a block of tokens is a run of steps."""
+
+    def __init__(self, spikes: dict[str, np.ndarray]):
+        self.spikes = {k: np.asarray(v) for k, v in spikes.items()}
+
+    def segment_steps(self, phase: Phase, plan: Plan, block: Block) -> np.ndarray:
+        src = plan.layers[phase.layers[0]].layer
+        steps, _, _ = spike_steps_of(src)
+        if steps != 1:
+            raise NeurosimError(f"{src.name}: an SNN population takes one step per token; this one takes {steps}")
+        s = self.spikes.get(src.name)
+        if s is None:
+            raise NeurosimError(f"exact mode: no spikes recorded for {src.name}")
+        if block.start + block.size > len(s):
+            raise NeurosimError(f"exact mode: {src.name} has {len(s)} steps of spikes; the run asks for step "
+                                f"{block.start + block.size}")
+        events = np.count_nonzero(s[block.start:block.start + block.size], axis=0)  # per element, over the block
+        return np.add.reduceat(events, phase.segments[:-1])[:, None].astype(np.float64)  # n_seg x 1
+
+
+def snn_reference_counts(graph, spikes: dict[str, np.ndarray], steps: int) -> pd.DataFrame:
+    """The cost model applied to a functional run's own spikes (independent of the mapping and the simulator): per
+    projection, its presynaptic events x fan-out; per population, one update per neuron per step and its spikes."""
+    from neurosim.cost import Activity, Rules, layer_rows
+    from neurosim.counters import CounterSink
+
+    rules = Rules.of(graph)
+    sink = CounterSink("functional")
+    for layer in graph:
+        name = layer.name
+        if name in spikes and type(layer).__name__ == "LIF":
+            act = Activity(float(steps), updates=float(layer.n * steps), spikes=float(np.count_nonzero(spikes[name])))
+        elif type(layer).__name__ in ("Linear", "Readout"):
+            pre = graph.predecessors(name)
+            events = float(sum(np.count_nonzero(spikes[p][:steps]) for p in pre if p in spikes))
+            act = Activity(float(steps), in_spikes=events)
+        else:
+            act = Activity(float(steps))
+        for action, count, w_bits, a_repr in layer_rows(layer, rules, act):
+            sink.add(name, layer.block, layer.role, layer.kind, action, float(count), w_bits, a_repr)
+    return sink.frame()
 
 
 #: actions that exist only on the hardware (traffic, synchronisation): the functional engine has no counterpart

@@ -117,21 +117,40 @@ class SimConfig:
     seed: int = 0
 
 
+@dataclass
+class StepRecord:
+    """One global time step (synchronous mode): when it began, the slowest request (its work and network latency),
+    the barrier, how many hardware steps it stands for, and what bound it (the slowest core's place, or the busiest
+    link, and the phase that asked)."""
+
+    start_ns: float
+    work_ns: float
+    barrier_ns: float
+    hw_steps: int
+    bound_by: str
+
+    @property
+    def duration_ns(self) -> float:
+        return self.work_ns + self.barrier_ns
+
+
 class SyncClock:
     """The global algorithmic time step: phases ask for a step of a given duration; the step lasts as long as the
-    longest request made before it began, plus the barrier. Requests made during a step wait for the next one."""
+    longest request made before it began, plus the barrier. Requests made during a step wait for the next one.
+    Every step is recorded (:class:`StepRecord`)."""
 
     def __init__(self, env: simpy.Environment, barrier_ns: float):
         self.env = env
         self.barrier_ns = barrier_ns
-        self.pending: list[tuple[float, int, simpy.Event]] = []
+        self.pending: list[tuple[float, int, simpy.Event, str]] = []
         self.running = False
         self.steps = 0.0  # hardware time steps (a block step of B tokens is B steps)
         self.busy_ns = 0.0
+        self.records: list[StepRecord] = []
 
-    def tick(self, duration: float, hw_steps: int) -> simpy.Event:
+    def tick(self, duration: float, hw_steps: int, bound_by: str = "") -> simpy.Event:
         ev = self.env.event()
-        self.pending.append((float(duration), int(hw_steps), ev))
+        self.pending.append((float(duration), int(hw_steps), ev, bound_by))
         if not self.running:
             self.running = True
             self.env.process(self._run())
@@ -145,12 +164,14 @@ class SyncClock:
             while self.env.peek() <= self.env.now:
                 yield self.env.timeout(0)
             batch, self.pending = self.pending, []
-            hw_steps = max(s for _, s, _ in batch)
-            dur = max(d for d, _, _ in batch) + hw_steps * self.barrier_ns
+            hw_steps = max(s for _, s, _, _ in batch)
+            work, _, _, bound = max(batch, key=lambda b: b[0])
+            dur = work + hw_steps * self.barrier_ns
+            self.records.append(StepRecord(self.env.now, work, hw_steps * self.barrier_ns, hw_steps, bound))
             yield self.env.timeout(dur)
             self.steps += hw_steps
             self.busy_ns += dur
-            for _, _, ev in batch:
+            for _, _, ev, _ in batch:
                 ev.succeed()
         self.running = False
 
@@ -422,19 +443,31 @@ class Simulator:
         if self.progress is not None:
             self.progress(self.done, self.total)
 
-    def _wait(self, work: float, path: float, hw_steps: int, rec: PhaseTiming, part: str, lockstep: bool = True):
+    def _wait(self, work: float, path: float, hw_steps: int, rec: PhaseTiming, part: str, lockstep: bool = True,
+              where: str = ""):
         """One step (synchronous: on the global clock, with its barrier) or one bundle (asynchronous, or work off
-        the lock-step such as embedded ops) that takes ``work`` (booked under ``part``) plus ``path`` (hops)."""
+        the lock-step such as embedded ops) that takes ``work`` (booked under ``part``) plus ``path`` (hops);
+        ``where``: the core or link that bound the work (recorded with the step)."""
         t0 = self.env.now
         duration = work + path
         if self.clock is not None and lockstep:
-            yield self.clock.tick(duration, hw_steps)
+            phase = self.plan.phases[rec.phase].name
+            yield self.clock.tick(duration, hw_steps, f"{part}: {where} ({phase})" if where else f"{part} ({phase})")
             rec.parts["barrier and lock-step"] += max(self.env.now - t0 - duration, 0.0)
         elif duration > 0:
             yield self.env.timeout(duration)
         rec.parts[part] += work
         if path:
             rec.parts["network latency"] += path
+
+    def _place(self, core: int) -> str:
+        """The place of a global core id (cached)."""
+        if not hasattr(self, "_places"):
+            self._places: dict[int, str] = {}
+            for lp in self.plan.layers.values():
+                for c, pl in zip(lp.cores.tolist(), lp.places.tolist()):
+                    self._places.setdefault(int(c), str(pl))
+        return self._places.get(int(core), f"core #{core}")
 
     def _steps(self, B: int) -> int:
         """Hardware time steps one synchronous step of a block stands for."""
@@ -530,12 +563,14 @@ class Simulator:
             for t in range(steps):
                 now = self.env.now
                 path = float(g.lat_r[live[:, t]].max(initial=0.0))
-                s_dur, _ = self.cores.occupy(g.src_cores, src_time[:, t], now, g.src_unique)
-                d_dur, _ = self.cores.occupy(g.dst_cores, dtime[:, t], now, g.dst_unique)
-                drain, _ = self.links.drain(g.inc, loads[:, t], now)
+                s_dur, s_core = self.cores.occupy(g.src_cores, src_time[:, t], now, g.src_unique)
+                d_dur, d_core = self.cores.occupy(g.dst_cores, dtime[:, t], now, g.dst_unique)
+                drain, link = self.links.drain(g.inc, loads[:, t], now)
                 core = max(s_dur, d_dur)
+                where = self._place(s_core if s_dur >= d_dur else d_core) if core >= drain else \
+                    self.plan.mesh.describe(link)
                 yield from self._wait(max(core, drain), B * path, B, rec,
-                                      "neuro cores" if core >= drain else "network contention")
+                                      "neuro cores" if core >= drain else "network contention", where=where)
         else:  # the whole window as one stream: source, links and synapse cores overlap
             s_time = lat.units(updates=updates if not isinstance(src.layer, InputSpikes) else 0.0,
                                spikes=src_spikes.sum(axis=1), sends=sends.sum(axis=1), acs=rot_ops * g.share)
