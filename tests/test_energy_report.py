@@ -2,8 +2,9 @@
 figure that depends on it, and no other (issue 11, "Every figure computed").
 
 The report (``python -m neurosim.report.energy_report``) runs here on one decoder block of SmolLM2-135M (SDLLM
-encoding) and a prefill of 8 tokens on Hala Point, a few seconds each; its prose is cut into figures keyed by section, row or sentence and the words
-before each number, and the run with a changed price is compared figure by figure with the run without.
+encoding) and a prefill of 8 tokens on Hala Point, a few seconds each; its prose is cut into figures keyed by
+section, row or sentence and the words before each number, and the run with a changed price is compared figure
+by figure with the run without.
 """
 
 from __future__ import annotations

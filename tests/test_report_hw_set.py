@@ -134,7 +134,8 @@ def test_static_power_changed_with_hw_set_changes_every_figure_that_depends_on_i
     assert lines == {"# mJ/token", "hardware summary chips #", "hardware-aware hw:hala-point mJ/token #",
                      "energy_J_hardware_aware #", "energy_per_token_mJ_hardware_aware #", "static hardware-aware # #",
                      "hardware: chip.static_power # mW"}, lines
-    assert rec2.hardware["summary"]["static power (W)"] == pytest.approx(2 * rec.hardware["summary"]["static power (W)"])
+    power = [r.hardware["summary"]["static power (W)"] for r in (rec, rec2)]
+    assert power[1] == pytest.approx(2 * power[0])
     assert rec2.timing.latency_per_token_ns == rec.timing.latency_per_token_ns
 
 

@@ -435,8 +435,8 @@ def _reading(runs: Runs) -> list[str]:
          f"cores), so messages are spikes x fan-out in cores; a chip-to-chip hop costs {link.v:g} pJ/bit x "
          f"{hw.packet_bits:g}-bit packets = {hw.hop_chip_pj:.3g} pJ ({_kind(link)})."),
         (f"- **static**: idle power of the {runs.base.mapping.chips_used} chips used "
-         f"({_mw(hw.static_power_mw(runs.base.mapping.chips_used))}) over the simulated run; the largest part of a "
-         f"token's critical path is `{crit}` (next section)."),
+         f"({_mw(hw.static_power_mw(runs.base.mapping.chips_used))}) over the simulated run; the largest part of "
+         f"a prefill token's critical path is `{crit}` (next section)."),
         "",
     ]
 
@@ -458,7 +458,7 @@ def _time(runs: Runs) -> list[str]:
                f"{_n(len({ly.block for ly in emb}), 'block')}.")
     syn_lat = hw.core.pipeline.synapse["read"].latency.v
     return [
-        "## Time, and why static energy is large",
+        "## Time, and the static energy it costs",
         "",
         (f"Prefill ({'sync' if pre.config.sync else 'async'}, blocks of {_n(pre.config.block, 'token')}): "
          f"{_s(t.makespan_ns)} simulated for {pre.tokens} tokens, {t.throughput_tokens_per_s:.3g} tokens/s; a "
@@ -518,8 +518,8 @@ def _caveats(runs: Runs) -> list[str]:
         "## Caveats",
         "",
         (f"- {len(assumed)} of the {len(figs)} figures of `{hw.name}` rest on an assumption alone (no published "
-         f"source), among the non-zero prices and speeds {', '.join(priced) or 'none'}; the others carry their source, some "
-         f"with an assumption on top (see `neurosim hw show {hw.name}`). Change any of them with `--hw-set` and "
+         f"source), among the non-zero prices and speeds {', '.join(priced) or 'none'}; the others carry their "
+         f"source, some with an assumption on top (see `neurosim hw show {hw.name}`). Change any of them with `--hw-set` and "
          "rerun."),
         (f"- Statistical mode draws spikes from the workload's rates; the simulated counts differ from the analytic "
          f"engine's expectation by at most {_pct(worst)} (`{action}`)"
@@ -566,7 +566,7 @@ def draw_figure(runs: Runs, png: Path) -> None:
     ax1.set_yticks(y, comps)
     ax1.set_xlabel(f"mJ per token, prefill of {pre.tokens} tokens (log scale; no bar: not counted)")
     ax1.set_xlim(right=ax1.get_xlim()[1] * 8)
-    ax1.legend(loc="upper right", fontsize=7, frameon=False)
+    fig.legend(*ax1.get_legend_handles_labels(), loc="lower left", ncols=3, fontsize=7, frameon=False)
     ax1.set_title("Energy per token by component", fontsize=10)
     parts = sorted(((k, v / 1e6) for k, v in dec.timing.breakdown_ns.items() if v > 0), key=lambda kv: kv[1])
     ax2.barh([p[0] for p in parts], [p[1] for p in parts], color="#64B5CD")
@@ -576,7 +576,7 @@ def draw_figure(runs: Runs, png: Path) -> None:
     ax2.set_xlabel("ms along the critical path of one decode token (log scale)")
     ax2.set_title(f"Latency of a decode token (context {dec.config.context}): "
                   f"{dec.timing.latency_per_token_ns / 1e6:.3g} ms", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))  # room for the legend below
     with atomic_path(png) as tmp:
         fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
     plt.close(fig)
