@@ -183,7 +183,7 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = DEFA
     if mode == "exact" and context:
         raise NeurosimError("--context is for --mode statistical; exact mode runs the text from its first token")
     hist = load_histogram(histogram) if histogram is not None else None
-    graph_file = resolved is None and is_graph_file(workload)
+    graph_file = is_graph_file(workload)
     if mode == "exact" and resolved is None and not graph_file:  # fail before mapping when there are no weights
         from neurosim.workloads.spec import load_workload
 
@@ -197,7 +197,8 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = DEFA
                                 "spikes (meta.spikes) or draws them from its inputs' firing rates")
         step("loading the network's weights and input spikes")
         g, snn = load_network_files(workload, tokens, seed)
-        r = resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement, step, graph=g)
+        r = resolved or resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement,
+                                step, graph=g)
     else:
         r = resolved or resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement,
                                 step)
@@ -368,7 +369,8 @@ def simulate_snn_exact(r: Resolved, net, *, block: int | None = None, sync: bool
         res.notes.append(ver.summary())
     res.verify = ver
     res.functional_counters = ref
-    res.measured_rates = {n: float(np.count_nonzero(s)) / s.size if s.size else 0.0 for n, s in spikes.items()}
+    res.measured_rates = {n: float(tr.spikes.mean()) if tr.spikes.size else 0.0
+                          for n, tr in trace.populations.items()}
     return res
 
 
@@ -392,7 +394,9 @@ def load_graph_for(workload: str | WorkloadSpec | Graph, sets: list[str] | None 
     if isinstance(workload, Graph):
         graph = workload
     elif isinstance(workload, str) and is_graph_file(workload):
-        graph = load_graph(workload, sets)
+        from neurosim.snn import with_input_layers
+
+        graph = with_input_layers(load_graph(workload, sets))  # an imported NIR graph's spike inputs as layers
     else:
         spec = workload if isinstance(workload, WorkloadSpec) else load_workload(workload, sets)
         if seq_len is not None or batch is not None:
@@ -411,9 +415,11 @@ def estimate(workload: str | WorkloadSpec | Graph, energy: str | EnergyTable = D
              convention: str = DEFAULTS.convention, activity: dict[str, Any] | None = None) -> Estimate:
     """Count a workload (a name, a spec, a graph or a graph file) analytically and price it. ``activity``: a
     measured activity per layer (e.g. a functional run's) instead of the rates' expectation."""
-    table = energy if isinstance(energy, EnergyTable) else load_energy_table(energy)
     spec, graph = load_graph_for(workload, sets, convention, seq_len, batch)
     counters = count_graph(graph, activity=activity)
+    table, traffic = _estimate_table(energy, graph)
+    if traffic is not None:
+        counters = pd.concat([counters, traffic], ignore_index=True)
     priced = table.price(counters)
     layers = layer_table(graph, counters)
     per_layer = priced.groupby("layer", sort=False)[["energy_pj", "scaled_ops"]].sum()
@@ -435,6 +441,31 @@ def estimate(workload: str | WorkloadSpec | Graph, energy: str | EnergyTable = D
         **{k: v for k, v in s.items() if k.startswith("energy_") and k != "energy_J"},
     }
     return Estimate(spec, graph, table, counters, priced, layers, totals)
+
+
+def _estimate_table(energy: str | EnergyTable, graph: Graph) -> tuple[EnergyTable, pd.DataFrame | None]:
+    """The energy table of an estimate and, when ``energy`` names a hardware model rather than an energy table,
+    the expected traffic of the graph mapped onto it (messages, hops, barriers: what a hardware-aware price needs
+    and the analytic count alone lacks). Static energy needs simulated time: ``neurosim simulate`` gives it."""
+    if isinstance(energy, EnergyTable):
+        return energy, None
+    try:
+        return load_energy_table(energy), None
+    except NeurosimError as exc:
+        from neurosim.hardware import builtin_hardware, load_hardware
+
+        if energy not in builtin_hardware():
+            raise NeurosimError(f"{exc}; or a hardware model ({', '.join(builtin_hardware())}) for its "
+                                "hardware-aware prices with the mapped traffic") from None
+        from neurosim.mapping.traffic import expected_traffic
+
+        hw = load_hardware(energy)
+        mapping, _ = map_onto(graph, hw, MappingOptions())
+        traffic = expected_traffic(graph, mapping)
+        hops = [(e.routes["messages"] * e.routes["hops_ew"]).sum() for e in mapping.edges if len(e)]
+        on = mapping.totals()["hops_onchip"]
+        ew = float(sum(hops)) / on if on > 0 else 0.5
+        return hw.energy_table(ew_fraction=ew, chips=mapping.chips_used), traffic
 
 
 def aggregate_layers(layers: pd.DataFrame, by: str) -> pd.DataFrame:

@@ -352,6 +352,43 @@ def save_network_files(net: SpikingNetwork, graph_path: str | Path, trace: Netwo
     return graph_path, ppath, spath
 
 
+def with_input_layers(graph):
+    """A graph whose spike inputs are layers: each input port of an imported NIR graph (``meta.nir.inputs``) that
+    feeds spike-driven Linear layers becomes an :class:`~neurosim.graph.InputSpikes` layer of the port's name,
+    first in execution order (the mapper places it, the simulator sends its spikes; injected, it costs only
+    messages). Graphs without such ports come back unchanged (the same object)."""
+    from neurosim.graph import Graph, InputSpikes, Linear
+
+    ports = (graph.meta.get("nir") or {}).get("inputs") or {}
+    add = []
+    for port, spec in ports.items():
+        if port in graph.layers:
+            continue
+        to = [c for c in spec.get("to", []) if c in graph.layers]
+        lin = [graph[c] for c in to if isinstance(graph[c], Linear) and graph[c].spiking]
+        if not lin or len(lin) != len(to):
+            continue
+        width = {layer.in_features for layer in lin}
+        if len(width) != 1:
+            raise NeurosimError(f"graph {graph.name}: input {port} feeds layers of different widths {sorted(width)}")
+        rate = float(np.mean([float(layer.input.firing_rate or 0.0) for layer in lin]))
+        add.append((InputSpikes(port, n=width.pop(), firing_rate=rate), [layer.name for layer in lin]))
+    if not add:
+        return graph
+    g = Graph(name=graph.name, meta=dict(graph.meta))
+    for layer, _ in add:
+        g.add(layer)
+    for layer in graph:
+        g.add(layer)
+    for layer, to in add:
+        for c in to:
+            g.connect(layer.name, c)
+    for a, b in graph.edges:
+        g.connect(a, b)
+    g.check()
+    return g
+
+
 def is_snn_graph(graph) -> bool:
     """A graph file of an explicit-weight network: its parameters file is named and every layer is an InputSpikes,
     Linear or LIF layer."""
@@ -500,6 +537,6 @@ def load_network_files(graph_path: str | Path, steps: int | None = None, seed: i
     from neurosim.io import load_yaml
 
     graph_path = Path(graph_path)
-    g = Graph.from_dict(load_yaml(graph_path), str(graph_path))
+    g = with_input_layers(Graph.from_dict(load_yaml(graph_path), str(graph_path)))
     params, spikes = load_graph_arrays(g, graph_path)
     return g, network_from_graph(g, params, spikes, steps, seed)

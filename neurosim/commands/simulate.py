@@ -8,13 +8,16 @@ from neurosim.defaults import DEFAULTS
 
 
 def simulate_cmd(
-    workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
+    workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`), a workload .yaml, or a "
+                                             "graph .yaml (import-nir's, or an SNN with its weights: exact mode runs "
+                                             "them)"),
     hw_name: str = typer.Option(..., "--hw", help="hardware model (see `neurosim hw list`) or a hardware .yaml"),
     mapping_file: str | None = typer.Option(None, "--mapping",
                                             help="a mapping saved with `neurosim map --out`, or a user placement "
                                                  "(default: map now)"),
     mode: str = typer.Option("statistical", "--mode", help="statistical (spikes drawn from rates) or exact (real "
-                                                           "weights and spikes, SmolLM2 / MiniLM)"),
+                                                           "weights and spikes: SmolLM2 / MiniLM, or a graph file's "
+                                                           "own weights and input spikes)"),
     tokens: int | None = typer.Option(None, "--tokens", "-n",
                                       help="tokens to run (statistical default: the workload's seq_len; exact: 8)"),
     context: int = typer.Option(0, "--context", help="positions already in the KV cache (statistical; e.g. "
@@ -63,10 +66,10 @@ def simulate_cmd(
         record = None
         if save_run is not None:
             step("writing the run record")
+            from neurosim.pipeline import load_graph_for
             from neurosim.report.events_record import to_run_record
-            from neurosim.workloads.spec import load_workload
 
-            record = to_run_record(res, load_workload(workload, sets or None))
+            record = to_run_record(res, load_graph_for(workload, sets or None, convention)[0])
     text_out = render(res, fmt, verify)
     if out is not None:
         from neurosim.io import write_text_atomic
@@ -211,6 +214,12 @@ def _table(res, s: dict) -> str:
                   f"{s['paper_scaled_ops_T']:.3g} T")
     con.print(f"latency per token {_time(t.latency_per_token_ns)}; throughput {t.throughput_tokens_per_s:.4g} "
               f"tokens/s; simulated time {_time(t.makespan_ns)}; barriers {human(t.barriers)}")
+    st = s.get("time_steps") or {}
+    if st:
+        top = next(iter(st["bound_by"].items()), ("-", 0))
+        con.print(f"time steps: {human(st['count'])}, {_time(st['mean_ns'])} each on average (the slowest core or "
+                  f"link {_time(st['work_mean_ns'])}, max {_time(st['work_max_ns'])}; barrier "
+                  f"{_time(st['barrier_ns'])}); most often bound by {top[0]} ({top[1]} of {st['records']})")
     per = 1.0 / max(t.block_tokens, 1)
     parts = ", ".join(f"{k} {_time(v * per)}" for k, v in sorted(t.breakdown_ns.items(), key=lambda kv: -kv[1])
                       if v > 0)

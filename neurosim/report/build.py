@@ -84,7 +84,11 @@ def assumed_rates(graph: Graph) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["layer", "block", "role", "kind", "assumed", "measured", "source"])
 
 
-def workload_assumptions(spec: WorkloadSpec, graph: Graph) -> list[Assumption]:
+def workload_assumptions(spec: WorkloadSpec | None, graph: Graph) -> list[Assumption]:
+    if spec is None:  # a graph file (an imported NIR network, an explicit-weight SNN): no workload spec
+        return [Assumption(item="model", where=f"graph {graph.name}",
+                           value=f"{len(graph)} layers, {graph.params} synapses ({graph.meta.get('source', 'graph')})",
+                           assumption="every layer, weight width and firing rate as the graph file gives them")]
     where = f"workload {spec.name}"
     out = [
         Assumption(item="model dimensions", value=_dims(spec), source=spec.source, where=where),
@@ -209,9 +213,12 @@ def record_from_counters(
         neurosim_version=neurosim.__version__,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         title=title,
-        workload={"name": spec.name, "family": spec.family, "method": spec.method,
-                  "description": " ".join(spec.description.split()), "source": spec.source,
-                  "spec": spec.model_dump(mode="json")},
+        workload=({"name": spec.name, "family": spec.family, "method": spec.method,
+                   "description": " ".join(spec.description.split()), "source": spec.source,
+                   "spec": spec.model_dump(mode="json")} if spec is not None else
+                  {"name": str(graph.meta.get("workload", graph.name)), "family": "graph", "method": "graph file",
+                   "description": f"graph {graph.name} ({graph.meta.get('source', 'graph file')})",
+                   "source": str(graph.meta.get("source", "")), "spec": {}}),
         hardware=hw,
         mode=mode,
         engine=engine,
