@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from neurosim.defaults import DEFAULTS
+
 
 def report_cmd(
     workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
@@ -19,19 +21,19 @@ def report_cmd(
                                       "or of the text to measure rates on (default 64)"),
     context: int | None = typer.Option(None, "--context", help="cached positions before the simulated tokens "
                                        "(default: the simulator's)"),
-    seed: int = typer.Option(0, "--seed", help="seed of the statistical spike draws"),
-    sync: bool = typer.Option(True, "--sync/--async", help="a barrier per time step, or free-running cores"),
+    seed: int = typer.Option(DEFAULTS.seed, "--seed", help="seed of the statistical spike draws"),
+    sync: bool = typer.Option(DEFAULTS.sync, "--sync/--async", help="a barrier per time step, or free-running cores"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set layers=2"),
     hw_sets: list[str] = typer.Option([], "--hw-set", help="override a hardware figure (as `neurosim simulate`): "
                                       "--hw-set chip.static_power.value='208 mW'"),
     seq: int | None = typer.Option(None, "--seq", help="sequence length in tokens (default: the workload's)"),
     batch: int | None = typer.Option(None, "--batch", help="batch size (default 1)"),
-    convention: str = typer.Option("workload", "--convention", help="what the count includes: workload, paper, "
-                                   "principled"),
+    convention: str = typer.Option(DEFAULTS.convention, "--convention", help="what the count includes: real (the model as "
+                                   "it is; default) or paper (the paper's printed count)"),
     mapping: str | None = typer.Option(None, "--mapping", help="a mapping saved by `neurosim map --out FILE`"),
-    strategy: str = typer.Option("output", "--strategy", help="partition: output (multicast spikes) or input "
+    strategy: str = typer.Option(DEFAULTS.strategy, "--strategy", help="partition: output (multicast spikes) or input "
                                  "(fan-in split, partial sums)"),
-    placement: str = typer.Option("locality", "--placement", help="placement: locality or serpentine"),
+    placement: str = typer.Option(DEFAULTS.placement, "--placement", help="placement: locality or serpentine"),
     force: bool = typer.Option(False, "--force", help="write into a directory that holds other files (they are kept)"),
     save_run: str | None = typer.Option(None, "--save-run", help="also write the run record (JSON) to this file"),
 ) -> None:

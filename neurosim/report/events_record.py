@@ -142,12 +142,8 @@ def report_run(mode: str, workload: str, hw: str, spec, graph, hardware, mapping
                             "energy table")
     step = progress or (lambda _m: None)
     step(f"mapping onto {hardware.name}")
-    mapped = map_for_report(graph, hardware, mapping)
-    if mapped is None:
-        raise NeurosimError(f"--mode {mode} needs the mapper (neurosim.mapping), which this build does not have")
-    m, rep = mapped
-    resolved = Resolved(spec, graph, hardware.spec, m, 0.0,
-                        f"file {mapping.file}" if mapping.file else f"mapper ({mapping.strategy}, {mapping.placement})")
+    m, rep, source = map_for_report(graph, hardware, mapping, spec.name)
+    resolved = Resolved(spec, graph, hardware.spec, m, 0.0, source)
     res = run_workload(workload, hardware.name, mode=mode, tokens=tokens, context=int(context or 0), text=text,
                        sync=sync, seed=seed, step=step, resolved=resolved)
     return to_run_record(res, spec, hardware.info, hardware.assumptions, rep, extra_notes=list(hardware.notes))

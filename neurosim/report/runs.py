@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from neurosim.defaults import DEFAULTS
 from neurosim.energy import EnergyTable, load_energy_table
 from neurosim.errors import NeurosimError
+from neurosim.pipeline import MappingOptions, load_graph_for, map_onto
 from neurosim.report.build import HARDWARE_AWARE, PAPER_STYLE, record_from_counters
 from neurosim.report.record import MODES, Assumption, Histogram, MappingSummary, RunRecord, Table
 
-PAPER_TABLE = "paper-45nm"
+PAPER_TABLE = DEFAULTS.energy
 
 
 @dataclass
@@ -93,26 +95,18 @@ def _hardware_model(name: str, hw_sets: list[str] | None = None) -> HardwareChoi
 MAX_CORE_ROWS = 4096
 
 
-@dataclass
-class MappingChoice:
-    """How to map: a saved mapping file, or a partition strategy and a placement for the mapper."""
-
-    strategy: str = "output"
-    placement: str = "locality"
-    file: str | None = None
+#: how to map: the run pipeline's options (a saved mapping file, or a partition strategy and a placement)
+MappingChoice = MappingOptions
 
 
-def map_for_report(graph: Any, choice: HardwareChoice, how: MappingChoice) -> tuple[Any, dict[str, Any]]:
-    """Map the graph onto the hardware model: the mapping and the mapper's report."""
-    from neurosim.mapping import PartitionOptions, load_mapping, map_graph
+def map_for_report(graph: Any, choice: HardwareChoice, how: MappingChoice, workload: str = ""
+                   ) -> tuple[Any, dict[str, Any], str]:
+    """Map the graph onto the hardware model through the pipeline's one ``map_onto``: the mapping, the mapper's
+    report and where the mapping came from."""
     from neurosim.mapping.report import mapping_report
 
-    if how.file is not None:
-        mapping = load_mapping(how.file, choice.spec)
-        mapping.check_graph(graph)
-    else:
-        mapping = map_graph(graph, choice.spec, PartitionOptions(strategy=how.strategy), placement=how.placement)
-    return mapping, mapping_report(graph, mapping)
+    mapping, source = map_onto(graph, choice.spec, how, workload)
+    return mapping, mapping_report(graph, mapping), source
 
 
 def mapping_summary(report: dict[str, Any], mesh: tuple[int, int], grid: tuple[int, int, int]) -> MappingSummary:
@@ -203,7 +197,7 @@ def measure_rates_for_report(workload: str, sets: list[str] | None, text: str | 
 
 def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = None,
              sets: list[str] | None = None, seq_len: int | None = None, batch: int | None = None,
-             convention: str = "workload", mapping: MappingChoice | None = None, progress=None,
+             convention: str = DEFAULTS.convention, mapping: MappingChoice | None = None, progress=None,
              measure: bool = False, tokens: int = 64, sim: SimChoice | None = None,
              hw_sets: list[str] | None = None) -> RunRecord:
     """Run the workload on the hardware in the given mode and return its run record.
@@ -214,7 +208,6 @@ def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = 
     import pandas as pd
 
     from neurosim.engines.analytic import count_graph
-    from neurosim.workloads import build_graph, load_workload
 
     if mode not in MODES:
         raise NeurosimError(f"--mode {mode!r}; allowed: {', '.join(MODES)}")
@@ -225,10 +218,7 @@ def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = 
     choice = resolve_hardware(hw, hw_sets)
     if how.file is not None and choice.spec is None:
         raise NeurosimError(f"--mapping needs a hardware model; --hw {hw} is not one")
-    spec = load_workload(workload, sets)
-    if seq_len is not None or batch is not None:
-        spec = spec.model_copy(update={k: v for k, v in (("seq_len", seq_len), ("batch", batch)) if v is not None})
-    graph = build_graph(spec, convention)
+    spec, graph = load_graph_for(workload, sets, convention, seq_len, batch)
     if mode != "analytic":
         return simulated_run(mode, sim=sim, workload=workload, hw=hw, spec=spec, graph=graph, hardware=choice,
                              mapping=how, text=text, progress=step)
@@ -248,21 +238,17 @@ def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = 
     summary = None
     if choice.spec is not None:
         step(f"mapping onto {choice.name}")
-        mapped = map_for_report(graph, choice, how)
-        if mapped is None:
-            notes.append("this build has no mapper: no network traffic, no mesh heatmaps")
-        else:
-            from neurosim.mapping import expected_traffic
+        from neurosim.mapping import expected_traffic
 
-            m, rep = mapped
-            counters = pd.concat([counters, expected_traffic(graph, m)], ignore_index=True)
-            ew = float(rep["summary"].get("onchip_hops_east_west_fraction", 0.5))
-            table = choice.spec.energy_table(ew_fraction=ew, chips=m.chips_used)
-            w, h, _ = choice.spec.mesh_shape
-            summary = mapping_summary(rep, (w, h), tuple(choice.spec.grid_shape))
-            notes += [f"mapping: {n}" for n in rep.get("notes", [])]
-            notes.append("network counts (messages, hops, barriers) are the mapper's expectation from the assumed "
-                         "firing rates and the routes of the mapping")
+        m, rep, _source = map_for_report(graph, choice, how, spec.name if spec is not None else "")
+        counters = pd.concat([counters, expected_traffic(graph, m)], ignore_index=True)
+        ew = float(rep["summary"].get("onchip_hops_east_west_fraction", 0.5))
+        table = choice.spec.energy_table(ew_fraction=ew, chips=m.chips_used)
+        w, h, _ = choice.spec.mesh_shape
+        summary = mapping_summary(rep, (w, h), tuple(choice.spec.grid_shape))
+        notes += [f"mapping: {n}" for n in rep.get("notes", [])]
+        notes.append("network counts (messages, hops, barriers) are the mapper's expectation from the assumed "
+                     "firing rates and the routes of the mapping")
     notes.append("analytic engine: counts are expectations from shapes and "
                  + ("the measured firing rates" if measured else "the workload's assumed firing rates"))
     if choice.kind == "hardware":
@@ -276,7 +262,7 @@ def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = 
                                rate_source=measured.source if measured else "",
                                histograms=measured.histograms if measured else ())
     if measured is not None:  # the graph now carries measured rates: restore the workload's assumed ones
-        assumed = build_graph(spec, convention)
+        _, assumed = load_graph_for(workload, sets, convention, seq_len, batch)
         from neurosim.report.build import assumed_rates
 
         back = assumed_rates(assumed).set_index("layer")["assumed"]
