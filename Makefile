@@ -8,6 +8,10 @@ MODELS_STAMP := $(VENV)/.models-installed
 INTEROP_STAMP := $(VENV)/.interop-installed
 LAVA_VENV := .venv-lava
 LAVA_STAMP := $(LAVA_VENV)/.installed
+# SANA-FE (Boyle et al. TCAD 2025), the silicon-calibrated Loihi reference of `make validate`: its own environment,
+# pinned (the newest release behaves differently), outside the core dependencies
+SANAFE_VENV := .venv-sanafe
+SANAFE_STAMP := $(SANAFE_VENV)/.installed
 # a Python 3.10 for Lava: python3.10, then pyenv's 3.10.13 through its shim, then any pyenv 3.10.x by path
 FIND_PY310 = for c in python3.10 "PYENV_VERSION=3.10.13 python3.10" \
 	  $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10 2>/dev/null); do \
@@ -17,7 +21,7 @@ LAVA_SKIP_NOTE = note: Lava tests skipped: lava-nc 0.10 supports only Python 3.1
 	python3.10, PYENV_VERSION=3.10.13 python3.10, $${PYENV_ROOT:-~/.pyenv}/versions/3.10*); install one (e.g. \
 	pyenv install 3.10.13) and run make test-lava
 
-.PHONY: demo test env models lint bench reports clean browser lava-env test-lava
+.PHONY: demo test env models lint bench reports clean browser lava-env test-lava sanafe-env validate
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +49,19 @@ $(LAVA_STAMP): pyproject.toml
 	$(LAVA_VENV)/bin/pip install -q --upgrade pip; \
 	$(LAVA_VENV)/bin/pip install -q -e '.[lava]' 'numpy<2' 'networkx<=2.8.7' 'pytest>=7' 'hypothesis>=6.90'; \
 	touch $(LAVA_STAMP)
+
+$(SANAFE_STAMP):
+	@test -x $(SANAFE_VENV)/bin/python || $(PYTHON) -m venv $(SANAFE_VENV)
+	$(SANAFE_VENV)/bin/pip install -q --upgrade pip
+	$(SANAFE_VENV)/bin/pip install -q 'sanafe==2.2.9' 'numpy>=1.26'
+	@touch $(SANAFE_STAMP)
+
+sanafe-env: $(SANAFE_STAMP)
+
+# neurosim against SANA-FE on the fixed validation SNNs, same prices and placement -> reports/calibration/ (not part
+# of `make test`: SANA-FE holds ~2.2 KB a synapse, the 4096 layer runs in slices; about 20 minutes on 2 cores)
+validate: $(STAMP) $(SANAFE_STAMP)
+	$(PY) -m neurosim.validate.compare --out reports/calibration
 
 lava-env: $(LAVA_STAMP)
 	@test -f $(LAVA_STAMP) || echo "$(LAVA_SKIP_NOTE)"
@@ -92,4 +109,4 @@ reports: $(MODELS_STAMP)
 	$(MAKE) --no-print-directory demo
 
 clean:
-	rm -rf $(VENV) $(LAVA_VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(LAVA_VENV) $(SANAFE_VENV) .pytest_cache .hypothesis build *.egg-info

@@ -137,6 +137,28 @@ class NetDef:
             weights[p.name] = w
         return groups, spikes, projs, weights
 
+    def output_slices(self, cores: dict[str, np.ndarray], k: int) -> list[tuple[NetDef, dict[str, np.ndarray]]]:
+        """The network cut into ``k`` runs by its last population's cores (whole cores per slice, same inputs,
+        same placement), for a simulator that cannot hold the whole network: every synaptic op, neuron update
+        and message belongs to exactly one slice (an input spike's message to a core goes with that core)."""
+        last = self.groups[-1]
+        feeds = [p for p in self.projections if p.post == last.name]
+        if last.kind != "lif" or any(p.pre == last.name for p in self.projections) or any(
+                self.group(p.pre).kind != "input" for p in feeds):
+            raise NeurosimError(f"network {self.name}: only a last population fed by inputs alone can be sliced")
+        where = np.asarray(cores[last.name])
+        order = sorted(set(where.tolist()), key=lambda c: int(np.argmax(where == c)))
+        out = []
+        for i, chunk in enumerate(np.array_split(np.asarray(order), k)):
+            keep = np.isin(where, chunk)
+            groups = [g if g is not last else Group(last.name, "lif", int(keep.sum()), last.threshold, last.dv)
+                      for g in self.groups]
+            projs = [p if p.post != last.name else Proj(p.name, p.pre, p.post, p.weight[keep], p.w_bits)
+                     for p in self.projections]
+            part = NetDef(f"{self.name}.slice{i}", self.title, self.steps, groups, projs, self.what_it_tests)
+            out.append((part, {**cores, last.name: where[keep]}))
+        return out
+
     def write_exchange(self, path: str | Path, cores: dict[str, np.ndarray]) -> Path:
         """The ``.npz`` the SANA-FE runner reads; ``cores[group]``: the SANA-FE core of each of the group's
         neurons as neurosim placed them (a graded input's bit inputs sit on their channel's core)."""

@@ -15,8 +15,9 @@ Input: a ``.npz`` written by :func:`neurosim.validate.networks.write_exchange` h
 * ``weights__<projection>``: integer weights ``(post n, pre n)`` (neurosim's ``(out, in)`` order);
 * ``cores__<group>``: the global SANA-FE core index of every neuron of the group (tile x 4 + core in tile).
 
-Output: ``{"energy_pJ": {synapse, dendrite, soma, network, total}, "sim_time_ns", "spikes_per_group", ...}``,
-plus the architecture file's figures and its SHA-256 so the report can cite exactly what ran.
+Output: ``{"energy_pJ": {synapse, dendrite, soma, network, total}, "sim_time_ns", "spikes_per_step",
+"spike_ids", ...}``: energy by component, simulated time, every group's spikes (per step, and as ``t * n + neuron``
+ids), plus the architecture file's figures and its SHA-256 so the report can cite exactly what ran.
 
 Usage: ``.venv-sanafe/bin/python sanafe_runner.py NET.npz OUT.json [--timing detailed|simple]``.
 """
@@ -117,15 +118,15 @@ def run(npz_path: str, out_path: str, timing: str = "detailed") -> dict:
     t1 = time.perf_counter()
     res = chip.sim(steps, timing_model=timing, spike_trace=True)
     sim_s = time.perf_counter() - t1
-    fired: dict[str, int] = {g["name"]: 0 for g in spec["groups"]}
+    size = {g["name"]: int(g["n"]) for g in spec["groups"]}
     per_step: dict[str, list[int]] = {g["name"]: [0] * steps for g in spec["groups"]}
+    ids: dict[str, list[int]] = {g["name"]: [] for g in spec["groups"]}  # t * n + neuron, for every spike
     for t, step in enumerate(res.get("spike_trace") or []):
         for nid in step:
-            group = str(nid).split(".")[0]
-            if group in fired:
-                fired[group] += 1
-                if t < steps:
-                    per_step[group][t] += 1
+            group, _, offset = str(nid).rpartition(".")
+            if group in per_step and t < steps:
+                per_step[group][t] += 1
+                ids[group].append(t * size[group] + int(offset))
     text = _arch_file().read_text(encoding="utf-8")
     e = res["energy"]
     out = {
@@ -140,8 +141,8 @@ def run(npz_path: str, out_path: str, timing: str = "detailed") -> dict:
         "messages": int(res["packets_sent"]),
         "neurons_updated": int(res["neurons_updated"]),
         "neurons_fired": int(res["neurons_fired"]),
-        "spikes_per_group": fired,
         "spikes_per_step": per_step,
+        "spike_ids": ids,
         "cores_used": len({int(c) for g in spec["groups"] for c in data[f"cores__{g['name']}"]}),
         "arch_file": "sanafe/examples/loihi.yaml (= SANA-FE arch/loihi.yaml)",
         "arch_sha256": hashlib.sha256(text.encode()).hexdigest(),
