@@ -122,7 +122,7 @@ def test_simulate_exact_on_an_import_nir_graph_gives_counts_energy_and_time(tmp_
     assert e["memory"] > 0 and e["network"] > 0 and e["neuron"] > 0 and e["static"] > 0
     assert d["makespan_ns"] > 0 and d["time_steps"]["count"] == d["counts"]["barrier"]
     # the same counts from the network itself: its input (drawn at the port's rate) and the functional run
-    gr, net = load_network_files(tmp_path / "net.yaml")
+    _, net = load_network_files(tmp_path / "net.yaml")
     tr = run_functional(net)
     s_in = np.count_nonzero(net.sources["input"].spikes)
     s1, s2 = (int(tr.populations[n].spikes.sum()) for n in ("lif1", "lif2"))
@@ -136,7 +136,7 @@ def test_simulate_exact_on_an_import_nir_graph_gives_counts_energy_and_time(tmp_
 def test_exact_chain_counts_follow_loihis_core(chain_run):
     """One message per spike and destination core; no value messages between a Dense and its LIF; one update per
     neuron per step; input spikes cost only their messages."""
-    net, path, res = chain_run
+    net, _, res = chain_run
     steps = net.steps
     tr = run_functional(net)
     spikes = {"in": net.sources["in"].spikes}
