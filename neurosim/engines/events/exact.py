@@ -205,6 +205,21 @@ class ExactCores(SpikeInput):
         return np.add.reduceat(per_step, starts, axis=1).T.astype(np.float64)  # n_seg x steps
 
 
+def message_events(layer, spikes: np.ndarray, message_bits: float) -> np.ndarray:
+    """Messages each element's spikes take per destination core (same shape as ``spikes``): one per nonzero entry,
+    except for a graded input whose payload is wider than the hardware's message (Loihi: binary messages), which
+    travels bit-serially, one message per nonzero ``message_bits``-wide chunk of the payload (a set bit on Loihi),
+    each reaching its own axon and doing one synaptic op per synapse (Loihi 2 carries it in one message)."""
+    s = np.asarray(spikes)
+    bits = int(getattr(layer, "bits", 1)) if getattr(layer, "graded", False) else 1
+    mb = max(1, int(message_bits))
+    if bits <= mb:
+        return (s != 0).astype(np.int64)
+    mag = np.abs(s.astype(np.int64))
+    mask = (1 << mb) - 1
+    return sum((((mag >> (j * mb)) & mask) != 0).astype(np.int64) for j in range(-(-bits // mb)))
+
+
 class RecordedSpikes(SpikeInput):
     """An explicit-weight SNN's real spikes, step by step: ``spikes[layer]`` is a (steps, n) array per spike source
     (an InputSpikes layer's recorded input, a LIF population's spikes from the fixed-point functional run; nonzero =
@@ -224,13 +239,16 @@ class RecordedSpikes(SpikeInput):
         if block.start + block.size > len(s):
             raise NeurosimError(f"exact mode: {src.name} has {len(s)} steps of spikes; the run asks for step "
                                 f"{block.start + block.size}")
-        events = np.count_nonzero(s[block.start:block.start + block.size], axis=0)  # per element, over the block
+        events = message_events(src, s[block.start:block.start + block.size], plan.hw.core.message_bits.v).sum(
+            axis=0)  # per element, over the block
         return np.add.reduceat(events, phase.segments[:-1])[:, None].astype(np.float64)  # n_seg x 1
 
 
-def snn_reference_counts(graph, spikes: dict[str, np.ndarray], steps: int) -> pd.DataFrame:
+def snn_reference_counts(graph, spikes: dict[str, np.ndarray], steps: int, message_bits: float = 1.0
+                         ) -> pd.DataFrame:
     """The cost model applied to a functional run's own spikes (independent of the mapping and the simulator): per
-    projection, its presynaptic events x fan-out; per population, one update per neuron per step and its spikes."""
+    projection, its presynaptic events (:func:`message_events`) x fan-out; per population, one update per neuron per
+    step and its spikes."""
     from neurosim.cost import Activity, Rules, layer_rows
     from neurosim.counters import CounterSink
 
@@ -242,7 +260,8 @@ def snn_reference_counts(graph, spikes: dict[str, np.ndarray], steps: int) -> pd
             act = Activity(float(steps), updates=float(layer.n * steps), spikes=float(np.count_nonzero(spikes[name])))
         elif type(layer).__name__ in ("Linear", "Readout"):
             pre = graph.predecessors(name)
-            events = float(sum(np.count_nonzero(spikes[p][:steps]) for p in pre if p in spikes))
+            events = float(sum(message_events(graph[p], spikes[p][:steps], message_bits).sum()
+                               for p in pre if p in spikes))
             act = Activity(float(steps), in_spikes=events)
         else:
             act = Activity(float(steps))
