@@ -267,7 +267,7 @@ def test_a_graded_payload_is_one_message_on_loihi2_and_bit_serial_on_loihi(tmp_p
                                                                                    num_message_bits=bits))])
     save_network_files(net, tmp_path / "g.yaml")
     events = int(np.count_nonzero(pay))
-    set_bits = sum(bin(int(x)).count("1") for x in pay.ravel())
+    set_bits = sum(int(x).bit_count() for x in pay.ravel())
     assert set_bits > events
     for hw, per in (("loihi2", events), ("loihi", set_bits)):
         res = run_workload(str(tmp_path / "g.yaml"), hw, mode="exact")
