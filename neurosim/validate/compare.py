@@ -174,6 +174,7 @@ def run_sanafe(nd: NetDef, cores: dict[str, np.ndarray], p: Paths, budget_gb: fl
     merged["slices"] = k
     merged["energy_pJ"] = {c: sum(r["energy_pJ"][c] for r in results) for c in results[0]["energy_pJ"]}
     merged["sim_time_ns"] = max(r["sim_time_ns"] for r in results)
+    merged["sim_time_ns_simple"] = max(r.get("sim_time_ns_simple", float("nan")) for r in results)
     for key in ("synaptic_events", "messages", "neurons_updated", "neurons_fired"):
         merged[key] = sum(r[key] for r in results)
     last = nd.groups[-1].name
@@ -185,6 +186,34 @@ def run_sanafe(nd: NetDef, cores: dict[str, np.ndarray], p: Paths, budget_gb: fl
     merged["cores_used"] = len({int(c) for w in cores.values() for c in w})
     merged["peak_rss_GB"] = max(r["peak_rss_GB"] for r in results)
     return merged, cmds
+
+
+def packed_cores(nd: NetDef, per_core: int = 1024) -> dict[str, np.ndarray]:
+    """SANA-FE's own way to place a network: every group filled into consecutive cores, ``per_core`` neurons a
+    core (its max_neurons_supported), whatever their synapses need (a Loihi core holds 128 KiB)."""
+    out, nxt = {}, 0
+    for g in nd.groups:
+        n = g.n * (g.bits if g.kind == "input" else 1)
+        out[g.name] = nxt + np.arange(g.n) * (n // g.n) // per_core
+        nxt = int(out[g.name][-1]) + 1
+    return out
+
+
+def run_sanafe_packed(nd: NetDef, p: Paths, venv: Path = SANAFE_VENV) -> dict[str, Any]:
+    """The network on SANA-FE's own packing (1024 neurons a core), for the core-count comparison."""
+    cores = packed_cores(nd)
+    ex, out = p.exchange.with_name(f"{nd.name}.packed.sanafe.npz"), p.sanafe.with_name("sanafe.packed.json")
+    nd.write_exchange(ex, cores)
+    _run([str(sanafe_python(venv)), str(RUNNER), str(ex), str(out)], f"SANA-FE {nd.name} (packed)")
+    sf = json.loads(out.read_text())
+    kib = {pr.name: pr.weight.size * pr.w_bits / 8 / 1024 / len(set(cores[pr.post].tolist()))
+           for pr in nd.projections}
+    return {"energy_pJ": sanafe_components(sf), "time_ns": sf["sim_time_ns"], "messages": sf["messages"],
+            "cores_used": sf["cores_used"], "synapse_KiB_per_core": kib}
+
+
+#: networks also run on SANA-FE's own packing (cheap ones), to show what the core count changes
+PACKED = ("dense-1024",)
 
 
 # --- the comparison ----------------------------------------------------------------------------------------------
@@ -243,10 +272,13 @@ def compare(nd: NetDef, work: Path, budget_gb: float, venv: Path = SANAFE_VENV) 
     sim, cores, ns_cmds = run_neurosim(nd, p)
     t1 = time.perf_counter()
     sf, sf_cmds = run_sanafe(nd, cores, p, budget_gb, venv)
+    packed = run_sanafe_packed(nd, p, venv) if nd.name in PACKED else None
     t2 = time.perf_counter()
     ns_e, sf_e = neurosim_components(sim), sanafe_components(sf)
     ratios = {c: (ns_e[c] / sf_e[c] if sf_e[c] else None) for c in ns_e}
     ratios["time"] = sim["makespan_ns"] / sf["sim_time_ns"] if sf["sim_time_ns"] else None
+    simple = sf.get("sim_time_ns_simple")  # SANA-FE's analytic timing model (no NoC back-pressure), for reference
+    ratios["time_simple"] = sim["makespan_ns"] / simple if simple else None
     tiles, sync = barrier_ns(cores)
     checks = {
         "total": _within(ratios["total"], TARGETS["total"]),
@@ -259,12 +291,14 @@ def compare(nd: NetDef, work: Path, budget_gb: float, venv: Path = SANAFE_VENV) 
         "neurosim": {"energy_pJ": ns_e, "time_ns": sim["makespan_ns"], "counts": sim["counts"],
                      "calibration": sim.get("calibration", ""), "hardware": sim["hardware"],
                      "verify": sim.get("verify")},
-        "sanafe": {"energy_pJ": sf_e, "time_ns": sf["sim_time_ns"], "synaptic_events": sf["synaptic_events"],
+        "sanafe": {"energy_pJ": sf_e, "time_ns": sf["sim_time_ns"], "time_ns_simple": simple,
+                   "synaptic_events": sf["synaptic_events"],
                    "messages": sf["messages"], "neurons_updated": sf["neurons_updated"],
                    "neurons_fired": sf["neurons_fired"], "cores_used": sf["cores_used"],
                    "slices": sf.get("slices", 1), "peak_rss_GB": sf["peak_rss_GB"], "version": sf["version"],
                    "arch_sha256": sf["arch_sha256"], "arch_figures": sf["arch_figures"]},
         "spikes": spike_agreement(nd, p.graph, sim["counts"], sf),
+        "sanafe_packed": packed,
         "ratios": ratios, "within": checks,
         "commands": [" ".join(_rel(c)) for c in ns_cmds + sf_cmds],
         "wall_s": {"neurosim": t1 - t0, "sanafe": t2 - t1},
