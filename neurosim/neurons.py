@@ -365,6 +365,77 @@ def lif_float_run(a_in: np.ndarray, params: FloatLifParams, state: FloatLifState
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Seed 003's LIF (eq. 1): leak, threshold, reset by subtraction, spikes counted over T steps
+
+RESETS = ("subtract", "zero")
+
+
+@dataclass
+class RateCodeResult:
+    """What :func:`lif_rate_code` returns: spike counts per neuron (int8 for T <= 127, else int16), and the spikes
+    of every step when asked for (steps x ..., int8: -1/0/+1)."""
+
+    counts: np.ndarray
+    trains: np.ndarray | None = None
+
+
+def _reset(u: np.ndarray, fired: np.ndarray, th: np.ndarray, reset: str) -> None:
+    """Reset the neurons that fired: subtract the (signed) threshold, or set ``u`` to 0."""
+    if reset == "subtract":
+        np.subtract(u, th, out=u, where=fired)
+    else:
+        u[fired] = 0.0
+
+
+def lif_rate_code(current: np.ndarray, threshold: float | np.ndarray, steps: int, leak: float = 1.0,
+                  signed: bool = True, reset: str = "subtract", trains: bool = False,
+                  where: str = "LIF") -> RateCodeResult:
+    """Seed 003's LIF neurons (eq. 1) driven by a current held for ``steps`` time steps.
+
+    Each step, in float32: ``u <- leak * u + I``; a +1 spike where ``u >= threshold`` and then ``u -= threshold``
+    (``reset="subtract"``) or ``u <- 0`` (``"zero"``); with ``signed`` spikes also a -1 spike where
+    ``u <= -threshold`` (then ``u += threshold`` or ``u <- 0``). ``u`` starts at 0. ``threshold`` is a scalar or
+    one value per neuron (the last axis). The count ``k`` (the sum of the spikes) is what a spike-driven layer
+    downstream accumulates; the average spike rate of eq. 2 is ``k / steps``. With leak 1 and subtraction, a
+    current ``I`` gives ``k = floor(steps x I / threshold)`` clipped to ``[-steps, steps]`` (up to float rounding).
+    """
+    if int(steps) != steps or steps < 1:
+        raise NeurosimError(f"{where}: steps = {steps}; allowed: an integer >= 1")
+    if not 0.0 < float(leak) <= 1.0:
+        raise NeurosimError(f"{where}: leak = {leak}; allowed: (0, 1]")
+    if reset not in RESETS:
+        raise NeurosimError(f"{where}: reset = {reset!r}; allowed: {', '.join(RESETS)}")
+    i_in = np.asarray(current, dtype=np.float32)
+    if not np.isfinite(i_in).all():
+        raise NeurosimError(f"{where}: the input current contains NaN or Inf")
+    th = np.broadcast_to(np.asarray(threshold, dtype=np.float32), i_in.shape[-1:] if i_in.ndim else ())
+    if not (th > 0).all():
+        raise NeurosimError(f"{where}: thresholds must be > 0 (got min {float(th.min())})")
+    steps = int(steps)
+    dtype = np.int8 if steps <= 127 else np.int16
+    u = np.zeros(i_in.shape, dtype=np.float32)
+    k = np.zeros(i_in.shape, dtype=dtype)
+    out = np.zeros((steps, *i_in.shape), dtype=np.int8) if trains else None
+    g = np.float32(leak)
+    for t in range(steps):
+        if leak != 1.0:
+            u *= g
+        u += i_in
+        up = np.greater_equal(u, th)
+        _reset(u, up, th, reset)
+        k += up
+        if out is not None:
+            out[t] = up
+        if signed:
+            down = np.less_equal(u, -th)
+            _reset(u, down, -th, reset)
+            k -= down
+            if out is not None:
+                out[t] -= down
+    return RateCodeResult(k, out)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Dense synapse (as lava-nc 0.10 PyDenseModelBitAcc)
 
 

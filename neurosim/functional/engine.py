@@ -37,6 +37,7 @@ from neurosim.functional.forward import (
     linear_weights,
     llama_forward,
 )
+from neurosim.functional.lif import LifConfig
 from neurosim.functional.spike_linear import SpikeStats
 from neurosim.graph import (
     LIF,
@@ -91,17 +92,48 @@ def plan_from_graph(graph: Graph, fp_layers: tuple[str, ...] | set[str] = ()) ->
                 clip_quantile=spec.clip_quantile, rotation=layer.rotation, gamma_sqp=bool(layer.gamma_sqp))
         except NeurosimError as exc:
             raise NeurosimError(f"layer {layer.name}: {exc}") from None
+    encoders.update(lif_configs(graph))
     linears: dict[str, LinearPlan] = {}
     for layer in graph.of_kind(Linear):
         enc = next((p for p in graph.predecessors(layer.name) if p in encoders), None)
         spiking = layer.spiking and enc is not None and layer.name not in fp_layers and layer.role not in fp_layers
-        if spiking and layer.w_format == "fp":
+        if spiking and layer.w_format == "fp" and not isinstance(encoders[enc], LifConfig):
             raise NeurosimError(f"layer {layer.name}: a spike-driven linear needs integer weights; w_format = 'fp'; "
                                 "allowed: int, binary, ternary")
         linears[layer.name] = LinearPlan(layer.name, spiking, enc if spiking else None, layer.w_format,
                                          int(layer.w_bits))
     label = graph.meta.get("workload", graph.name)
     return ForwardPlan(label=str(label), encoders=encoders, linears=linears)
+
+
+def lif_configs(graph: Graph) -> dict[str, LifConfig]:
+    """The graph's LIF layers as seed 003's neurons in front of its spike-driven projections (a workload's
+    ``lif`` block, kept in ``graph.meta["lif"]``; see :mod:`neurosim.functional.lif`)."""
+    lifs = graph.of_kind(LIF)
+    if not lifs:
+        return {}
+    meta = graph.meta.get("lif")
+    out: dict[str, LifConfig] = {}
+    for layer in lifs:
+        consumers = [graph[s] for s in graph.successors(layer.name) if isinstance(graph[s], Linear)]
+        if meta is None or not consumers or any(not c.spiking for c in consumers):
+            raise NeurosimError(f"layer {layer.name}: the functional engine runs LIF layers only as seed 003's neurons "
+                                "in front of spike-driven projections (a workload with a 'lif' block)")
+        if layer.du != 4095:
+            raise NeurosimError(f"layer {layer.name}: du = {layer.du}; the LIF neurons here take their input as it "
+                                "is (no synaptic current decay); allowed: du = 4095")
+        signed = {c.input.encoding.value for c in consumers}
+        if len(signed) != 1 or signed - {"ternary", "binary"}:
+            raise NeurosimError(f"layer {layer.name}: its projections take {sorted(signed)} inputs; allowed: all "
+                                "ternary (signed spikes) or all binary")
+        try:
+            out[layer.name] = LifConfig(
+                steps=int(layer.steps), leak=1.0 - layer.dv / 4096, signed=signed == {"ternary"}, reset=layer.reset,
+                threshold=str(meta.get("threshold", "neuron")), quantile=float(meta.get("threshold_quantile", 1.0)),
+                calibration_tokens=int(meta.get("calibration_tokens", 126)))
+        except NeurosimError as exc:
+            raise NeurosimError(f"layer {layer.name}: {exc}") from None
+    return out
 
 
 def check_graph_matches(graph: Graph, model) -> None:
@@ -135,6 +167,7 @@ class FunctionalResult:
     thresholds: dict[str, float]  # encoder -> frozen quantile-clip threshold
     rotations: dict[str, str]  # encoder -> rotation construction
     activity: dict[str, Activity] = dataclasses.field(default_factory=dict)  # layer -> what the run measured
+    lif_thresholds: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # LIF encoder -> thresholds
 
     def rates(self) -> pd.DataFrame:
         """One row per spike-driven linear: its input's measured rate and mean count, and the graph's rate."""
@@ -173,6 +206,11 @@ def run(graph: Graph, model, ids: np.ndarray, *, fp: bool = False, on_linear: Li
         raise NeurosimError("the functional engine needs a non-empty 1-D sequence of token ids")
     if state is None:
         plan = ForwardPlan() if fp else plan_from_graph(graph, fp_layers)
+        if on_linear is not None:  # the exact trace API hands over integer weights only
+            bad = next((lp.name for lp in plan.linears.values() if lp.spiking and lp.w_format == "fp"), None)
+            if bad is not None:
+                raise NeurosimError(f"layer {bad}: w_format = 'fp'; the exact trace (exact mode) needs integer "
+                                    "weights; allowed: ternary, binary, int")
         state = ForwardState(model, plan, on_linear=on_linear, thresholds=thresholds, rotation_seed=rotation_seed,
                              on_encoder=on_encoder)
     else:
@@ -195,7 +233,7 @@ def run(graph: Graph, model, ids: np.ndarray, *, fp: bool = False, on_linear: Li
     activity = {layer.name: a for layer in graph if (a := measured_activity(layer, state, stats)) is not None}
     counters = functional_counters(graph, activity)
     return FunctionalResult(graph, state.plan, state.tokens, logits, hidden, stats, counters, state.thresholds,
-                            {n: r.method for n, r in state.rotations.items()}, activity)
+                            {n: r.method for n, r in state.rotations.items()}, activity, dict(state.lif_thresholds))
 
 
 def functional_counters(graph: Graph, activity: dict[str, Activity]) -> pd.DataFrame:
@@ -228,8 +266,11 @@ def measured_activity(layer, state: ForwardState, stats: dict[str, SpikeStats]) 
         if st is None:
             return None
         return Activity(float(st.tokens), updates=float(st.neuron_updates), spikes=float(st.spikes))
-    if isinstance(layer, LIF):
-        raise NeurosimError(f"layer {layer.name}: LIF layers are not run by the functional engine's forward passes")
+    if isinstance(layer, LIF):  # seed 003's neurons: one update per neuron per step, the spikes they emitted
+        st = stats.get(layer.name)
+        if st is None:
+            return None
+        return Activity(float(st.tokens), updates=float(st.neuron_updates), spikes=float(st.spikes))
     return Activity(tokens, ctx_sum)
 
 
@@ -241,6 +282,8 @@ def graph_with_measured_rates(graph: Graph, stats: dict[str, SpikeStats]) -> Gra
         st = stats.get(layer.name)
         if st is not None and isinstance(layer, SpikeEncoder):
             new = dataclasses.replace(layer, spec=dataclasses.replace(layer.spec, firing_rate=min(1.0, st.rate)))
+        elif st is not None and isinstance(layer, LIF):
+            new = dataclasses.replace(layer, firing_rate=min(1.0, st.rate))
         elif st is not None and isinstance(layer, Linear) and layer.spiking:
             new = dataclasses.replace(layer, input=dataclasses.replace(layer.input, firing_rate=min(1.0, st.rate)))
         g.add(new)

@@ -18,8 +18,17 @@ from typing import Callable
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.functional.encoders import EncoderConfig, QuantileClip, count_range, encode
+from neurosim.functional.encoders import EncoderConfig, QuantileClip, SpikeCounts, count_range, encode
 from neurosim.functional.hadamard import Rotation, rotation_for
+from neurosim.functional.lif import (
+    LifConfig,
+    cached_thresholds,
+    calibration_key,
+    fold_thresholds,
+    rate_code,
+    remember_thresholds,
+    thresholds_from,
+)
 from neurosim.functional.quantizers import QuantizedWeight, quantize_weight
 from neurosim.functional.spike_linear import SpikeLinearRecord, SpikeStats, spike_linear
 
@@ -56,7 +65,7 @@ class ForwardPlan:
     """The spike encoders and projections of one forward pass, keyed by graph layer names."""
 
     label: str = "fp"
-    encoders: dict[str, EncoderConfig] = field(default_factory=dict)
+    encoders: dict[str, EncoderConfig | LifConfig] = field(default_factory=dict)
     linears: dict[str, LinearPlan] = field(default_factory=dict)
 
     def linear(self, name: str) -> LinearPlan:
@@ -115,6 +124,8 @@ class ForwardState:
             if cfg is not None and cfg.clip_quantile is not None:
                 self.clips[name] = QuantileClip(cfg.clip_quantile, threshold=float(thr))
         self.stats: dict[str, SpikeStats] = {}
+        self.lif_thresholds: dict[str, np.ndarray] = {}  # LIF encoder -> calibrated thresholds (per neuron)
+        self.fp_weights: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}  # spike-driven, fp weights (LIF)
         self.fan_out: dict[str, int] = {}
         self.token_offset = 0
         self.attention_ctx = 0  # sum over query tokens of the context length they attended to
@@ -183,6 +194,8 @@ class ForwardState:
         if cfg is None or not any(p.spiking for p in plans):
             a = _affine(x_hat, gamma, beta)
             return [self._fp(a, w, b) for _, w, b in targets]
+        if isinstance(cfg, LifConfig):
+            return self._project_lif(encoder, cfg, _affine(x_hat, gamma, beta), targets, plans)
         fuse = not cfg.gamma_sqp and gamma is not None
         a = x_hat if fuse else _affine(x_hat, gamma, beta)
         rot = self.rotation(encoder, width, cfg.rotation)
@@ -208,6 +221,56 @@ class ForwardState:
                     encoding=cfg.encoding, token_offset=self.token_offset))
             outs.append(out)
         return outs
+
+    # -- seed 003: LIF neurons in front of the projections ------------------------------------------------------
+    def _project_lif(self, encoder: str, cfg: LifConfig, a: np.ndarray,
+                     targets: list[tuple[str, np.ndarray, np.ndarray | None]],
+                     plans: list[LinearPlan]) -> list[np.ndarray]:
+        """The activation ``a`` is the held input current of the encoder's LIF neurons; each spike-driven target
+        accumulates their integer counts with its threshold-folded, quantized weights (see :mod:`.lif`)."""
+        if self.on_encoder is not None:
+            self.on_encoder(encoder, a)
+        theta = self.lif_threshold(encoder, a.shape[-1])
+        counts = rate_code(a, theta, cfg, where=encoder).counts
+        st = self.stats.get(encoder)
+        if st is None:
+            lo, hi = cfg.count_range
+            st = self.stats[encoder] = SpikeStats(encoder, a.shape[-1], cfg.steps, lo, hi)
+        st.add(counts)
+        sc = SpikeCounts(counts, np.full(counts.shape[0], 1.0 / cfg.steps), None, cfg.bits, True)
+        outs = []
+        for (name, w, b), lp in zip(targets, plans):
+            if not lp.spiking:
+                outs.append(self._fp(a, w, b))
+                continue
+            if lp.w_format == "fp":  # full-precision weights: the spikes select float columns
+                wf = self.fp_weights.get(name)
+                if wf is None:
+                    wf = self.fp_weights[name] = (fold_thresholds(w, theta), b)
+                outs.append(self._fp(sc.as_float(np.float32) * np.float32(1.0 / cfg.steps), wf[0], wf[1]))
+                continue
+            hit = self.weights.get(name)
+            if hit is None:
+                hit = self.weights[name] = (quantize_weight(fold_thresholds(w, theta), lp.w_format, lp.w_bits,
+                                                            what=name), None if b is None else b.astype(np.float32))
+            qw, b_eff = hit
+            acc, out = spike_linear(sc, qw, b_eff, what=name, keep_acc=self.on_linear is not None)
+            if self.on_linear is not None:
+                self.on_linear(SpikeLinearRecord(
+                    layer=name, encoder=encoder, counts=counts, act_scale=sc.scale, zero_point=None, weight=qw,
+                    acc=acc, output=out, bias=b_eff, steps=cfg.steps, encoding=cfg.encoding,
+                    token_offset=self.token_offset))
+            outs.append(out)
+        return outs
+
+    def lif_threshold(self, encoder: str, width: int) -> np.ndarray:
+        """The calibrated thresholds of a LIF encoder (every LIF encoder is calibrated on first use)."""
+        if encoder not in self.lif_thresholds:
+            self.lif_thresholds.update(calibrate_lif(self.model, self.plan))
+        theta = self.lif_thresholds.get(encoder)
+        if theta is None or theta.shape != (width,):
+            raise NeurosimError(f"{encoder}: no calibrated LIF thresholds for a width of {width}")
+        return theta
 
     @staticmethod
     def _fp(a: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -419,10 +482,60 @@ def prepare_weights(state: ForwardState) -> None:
         cfg = state.plan.encoders.get(encoder)
         if not lp.spiking or cfg is None:
             continue
+        if isinstance(cfg, LifConfig):
+            state.lif_threshold(encoder, w.shape[1])  # the LIF weights are folded and quantized on first use
+            continue
         gamma, beta = _norm_of(state.model, encoder)
         fuse = not cfg.gamma_sqp and gamma is not None
         rot = state.rotation(encoder, w.shape[1], cfg.rotation)
         state._prepared(name, w, b, rot, lp, gamma if fuse else None, beta if fuse else None)
+
+
+class _LifCalibration(ForwardState):
+    """The full-precision forward that records |input| of every LIF encoder (tokens x width)."""
+
+    def __init__(self, model, encoders: set[str]):
+        super().__init__(model, ForwardPlan())
+        self.watch = encoders
+        self.seen: dict[str, list[np.ndarray]] = {}
+
+    def project(self, encoder, x_hat, gamma, beta, targets):
+        a = _affine(x_hat, gamma, beta)
+        if encoder in self.watch:
+            self.seen.setdefault(encoder, []).append(np.abs(a))
+        return [self._fp(a, w, b) for _, w, b in targets]
+
+
+def calibrate_lif(model, plan: ForwardPlan) -> dict[str, np.ndarray]:
+    """Thresholds of every LIF encoder of ``plan``: the full-precision model runs the first
+    ``calibration_tokens`` tokens of the shipped text (:func:`~.lif.thresholds_from`); cached per model and
+    settings, so every run, whatever its own text, has the same neurons."""
+    from neurosim.functional.text import load_text
+
+    lifs = {n: c for n, c in plan.encoders.items() if isinstance(c, LifConfig)}
+    out: dict[str, np.ndarray] = {}
+    by_key: dict[tuple, list[str]] = {}
+    for name, cfg in lifs.items():
+        by_key.setdefault(calibration_key(model, cfg), []).append(name)
+    for key, names in by_key.items():
+        cfg = lifs[names[0]]
+        hit = cached_thresholds(key)
+        if hit is None or any(n not in hit for n in names):
+            text, _ = load_text()
+            ids = model.encode(text)[:cfg.calibration_tokens]
+            cal = _LifCalibration(model, set(names))
+            if model.family == "llama":
+                llama_forward(cal, ids)
+            else:
+                for win in bert_windows(model, ids, model.max_positions):
+                    bert_forward(cal, win)
+            hit = {n: thresholds_from(np.concatenate(v, axis=0), lifs[n], where=n) for n, v in cal.seen.items()}
+            remember_thresholds(key, hit)
+        missing = [n for n in names if n not in hit]
+        if missing:
+            raise NeurosimError(f"LIF calibration: the forward pass never reached {missing[0]}")
+        out.update({n: hit[n] for n in names})
+    return out
 
 
 def perplexity(logits: np.ndarray, ids: np.ndarray) -> tuple[float, float]:

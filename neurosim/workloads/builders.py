@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from neurosim.errors import NeurosimError
 from neurosim.graph import (
+    LIF,
     ActivationSpec,
     AttentionScore,
     AttentionValue,
@@ -26,6 +27,8 @@ from neurosim.workloads.spec import Convention, WorkloadSpec
 def activation_for(spec: WorkloadSpec, role: str) -> ActivationSpec:
     """The activation representation entering a layer with this role (its rate from the spec)."""
     enc = Encoding(spec.a_encoding)
+    if spec.lif is not None and role not in spec.lif.roles:
+        return ActivationSpec()  # seed 003's LIF neurons drive only lif.roles; the rest stays fp16
     if enc is Encoding.FP:
         return ActivationSpec(Encoding.FP, bits=min(spec.a_bits, 32) if spec.a_bits >= 16 else 16)
     if enc is Encoding.INT:
@@ -48,11 +51,19 @@ class _Builder:
         self.conv = conv
         self.g = Graph(name=spec.name)
         self.w_format = spec.weight_format
+        if spec.lif is not None:
+            self.g.meta["lif"] = spec.lif.model_dump()
 
     def encoder(self, name: str, dim: int, role: str, after: str, block: int | None) -> str:
         act = activation_for(self.spec, role)
         if not act.encoding.is_spike:
             return after
+        if self.spec.lif is not None:  # seed 003: LIF neurons (calibrated thresholds, see graph.meta["lif"])
+            lif = self.spec.lif
+            self.g.add(LIF(name, block, role, n=dim, threshold=1.0, dv=min(4095, round(4096 * (1 - lif.leak))),
+                           du=4095, reset=lif.reset, steps=int(act.unfold), firing_rate=float(act.firing_rate or 0.0),
+                           neuron="lif"), after)
+            return name
         self.g.add(
             SpikeEncoder(name, block, role, dim=dim, spec=act, rotation=self.spec.rotation, gamma_sqp=self.spec.gamma_sqp),
             after,
@@ -62,6 +73,8 @@ class _Builder:
     def linear(self, name: str, fan_in: int, fan_out: int, role: str, after: str, block: int | None,
                cls: type[Linear] = Linear, w_format: str | None = None, w_bits: int | None = None) -> str:
         extra = {}
+        if self.spec.lif is not None and role not in self.spec.lif.roles:
+            w_format, w_bits = "fp", 16  # a projection whose input does not spike keeps its fp weights
         if cls is Readout and self.spec.model.tied_embeddings:
             extra["tied_to"] = "embed"
         self.g.add(

@@ -8,6 +8,7 @@ nested fields; a few short aliases such as ``unfold`` and ``rate`` are accepted)
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -77,6 +78,50 @@ class Convention(_Strict):
     attention_as_spiking: bool = False  # price QK^T and AV like the spike-driven projections (paper rows do)
 
 
+#: the projection inputs of a BERT block that LIF neurons can drive (``lif.roles``)
+LIF_ROLES = ("qkv", "o", "ffn_in", "ffn_out")
+
+
+def lif_count_bits(steps: int, signed: bool) -> int:
+    """Bits of a LIF neuron's spike count over ``steps`` time steps: [-T, T] (signed) or [0, T] (binary)."""
+    return math.ceil(math.log2(int(steps) + 1)) + (1 if signed else 0)
+
+
+class LifSpec(_Strict):
+    """Seed 003's LIF neurons (eq. 1) in front of the spike-driven projections: ``u <- leak * u + I``, a spike
+    where ``u >= threshold`` (and, with signed spikes, a -1 spike where ``u <= -threshold``), reset by
+    subtraction (or to zero), over ``unfold`` = T steps per token; the spike count / T (the average spike rate)
+    is the layer's output. Where the seed leaves a choice open, these fields make it:
+
+    * ``threshold``: calibrated per neuron (``neuron``) or one per layer (``layer``): the ``threshold_quantile``
+      of |input| the full-precision model gives over the first ``calibration_tokens`` tokens of the shipped text;
+      the threshold scale is folded into the next layer's weights before they are quantized (threshold balancing);
+    * ``roles``: which projection inputs spike (the others stay floating point, with fp weights);
+    * ``attention``: ``rates``: softmax attention runs on the rate-decoded q, k, v (seed 003's equilibrium
+      average spike rates), not on spikes.
+
+    Signed (-1/0/+1, ``a_encoding: ternary``) or binary (0/1, ``a_encoding: binary``) spikes follow the workload's
+    ``a_encoding``; T is its ``unfold``; ``a_bits`` follows from T (the count range)."""
+
+    leak: float = Field(default=1.0, gt=0, le=1, description="gamma of u <- gamma u + I; 1 = no leak (IF)")
+    reset: Literal["subtract", "zero"] = "subtract"
+    threshold: Literal["neuron", "layer"] = "neuron"
+    threshold_quantile: float = Field(default=1.0, gt=0, le=1)
+    calibration_tokens: int = Field(default=126, gt=0)
+    roles: list[str] = Field(default_factory=lambda: list(LIF_ROLES))
+    attention: Literal["rates"] = "rates"
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, v: list[str]) -> list[str]:
+        bad = [r for r in v if r not in LIF_ROLES]
+        if bad:
+            raise ValueError(f"unknown role {bad[0]!r}; allowed: {', '.join(LIF_ROLES)}")
+        if not v:
+            raise ValueError(f"no role spikes; allowed: one or more of {', '.join(LIF_ROLES)}")
+        return list(dict.fromkeys(v))
+
+
 class WorkloadSpec(_Strict):
     """A spiking-LM workload. Rates are spikes per element per unfolded step (seed 002's firing rate)."""
 
@@ -104,7 +149,42 @@ class WorkloadSpec(_Strict):
     batch: int = Field(default=1, gt=0)
     convention: Convention = Field(default_factory=Convention)
     paper_convention: Convention | None = None  # what the paper's printed count includes (--convention paper)
+    lif: LifSpec | None = None  # seed 003's LIF neurons instead of SDLLM's spike encoders (bert family)
     notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lif_count_bits(cls, data: Any) -> Any:
+        """With LIF neurons the count range follows from T: ``a_bits`` is derived unless the file sets it."""
+        if isinstance(data, dict) and data.get("lif") is not None and "a_bits" not in data:
+            unfold, enc = data.get("unfold"), data.get("a_encoding", "ternary")
+            if isinstance(unfold, (int, float)) and unfold >= 1 and enc in ("binary", "ternary"):
+                data = {**data, "a_bits": lif_count_bits(int(unfold), enc == "ternary")}
+        return data
+
+    @model_validator(mode="after")
+    def _lif_consistent(self) -> WorkloadSpec:
+        if self.lif is None:
+            return self
+        if self.family != "bert":
+            raise ValueError(f"lif: seed 003's LIF neurons are built for family bert; family = {self.family!r}")
+        if self.a_encoding not in ("binary", "ternary"):
+            raise ValueError(f"lif: a_encoding = {self.a_encoding!r}; allowed: ternary (signed spikes), binary")
+        if self.unfold is None or self.unfold < 1 or self.unfold != int(self.unfold):
+            raise ValueError(f"lif: unfold (T, the LIF time steps) = {self.unfold}; allowed: an integer >= 1")
+        bits = lif_count_bits(int(self.unfold), self.a_encoding == "ternary")
+        if self.a_bits != bits:
+            raise ValueError(f"lif: a_bits = {self.a_bits} but counts over T = {int(self.unfold)} steps need "
+                             f"{bits} bits; allowed: a_bits = {bits} (or leave a_bits out)")
+        if self.convention.attention_as_spiking:
+            raise ValueError("lif: attention = 'rates' runs softmax attention on the rate-decoded q, k, v; allowed: "
+                             "convention.attention_as_spiking = false")
+        for name, value, want in (("rotation", self.rotation, "none"), ("clip_quantile", self.clip_quantile, None),
+                                  ("symmetric", self.symmetric, True)):
+            if value != want:
+                raise ValueError(f"lif: {name} = {value!r}; LIF neurons take the activation as it is, with no zero "
+                                 f"point; allowed: {name} = {want!r}")
+        return self
 
     @field_validator("version")
     @classmethod
@@ -146,6 +226,7 @@ class WorkloadSpec(_Strict):
 ALIASES = {
     "unfold": "unfold",
     "D": "unfold",
+    "T": "unfold",
     "rate": "firing_rate",
     "seq": "seq_len",
     "layers": "model.layers",
