@@ -12,8 +12,60 @@ def _md(text) -> str:
     return str(text).replace("|", "\\|")
 
 
+def _prices() -> tuple[float, float]:
+    """paper-45nm's base price of a MAC and of an accumulate (pJ), as the table file has them."""
+    from neurosim.energy import load_energy_table
+
+    table = load_energy_table("paper-45nm")
+    get = {p.action: p.energy_pj for p in table.prices}
+    return get["mac"], get["ac"]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _energy_rule_examples(cells, mac: float, ac: float) -> tuple[str, str]:
+    """Worked examples of the two energy rules, from the reference rows and our counts: a main-table row whose
+    printed energy is the unrounded count times the price, and the Table 3 / A1 rows whose printed energy is the
+    printed FLOPs times the price where the unrounded count would print otherwise."""
+    from neurosim.reproduce import at_print, paper_table
+
+    def price(r) -> float:
+        return mac if str(r.spiking) != "yes" else ac
+
+    def at(value: float, printed: str) -> str:
+        return at_print(value, len(printed.split(".")[1]) if "." in printed else 0)
+
+    main = [r for r in cells.itertuples(index=False) if not paper_table(r.scope).energy_from_printed_flops
+            and r.power_equal_at_print and at(float(r.flops_printed) * price(r), r.power_printed)
+            != r.power_printed]
+    ex_main = ""
+    if main:
+        r = main[0]
+        ex_main = (f"{r.model} {r.method} prints {r.flops_printed} and {r.power_printed}; {r.flops_printed} x "
+                   f"{price(r):g} = {at(float(r.flops_printed) * price(r), r.power_printed)}, the unrounded "
+                   f"{_fmt(r.ours_flops)} x {price(r):g} = {r.power_printed}")
+    table = []
+    for r in cells.itertuples(index=False):
+        if not paper_table(r.scope).energy_from_printed_flops or not r.power_equal_at_print:
+            continue
+        unrounded = at(r.ours_power_unrounded, r.power_printed)
+        if unrounded != r.power_printed:
+            table.append(f"{r.flops_printed} x {price(r):g} = {r.power_printed} ({r.scope}, {_md(r.method)}; the "
+                         f"unrounded count gives {unrounded})")
+    return ex_main, "; ".join(table)
+
+
 def _readme(cells, conv, figures, evidence, summ) -> str:
+    from neurosim.reproduce import MODEL_WORKLOADS
+    from neurosim.workloads import load_workload
+
     tol = f"{summ['tolerance'] * 100:.1f} %"
+    mac, ac = _prices()
+    specs = {m: load_workload(w) for m, w in MODEL_WORKLOADS.items()}
+    tokens = specs["LLaMA2-7B"].seq_len
+    ex_main, ex_printed = _energy_rule_examples(cells, mac, ac)
     not_equal = figures[~figures["equal_at_print"]]
     lines = [
         "# Reproduction of the SDLLM energy tables (seed 002)",
@@ -36,9 +88,10 @@ def _readme(cells, conv, figures, evidence, summ) -> str:
         "## The counting rule",
         "",
         ("- The analytic engine (the one cost model, `neurosim/cost.py`) counts, per layer, dense MACs "
-         "`in x out x tokens` (1024 tokens), and for spike-driven layers accumulates `spikes x fan-out` with "
+         "`in x out x tokens` ("
+         f"{tokens} tokens), and for spike-driven layers accumulates `spikes x fan-out` with "
          "`spikes = in x tokens x unfold x firing_rate`."),
-        ("- `paper-45nm` prices a MAC at 4.6 pJ and an accumulate at 0.9 pJ, each scaled by "
+        (f"- `paper-45nm` prices a MAC at {mac:g} pJ and an accumulate at {ac:g} pJ, each scaled by "
          "`w_bits x a_bits / 128` for quantized operands (ternary spikes count as 2 bits, binary as 1) and by 1 for "
          "fp operands. The bit-op-scaled count is the paper's \"FLOPs\" column."),
         ("- SpikeLLM rows: the workload's `spike_multiplier` (1.2, SpikeLLM's multi-step factor) multiplies every "
@@ -51,12 +104,9 @@ def _readme(cells, conv, figures, evidence, summ) -> str:
         "",
         "Rules found in the paper's own figures, one per table (`PaperTable` in `neurosim/reproduce.py`):",
         "",
-        ("- **Energy.** Energy = FLOPs x the energy of one op (4.6 pJ a MAC, 0.9 pJ an accumulate; appendix A.2). "
-         "The main tables multiply the *unrounded* FLOPs (LLaMA2-7B FP16 prints 6.91 T and 31.77 J; 6.91 x 4.6 = "
-         "31.79, the unrounded 6.907 x 4.6 = 31.77). Table 3 (q/k/v, clipping) and Table A1 (per projection) "
-         "multiply the *printed* FLOPs (1.649 T x 4.6 = 7.585 J and 0.247 x 4.6 = 1.136 J as printed, where the "
-         "unrounded counts give 7.587 and 1.138; 1.92 G x 0.9 = 1.73 mJ, 4.84 x 0.9 = 4.36, 11.43 x 0.9 = 10.29 "
-         "where they give 1.72, 4.35 and 10.28)."),
+        (f"- **Energy.** Energy = FLOPs x the energy of one op ({mac:g} pJ a MAC, {ac:g} pJ an accumulate; "
+         f"appendix A.2). The main tables multiply the *unrounded* FLOPs (e.g. {ex_main}). Table 3 (q/k/v, "
+         f"clipping) and Table A1 (per projection) multiply the *printed* FLOPs: {ex_printed}."),
         ("- **Rounding** is half up (A1: 5.05 G x 0.9 = 4.545 prints 4.55 mJ)."),
         ("- **Rates.** The main tables' FLOPs follow their printed model-wide rate. Table A1's 4-decimal "
          "per-projection rates are the ones its FLOPs use. Table 3's rate column is not what its FLOPs use: the "
@@ -107,15 +157,7 @@ def _readme(cells, conv, figures, evidence, summ) -> str:
         )
     lines += [
         "",
-        ("- LLaMA2-7B and LLaMA2-13B: every projection plus both attention matmuls at the full 1024 x 1024 (not "
-         "causal-halved), no lm_head."),
-        "- Qwen2.5-14B: projections only with grouped-query k/v (1024 wide); no attention, no lm_head.",
-        ("- LLaMA3-8B: projections only, with k/v counted as if full width (4096). Its real grouped-query count with "
-         "full (non-causal) attention and the lm_head also gives 7.96 T, within rounding of the printed 7.97 T, so "
-         "the printed base alone cannot tell the two readings apart; the causal count is lower."),
-        "",
-        ("The real model's energy is higher mainly because the non-linear ops are charged as fp MACs (4.6 pJ each) "
-         "and attention runs on fp operands against an fp16 KV cache; the papers charge neither."),
+        *_convention_notes(conv, specs, cells),
         "",
         "## Rows",
         "",
@@ -132,6 +174,34 @@ def _readme(cells, conv, figures, evidence, summ) -> str:
             f"{'yes' if r.power_equal_at_print else 'no'} | {r.rel_err_power:.2%} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _convention_notes(conv, specs, cells) -> list[str]:
+    """What each model's paper convention includes, and where the real model's extra energy goes, computed from
+    the workloads and the conventions table."""
+    from neurosim.pipeline import estimate
+
+    out = []
+    for model, spec in specs.items():
+        pc, m = spec.paper_convention, spec.model
+        if pc is None:
+            continue
+        kv = m.heads * m.hd if pc.kv_width == "full" else m.n_kv * m.hd
+        att = {"full": f"both attention matmuls at the full {spec.seq_len} x {spec.seq_len} (not causal-halved)",
+               "causal": "causal attention", "none": "no attention"}[pc.attention]
+        out.append(f"- {model}: the projections (k/v {kv} wide{' as if full width' if pc.kv_width == 'full' else ''}),"
+                   f" {att}, {'the lm_head' if pc.lm_head else 'no lm_head'}"
+                   f"{', non-linear ops' if pc.nonlinear else ''}.")
+        real = estimate(spec, "paper-45nm")
+        paper = estimate(spec, "paper-45nm", convention="paper")
+        by_kind = (real.priced.groupby("kind")["energy_pj"].sum()
+                   .sub(paper.priced.groupby("kind")["energy_pj"].sum(), fill_value=0.0))
+        total = real.totals["energy_J"] * 1e12
+        top = by_kind[by_kind.abs() >= 0.01 * total].sort_values(key=abs, ascending=False)
+        parts = ", ".join(f"{k} {v * 1e-12:+.3g} J" for k, v in top.items())
+        out.append(f"  The real model costs {real.totals['energy_J']:.3g} J against {paper.totals['energy_J']:.3g} J "
+                   f"under this convention; the difference by layer kind: {parts}.")
+    return out
 
 
 def reproduce_cmd(
