@@ -134,13 +134,14 @@ class Comparison:
     simulated: pd.DataFrame  # rate, simulated J/token, latency
     break_even: list[BreakEven]
     notes: list[str] = field(default_factory=list)
+    workload_rate: float | None = None  # the workload's model-wide firing rate (None: not spiking)
 
     def to_dict(self) -> dict[str, Any]:
         return {"workload": self.workload, "hardware": self.hardware, "context": self.context, "prompt": self.prompt,
                 "table": self.table.to_dict(orient="records"), "curve": self.curve.to_dict(orient="records"),
                 "simulated": self.simulated.to_dict(orient="records"),
                 "break_even": [{**dataclasses.asdict(b), "gap": b.gap} for b in self.break_even],
-                "notes": self.notes}
+                "workload_rate": self.workload_rate, "notes": self.notes}
 
 
 # --- the neuromorphic side ---------------------------------------------------------------------------------------
@@ -160,12 +161,13 @@ class NeuroRun:
 
     def __init__(self, workload: str, hw: str, *, sets: list[str] | None = None, hw_sets: list[str] | None = None,
                  convention: str = DEFAULTS.convention, context: int | None = None, seed: int = DEFAULTS.seed,
-                 step: Step | None = None):
+                 sync: bool = DEFAULTS.sync, step: Step | None = None):
         from neurosim.pipeline import resolve
 
         self.step = step or (lambda _m: None)
         self.convention = convention
         self.seed = seed
+        self.sync = sync
         self.r = resolve(workload, hw, sets, hw_sets, convention, step=self.step)
         self.spec, self.graph, self.hw, self.mapping = self.r.spec, self.r.graph, self.r.hw, self.r.mapping
         positions = int(self.spec.seq_len) * int(self.spec.batch)
@@ -204,7 +206,8 @@ class NeuroRun:
         what = "the workload's rates" if rate is None else f"rate {rate:.4g}"
         self.step(f"simulating {tokens} token(s) after {context} positions at {what}")
         res = run_workload(self.spec.name, self.hw.name, mode="statistical", tokens=tokens, context=context,
-                           seed=self.seed, resolved=dataclasses.replace(self.r, graph=self.graph_at(rate)))
+                           seed=self.seed, sync=self.sync,
+                           resolved=dataclasses.replace(self.r, graph=self.graph_at(rate)))
         e = res.energy["hardware-aware"]
         out = NeuroStep(key[0], tokens, context, res.timing.latency_per_token_ns * 1e-9,
                         res.timing.makespan_ns * 1e-9, sum(e.values()) * 1e-12, e.get("static", 0.0) * 1e-12,
@@ -322,7 +325,7 @@ def _row(system: str, phase: str, hardware: str, precision: str, workload: str, 
 def compare(workload: str, hw: str, baselines: list[str | BaselineSpec], *, sets: list[str] | None = None,
             hw_sets: list[str] | None = None, baseline_sets: list[str] | None = None,
             convention: str = DEFAULTS.convention, context: int | None = None, prompt: int | None = None,
-            batch: int = 1, solve_break_even: bool = True, seed: int = DEFAULTS.seed,
+            batch: int = 1, solve_break_even: bool = True, seed: int = DEFAULTS.seed, sync: bool = DEFAULTS.sync,
             step: Step | None = None) -> Comparison:
     """Run ``workload`` on the neuromorphic ``hw`` and on each baseline (``HW:PRECISION[@WORKLOAD]``), one decode
     step after ``context`` positions (default: the workload's last position) and, with ``prompt``, a prefill of
@@ -335,14 +338,14 @@ def compare(workload: str, hw: str, baselines: list[str | BaselineSpec], *, sets
     if not specs:
         raise NeurosimError("compare needs at least one --baseline HW[:PRECISION][@WORKLOAD]")
     run = NeuroRun(workload, hw, sets=sets, hw_sets=hw_sets, convention=convention, context=context, seed=seed,
-                   step=step)
+                   sync=sync, step=step)
     name = run.spec.name
     rows: list[dict[str, Any]] = []
     neuro = run.simulate(None)
     rate_note = "the workload's firing rates" if run.spiking else "no spike-encoded input"
     rows.append(_row(f"{run.hw.name} (neuromorphic)", "decode", run.hw.name, "as the workload", name,
                      neuro.energy_J, neuro.dynamic_J, neuro.latency_s, neuro.latency_s, 1,
-                     f"event-driven, statistical, {rate_note}; {neuro.chips} chips, {neuro.cores} cores; static "
+                     f"event-driven, statistical, {'sync' if sync else 'async'}, {rate_note}; {neuro.chips} chips, {neuro.cores} cores; static "
                      f"{neuro.static_J:.3g} J"))
     pre = None
     if prompt:
@@ -400,7 +403,8 @@ def compare(workload: str, hw: str, baselines: list[str | BaselineSpec], *, sets
               "+ bits x energy per bit + idle power x time")]
     if pre is not None:
         notes.append(f"prefill: {prompt} tokens from an empty cache; time per token = time of the pass / tokens")
-    return Comparison(name, run.hw.name, run.context, prompt, table, curve, simulated, bes, notes)
+    rate = float(run.spec.firing_rate) if run.spiking else None
+    return Comparison(name, run.hw.name, run.context, prompt, table, curve, simulated, bes, notes, rate)
 
 
 def _curve(run: NeuroRun, points: int = 21) -> pd.DataFrame:

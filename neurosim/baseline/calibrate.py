@@ -2,7 +2,8 @@
 
 What is timed (best of ``repeat`` runs each, after a warm-up), with the arrays NumPy itself uses:
 
-* memory bandwidth: ``np.copyto`` of a buffer far larger than the caches (bytes read + bytes written per second);
+* memory bandwidth: the bytes per second a matrix-vector product reads from a ``float32`` matrix far larger than the
+  caches (the access pattern of a decode step: every weight read once); a copy's rate (read + write) is noted;
 * fp32 matmul throughput: a square ``float32`` matmul (BLAS), 2 n^3 ops;
 * int8 matmul throughput: ``int8`` operands multiplied with ``int32`` accumulation the way NumPy can
   (``a.astype(int32) @ b``: NumPy has no int8 BLAS, so this is what an int8 model gets from NumPy);
@@ -44,11 +45,20 @@ def _copy_bandwidth(n: int, repeat: int) -> float:
     return 2.0 * src.nbytes / t
 
 
+def _read_bandwidth(nbytes: int, repeat: int, cols: int = 4096) -> float:
+    """Bytes per second a ``float32`` matrix-vector product reads (the matrix: ``nbytes``, far beyond the caches)."""
+    w = np.ones((max(1, nbytes // (4 * cols)), cols), dtype=np.float32)
+    v = np.ones(cols, dtype=np.float32)
+    t = _best(lambda: w @ v, repeat)
+    return w.nbytes / t
+
+
 @dataclass
 class Measured:
     """What the calibration measured on this machine."""
 
-    bandwidth_Bps: float
+    bandwidth_Bps: float  # read by a matrix-vector product
+    copy_Bps: float  # np.copyto, read + write
     fp32_ops: float
     int8_ops: float
     vector_ops: float
@@ -57,6 +67,7 @@ class Measured:
     host: str
     when: str
     sizes: dict[str, int]
+    blas_threads: str = "unset"
 
 
 def measure(repeat: int = 5, copy_mb: int = 256, n_fp32: int = 1024, n_int8: int = 256,
@@ -64,7 +75,8 @@ def measure(repeat: int = 5, copy_mb: int = 256, n_fp32: int = 1024, n_int8: int
     """Time the four quantities above (a few seconds on a laptop)."""
     import os
 
-    bandwidth = _copy_bandwidth(copy_mb * 1024 * 1024 // 8, repeat)
+    bandwidth = _read_bandwidth(copy_mb * 1024 * 1024, repeat)
+    copy = _copy_bandwidth(copy_mb * 1024 * 1024 // 8, repeat)
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n_fp32, n_fp32), dtype=np.float32)
@@ -89,9 +101,10 @@ def measure(repeat: int = 5, copy_mb: int = 256, n_fp32: int = 1024, n_int8: int
 
     t = _best(vec, repeat)
     vector = m * reps / t
-    return Measured(bandwidth, fp32, int8, vector, os.cpu_count() or 1, platform.processor() or platform.machine(),
+    return Measured(bandwidth, copy, fp32, int8, vector, os.cpu_count() or 1, platform.processor() or platform.machine(),
                     socket.gethostname(), datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                    {"copy_MB": copy_mb, "fp32_n": n_fp32, "int8_n": n_int8, "vector_KB": vector_kb})
+                    {"copy_MB": copy_mb, "fp32_n": n_fp32, "int8_n": n_int8, "vector_KB": vector_kb},
+                    os.environ.get("OPENBLAS_NUM_THREADS", "unset"))
 
 
 def _fmt(x: float, unit: str) -> str:
@@ -115,7 +128,9 @@ def cpu_model(m: Measured, name: str = "cpu-local", idle_w: float = 10.0, busy_w
         "version": 1, "kind": "conventional", "name": name, "device": "cpu",
         "description": f"The CPU neurosim ran on, as NumPy sees it: {m.cpu}, {m.cores} cores ({m.host}); every "
                        "throughput and the bandwidth are measured with NumPy, energies are assumptions.",
-        "notes": [f"calibration sizes: {m.sizes}",
+        "notes": [f"calibration sizes: {m.sizes}; BLAS threads: OPENBLAS_NUM_THREADS={m.blas_threads}",
+                  (f"np.copyto moved {m.copy_Bps / 1e9:.3g} GB/s (read + write); the model uses the matrix-vector "
+                   "read rate"),
                   "throughputs are NumPy's (BLAS for fp32; NumPy's own loops for int8, which has no int8 BLAS)"],
         "compute": {
             "fp32": {"peak": {"value": _fmt(m.fp32_ops / 1e9, "Gop/s"),
@@ -134,7 +149,7 @@ def cpu_model(m: Measured, name: str = "cpu-local", idle_w: float = 10.0, busy_w
         "memory": {
             "capacity": {"value": _fmt(memory_gb, "GB"), "source": f"{where}: physical memory (sysconf)"},
             "bandwidth": {"value": _fmt(m.bandwidth_Bps / 1e9, "GB/s"),
-                          "source": f"{where}: np.copyto of {m.sizes['copy_MB']} MB (read + write)"},
+                          "source": f"{where}: a float32 matrix-vector product reading {m.sizes['copy_MB']} MB"},
             "energy_per_bit": {"value": "30 pJ/bit", "source": "Horowitz ISSCC 2014: DRAM access 1.3-2.6 nJ per "
                                                                 "64 bits (midpoint)",
                                "assumption": "the machine's DRAM is not measured"},
@@ -150,14 +165,15 @@ def cpu_model(m: Measured, name: str = "cpu-local", idle_w: float = 10.0, busy_w
 
 
 def write_cpu_model(path: str, repeat: int = 5, name: str = "cpu-local", idle_w: float = 10.0,
-                    busy_w: float = 65.0) -> tuple[dict[str, Any], Measured]:
-    """Measure this machine and write its CPU model to ``path`` (atomically); returns (file mapping, measurements)."""
+                    busy_w: float = 65.0, **sizes: int) -> tuple[dict[str, Any], Measured]:
+    """Measure this machine and write its CPU model to ``path`` (atomically); returns (file mapping, measurements).
+    ``sizes``: :func:`measure`'s ``copy_mb``, ``n_fp32``, ``n_int8``, ``vector_kb``."""
     import yaml
 
     from neurosim.baseline.hardware import conventional_from_dict
     from neurosim.io import write_text_atomic
 
-    m = measure(repeat=repeat)
+    m = measure(repeat=repeat, **sizes)
     data = cpu_model(m, name, idle_w, busy_w)
     conventional_from_dict(data, f"calibrated model {path}")  # what is written must load
     write_text_atomic(path, yaml.safe_dump(data, sort_keys=False, width=120))

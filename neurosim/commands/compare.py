@@ -34,6 +34,8 @@ def compare_cmd(
                                     "(simulates a few rates)"),
     convention: str = typer.Option(DEFAULTS.convention, "--convention", help="real (default) or paper"),
     seed: int = typer.Option(DEFAULTS.seed, "--seed", help="seed of the statistical draws"),
+    sync: bool = typer.Option(DEFAULTS.sync, "--sync/--async", help="with --baseline: the neuromorphic run's barrier "
+                              "per time step, or free-running cores"),
     fmt: str = typer.Option("table", "--format", "-f", help="with --baseline: table, csv, json or md"),
 ) -> None:
     """Put two or more saved runs side by side (two mappings, two hardware models or two encodings); or, with
@@ -47,7 +49,7 @@ def compare_cmd(
 
     if baselines:
         _versus(runs, baselines, hw, sets, hw_sets, baseline_sets, context, prompt, batch, break_even, convention,
-                seed, fmt, out, force)
+                seed, sync, fmt, out, force)
         return
     from neurosim.report.compare import write_compare
     from neurosim.report.record import load_run
@@ -68,7 +70,7 @@ def compare_cmd(
 
 
 def _versus(runs, baselines, hw, sets, hw_sets, baseline_sets, context, prompt, batch, break_even, convention, seed,
-            fmt, out, force) -> None:
+            sync, fmt, out, force) -> None:
     import sys
     from pathlib import Path
 
@@ -88,7 +90,7 @@ def _versus(runs, baselines, hw, sets, hw_sets, baseline_sets, context, prompt, 
     with steps("compare") as step:
         cmp = compare(runs[0], hw, baselines, sets=sets, hw_sets=hw_sets, baseline_sets=baseline_sets,
                       convention=convention, context=context, prompt=prompt, batch=batch,
-                      solve_break_even=break_even, seed=seed, step=step)
+                      solve_break_even=break_even, seed=seed, sync=sync, step=step)
         if out is not None:
             from neurosim.report.versus import write_versus
 

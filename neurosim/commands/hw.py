@@ -1,4 +1,5 @@
-"""`neurosim hw list` and `neurosim hw show NAME`: the built-in hardware models and their sourced figures."""
+"""`neurosim hw list`, `neurosim hw show NAME` and `neurosim hw calibrate`: the built-in hardware models (neuromorphic
+and conventional), their sourced figures, and a CPU model measured on this machine."""
 
 from __future__ import annotations
 
@@ -29,7 +30,30 @@ def hw_list(fmt: str = typer.Option("table", "--format", "-f", help="table, csv,
                      "memory_per_core_KiB": hw.core.synapse_memory.v / 1024,
                      "weight_bits": int(hw.core.max_weight_bits.v), "message_bits": hw.message_bits,
                      "description": _first_clause(hw.description)})
+    conv = _conventional_rows()
+    if fmt == "json":  # one list: every model, its kind named
+        from neurosim.commands._common import json_document
+
+        sys.stdout.write(json_document([{"kind": "neuromorphic", **r} for r in rows]
+                                       + [{"kind": "conventional", **r} for r in conv]))
+        return
     print_frame(pd.DataFrame(rows), fmt, title="built-in hardware models")
+    if fmt != "csv":  # the CSV keeps the neuromorphic table's columns
+        print_frame(pd.DataFrame(conv), fmt, title="conventional baselines (neurosim compare --baseline NAME:PRECISION)")
+
+
+def _conventional_rows() -> list[dict]:
+    from neurosim.baseline import builtin_conventional, load_conventional
+
+    rows = []
+    for name in builtin_conventional():
+        c = load_conventional(name)
+        rows.append({"name": name, "device": c.device,
+                     **{f"{u}_Tops": c.compute[u].peak.v / 1e12 for u in ("fp16", "int8") if u in c.compute},
+                     "bandwidth_GBps": c.memory.bandwidth.v / 1e9, "memory_GB": c.memory.capacity.v / 1e9,
+                     "idle_W": c.power.idle.v / 1e3, "max_W": c.power.max.v / 1e3,
+                     "description": _first_clause(c.description)})
+    return rows
 
 
 @hw_app.command("show")
@@ -46,6 +70,9 @@ def hw_show(
     from neurosim.hardware import load_hardware
 
     check_format(fmt)
+    if _is_conventional(name):
+        _show_conventional(name, sets, fmt)
+        return
     hw = load_hardware(name, sets or None)
     figs = pd.DataFrame(hw.figures())
     prices = pd.DataFrame(hw.energy_table().sources)
@@ -80,6 +107,71 @@ def hw_show(
         typer.echo(f"note: {n}")
     print_frame(figs, fmt, title=f"{hw.name}: figures (value as written, parsed, source / assumption)")
     print_frame(prices, fmt, title=f"{hw.name}: energy table (pJ per counted action)")
+
+
+def _is_conventional(name: str) -> bool:
+    """A built-in conventional model's name, or a .yaml file with ``kind: conventional``."""
+    from pathlib import Path
+
+    from neurosim.baseline import builtin_conventional
+
+    if name in builtin_conventional():
+        return True
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") and p.is_file():
+        from neurosim.io import load_yaml
+
+        data = load_yaml(p)
+        return isinstance(data, dict) and data.get("kind") == "conventional"
+    return False
+
+
+def _show_conventional(name: str, sets: list[str], fmt: str) -> None:
+    import pandas as pd
+
+    from neurosim.baseline import load_conventional
+    from neurosim.commands._common import json_document, print_frame
+
+    c = load_conventional(name, sets or None)
+    figs = pd.DataFrame(c.figures())
+    head = {"name": c.name, "version": c.version, "kind": c.kind, "device": c.device,
+            "description": " ".join(c.description.split()), "power_mode": c.power.mode, "notes": c.notes}
+    if fmt == "json":
+        sys.stdout.write(json_document({**head, "figures": figs.to_dict(orient="records")}))
+        return
+    if fmt == "csv":
+        print_frame(figs, "csv")
+        return
+    typer.echo(f"{c.name} (conventional {c.device}, version {c.version}): {head['description']}")
+    for n in c.notes:
+        typer.echo(f"note: {n}")
+    print_frame(figs, fmt, title=f"{c.name}: figures (value as written, parsed, source / assumption)")
+
+
+@hw_app.command("calibrate")
+def hw_calibrate(
+    out: str = typer.Option(..., "--out", "-o", help="the CPU model .yaml to write"),
+    name: str = typer.Option("cpu-local", "--name", help="the model's name"),
+    idle_w: float = typer.Option(10.0, "--idle-w", help="idle power of this machine in W (not measured: an "
+                                 "assumption written into the file)"),
+    busy_w: float = typer.Option(65.0, "--busy-w", help="power under a full matmul load in W (not measured)"),
+    repeat: int = typer.Option(5, "--repeat", help="timings per quantity (the best is kept)"),
+    quick: bool = typer.Option(False, "--quick", help="small sizes (a smoke run: less accurate)"),
+) -> None:
+    """Measure this machine with NumPy (memory bandwidth, fp32 and int8 matmul throughput, element-wise throughput)
+    and write a conventional CPU model: use it as `neurosim compare ... --baseline FILE.yaml:fp32`."""
+    from neurosim.baseline.calibrate import write_cpu_model
+    from neurosim.errors import NeurosimError
+
+    if repeat < 1:
+        raise NeurosimError(f"--repeat {repeat}; allowed: an integer >= 1")
+    if idle_w < 0 or busy_w < idle_w:
+        raise NeurosimError(f"--idle-w {idle_w:g} --busy-w {busy_w:g}; allowed: 0 <= idle <= busy")
+    sizes = {"copy_mb": 16, "n_fp32": 256, "n_int8": 32} if quick else {}
+    _, m = write_cpu_model(out, repeat=repeat, name=name, idle_w=idle_w, busy_w=busy_w, **sizes)
+    typer.echo(f"memory bandwidth {m.bandwidth_Bps / 1e9:.3g} GB/s; fp32 matmul {m.fp32_ops / 1e9:.3g} Gop/s; "
+               f"int8 (NumPy) {m.int8_ops / 1e9:.3g} Gop/s; element-wise {m.vector_ops / 1e9:.3g} Gop/s")
+    typer.echo(f"CPU model: {out}")
 
 
 def _first_clause(text: str) -> str:

@@ -34,12 +34,17 @@ def fig_versus(cmp):
         ax.plot(cmp.curve["rate"], cmp.curve["energy_per_token_J"], color=colors[neuro["system"]], lw=2,
                 label=f"{neuro['system']}: modelled (analytic dynamic + simulated remainder)")
         ax.plot(cmp.curve["rate"], cmp.curve["dynamic_per_token_J"], color=colors[neuro["system"]], lw=1, ls="--",
-                label="its dynamic energy alone (analytic)")
+                label="its dynamic energy alone (analytic); dotted: each baseline's without idle power")
     if len(cmp.simulated):
         ax.scatter(cmp.simulated["rate"], cmp.simulated["energy_per_token_J"], color=colors[neuro["system"]],
                    zorder=5, s=28, label="simulated (event-driven)")
+    if cmp.workload_rate is not None:
+        ax.scatter([cmp.workload_rate], [neuro["energy_per_token_J"]], marker="*", s=120, zorder=6,
+                   color=colors[neuro["system"]], edgecolor="black", label="the workload's own rates (simulated)")
     for _, row in dec.iloc[1:].iterrows():
         ax.axhline(row["energy_per_token_J"], color=colors[row["system"]], lw=1.3, label=row["system"])
+        if len(cmp.curve):
+            ax.axhline(row["dynamic_per_token_J"], color=colors[row["system"]], lw=0.8, ls=":")
     for b in cmp.break_even:
         if b.status == "crosses" and b.rate is not None:
             ax.plot([b.rate], [b.simulated_J], marker="X", ms=10, color="black", zorder=6)

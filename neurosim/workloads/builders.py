@@ -265,7 +265,60 @@ def _symboliclight(spec: WorkloadSpec, conv: Convention) -> Graph:
     return g
 
 
-BUILDERS = {"llama": _llama, "bert": _bert, "rwkv": _rwkv, "symboliclight": _symboliclight}
+def _matmulfree(spec: WorkloadSpec, conv: Convention) -> Graph:
+    """The MatMul-free LM (Zhu et al. 2024, arXiv 2406.02528; HGRNBit in ridgerchu/matmulfreellm), as Abreu et al.
+    2025 (arXiv 2503.18002) ran it on Loihi 2: per block an MLGRU token mixer and a GLU channel mixer, all
+    projections ternary BitLinear layers, RMSNorm before each mixer; no attention and no KV cache.
+
+    MLGRU (per element, per token): f = sigmoid(f_proj x) (lifted by a per-layer lower bound), c = silu(i_proj x) x
+    (1 - f), h = f x h_prev + c (the recurrence: 2 ops per element, its state one value per element),
+    o = o_proj(rmsnorm(h) x silu(g_proj x)). GLU: down_proj(silu(gate_proj x) x up_proj x); the checkpoint stores
+    gate and up as one d -> 2 ffn matrix, split here (same weights, same work). Each BitLinear normalises its input
+    (an RMSNorm fused into it): one norm per distinct input."""
+    m = spec.model
+    bld = _Builder(spec, conv)
+    g = bld.g
+    d, f = m.d_model, m.ffn
+    g.add(Embedding("embed", None, "embed", vocab=m.vocab, dim=d, w_bits=16))
+    x = "embed"
+    for b in range(m.layers):
+        p = f"blk{b}"
+        g.add(Norm(f"{p}.attn_norm", b, "norm", dim=d, norm="rms"), x)
+        g.add(Norm(f"{p}.mix_in_norm", b, "norm", dim=d, norm="rms"), f"{p}.attn_norm")
+        e = bld.encoder(f"{p}.enc_mix", d, "qkv", f"{p}.mix_in_norm", b)
+        i = bld.linear(f"{p}.i_proj", d, d, "qkv", e, b)
+        fp = bld.linear(f"{p}.f_proj", d, d, "qkv", e, b)
+        gp = bld.linear(f"{p}.g_proj", d, d, "qkv", e, b)
+        fg = bld.elementwise(f"{p}.forget_gate", d, "sigmoid", fp, b, ops=6)
+        c = bld.elementwise(f"{p}.input_gate", d, "silu_mul", [i, fg], b, ops=6)
+        h = bld.elementwise(f"{p}.mlgru", d, "recurrence", [c, fg], b, ops=2)
+        g.add(Norm(f"{p}.g_norm", b, "norm", dim=d, norm="rms"), h)
+        og = bld.elementwise(f"{p}.output_gate", d, "silu_mul", [f"{p}.g_norm", gp], b, ops=5)
+        g.add(Norm(f"{p}.o_in_norm", b, "norm", dim=d, norm="rms"), og)
+        e = bld.encoder(f"{p}.enc_o", d, "o", f"{p}.o_in_norm", b)
+        o = bld.linear(f"{p}.o_proj", d, d, "o", e, b)
+        g.add(Residual(f"{p}.mix_residual", b, "residual", dim=d), [o, x])
+        g.add(Norm(f"{p}.mlp_norm", b, "norm", dim=d, norm="rms"), f"{p}.mix_residual")
+        g.add(Norm(f"{p}.glu_in_norm", b, "norm", dim=d, norm="rms"), f"{p}.mlp_norm")
+        e = bld.encoder(f"{p}.enc_gate_up", d, "gate_up", f"{p}.glu_in_norm", b)
+        gt = bld.linear(f"{p}.gate_proj", d, f, "gate_up", e, b)
+        up = bld.linear(f"{p}.up_proj", d, f, "gate_up", e, b)
+        glu = bld.elementwise(f"{p}.glu", f, "silu_mul", [gt, up], b, ops=5)
+        g.add(Norm(f"{p}.down_in_norm", b, "norm", dim=f, norm="rms"), glu)
+        e = bld.encoder(f"{p}.enc_down", f, "down", f"{p}.down_in_norm", b)
+        dn = bld.linear(f"{p}.down_proj", f, d, "down", e, b)
+        g.add(Residual(f"{p}.glu_residual", b, "residual", dim=d), [dn, f"{p}.mix_residual"])
+        x = f"{p}.glu_residual"
+    g.add(Norm("final_norm", None, "norm", dim=d, norm="rms"), x)
+    if conv.lm_head and m.lm_head:
+        g.add(Norm("lm_head_in_norm", None, "norm", dim=d, norm="rms"), "final_norm")
+        e = bld.encoder("enc_lm_head", d, "lm_head", "lm_head_in_norm", None)
+        bld.linear("lm_head", d, m.vocab, "lm_head", e, None, cls=Readout)
+    return g
+
+
+BUILDERS = {"llama": _llama, "bert": _bert, "rwkv": _rwkv, "symboliclight": _symboliclight,
+            "matmulfree": _matmulfree}
 
 
 #: the conventions a run can ask for by name; "workload" and "principled" are the first release's names of "real"

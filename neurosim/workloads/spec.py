@@ -127,7 +127,7 @@ class WorkloadSpec(_Strict):
 
     version: int = WORKLOAD_FORMAT_VERSION
     name: str
-    family: Literal["llama", "bert", "rwkv", "symboliclight", "custom"]
+    family: Literal["llama", "bert", "rwkv", "symboliclight", "matmulfree", "custom"]
     description: str = ""
     source: str = ""
     model: ModelDims
@@ -151,6 +151,9 @@ class WorkloadSpec(_Strict):
     paper_convention: Convention | None = None  # what the paper's printed count includes (--convention paper)
     lif: LifSpec | None = None  # seed 003's LIF neurons instead of SDLLM's spike encoders (bert family)
     notes: list[str] = Field(default_factory=list)
+    #: a local model file (LLaMA GGUF) or folder (config.json + safetensors) whose real weights the functional engine
+    #: runs; set when the workload is read from such a file (:mod:`neurosim.workloads.model_files`)
+    weights: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -284,9 +287,19 @@ def workload_from_dict(data: Any, where: str) -> WorkloadSpec:
 
 
 def load_workload(name_or_path: str, sets: list[str] | None = None) -> WorkloadSpec:
-    """Load a built-in workload by name or a YAML file by path, then apply ``--set`` overrides."""
+    """Load a built-in workload by name, a YAML file by path, or a model file (a LLaMA GGUF, a model folder with
+    config.json + safetensors: the spec is read from its own metadata), then apply ``--set`` overrides."""
     from neurosim.resources import resolve
+    from neurosim.workloads import model_files
 
+    model_files.check_model_path(name_or_path)
+    if model_files.is_model_file(name_or_path):
+        data = model_files.workload_data(name_or_path)
+        where = f"model {name_or_path}"
+        if sets:
+            data = apply_overrides(data, sets, where)
+            where = f"{where} (with --set)"
+        return workload_from_dict(data, where)
     path = resolve("workload", name_or_path)
     where = str(path) if Path(name_or_path).suffix in (".yaml", ".yml") else f"workload {name_or_path}"
     data = load_yaml(path)
