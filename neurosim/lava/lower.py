@@ -12,7 +12,11 @@ Lowering rules (:func:`lower_graph`):
 - its input is the population of the selected layer before it (looking through spike encoders), or else a
   seeded spike source for the spike encoder before it (shared by the projections it feeds) or ``<linear>.input``:
   binary spikes (binary messages), ternary -1/0/+1 spikes (graded messages), or with ``graded=True`` signed
-  spike counts of the encoder's bits as graded payloads.
+  spike counts of the encoder's bits as graded payloads;
+- a LIF layer with no selected Linear before it (seed 003's neurons in front of a projection, fed by a norm, the
+  attention or the GELU) is a spike source like an encoder;
+- ``weights`` / ``sources`` replace the seeded random weights and spikes with given ones (a real model's integer
+  weights and a functional run's spike trains, :mod:`neurosim.functional.realdata`): same lowering, real data.
 """
 
 from __future__ import annotations
@@ -84,13 +88,25 @@ def select_layers(graph: Graph, patterns: list[str] | None) -> list[Layer]:
     return layers
 
 
-def _weights(layer: Linear, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """Seeded random signed integer weights (out, in) of the layer's format, and the bits Lava stores them in."""
+def _weights(layer: Linear, rng: np.random.Generator, given: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Signed integer weights (out, in) of the layer's format, seeded random or ``given`` (checked against the
+    format's range), and the bits Lava stores them in."""
     shape = (layer.out_features, layer.in_features)
+    if given is not None:
+        return _given_weights(layer, np.asarray(given)), _weight_bits(layer)
     if layer.w_format == "ternary":
         return rng.integers(-1, 2, shape), 2
     if layer.w_format == "binary":
         return rng.choice(np.array([-1, 1]), shape), 2
+    b = _weight_bits(layer)
+    top = (1 << (b - 1)) - 1
+    return rng.integers(-top, top + 1, shape), b
+
+
+def _weight_bits(layer: Linear) -> int:
+    """The bits Lava's Dense stores the layer's weights in (2 for ternary and binary)."""
+    if layer.w_format in ("ternary", "binary"):
+        return 2
     if layer.w_format == "fp":
         raise NeurosimError(
             f"layer {layer.name}: w_format = 'fp' cannot be expressed in Lava's fixed-point Dense; "
@@ -102,8 +118,21 @@ def _weights(layer: Linear, rng: np.random.Generator) -> tuple[np.ndarray, int]:
             f"layer {layer.name}: w_bits = {b}; Lava's Dense stores at most 8-bit weights; allowed: 2..8 (int), "
             f"or w_format ternary / binary"
         )
-    top = (1 << (b - 1)) - 1
-    return rng.integers(-top, top + 1, shape), b
+    return b
+
+
+def _given_weights(layer: Linear, w: np.ndarray) -> np.ndarray:
+    """A given integer weight matrix, checked: its shape, integer values within the layer's format."""
+    where = f"layer {layer.name}: given weights"
+    if w.shape != (layer.out_features, layer.in_features):
+        raise NeurosimError(f"{where} have shape {w.shape}; the layer is {layer.out_features} x {layer.in_features}")
+    if w.dtype.kind not in "iu":
+        raise NeurosimError(f"{where} must be integers (dtype {w.dtype})")
+    top = 1 if layer.w_format in ("ternary", "binary") else (1 << (_weight_bits(layer) - 1)) - 1
+    if w.size and int(np.abs(w).max()) > top:
+        raise NeurosimError(f"{where} reach {int(np.abs(w).max())}; allowed for w_format {layer.w_format}: "
+                            f"-{top}..{top}")
+    return w.astype(np.int64)
 
 
 def _source_spikes(spec_rate: float, encoding: Encoding, bits: int, symmetric: bool, n: int, steps: int,
@@ -166,9 +195,19 @@ def parse_lif_overrides(items: list[str] | None) -> dict[str, int]:
     return out
 
 
+def _is_source_lif(graph: Graph, layer: Layer, chosen: set[str]) -> bool:
+    """A LIF layer no selected Linear feeds: its spikes enter the network as a source."""
+    return isinstance(layer, LIF) and not any(
+        p in chosen and isinstance(graph[p], Linear) for p in graph.predecessors(layer.name))
+
+
 def lower_graph(graph: Graph, layers: list[str] | None = None, steps: int = 100, seed: int = 0,
-                lif: dict[str, int] | None = None, graded: bool = False) -> SpikingNetwork:
-    """Lower the selected spike-driven layers of ``graph`` to a :class:`SpikingNetwork` (see the module doc)."""
+                lif: dict[str, int] | None = None, graded: bool = False,
+                weights: dict[str, np.ndarray] | None = None,
+                sources: dict[str, np.ndarray] | None = None) -> SpikingNetwork:
+    """Lower the selected spike-driven layers of ``graph`` to a :class:`SpikingNetwork` (see the module doc);
+    ``weights`` (linear -> integer out x in) and ``sources`` (source node -> spikes, steps x width) replace the
+    seeded random ones."""
     if steps < 1:
         raise NeurosimError(f"--steps = {steps}; allowed: >= 1")
     selected = select_layers(graph, layers)
@@ -183,7 +222,7 @@ def lower_graph(graph: Graph, layers: list[str] | None = None, steps: int = 100,
             raise NeurosimError(f"layer {linear.name} has {len(preds)} inputs; a Dense projection takes one")
         node = graph[preds[0]] if preds else None
         encoder: Layer | None = None
-        while isinstance(node, SpikeEncoder):
+        while isinstance(node, SpikeEncoder) or (node is not None and _is_source_lif(graph, node, chosen)):
             encoder = node
             up = graph.predecessors(node.name)
             node = graph[up[0]] if len(up) == 1 else None
@@ -193,25 +232,31 @@ def lower_graph(graph: Graph, layers: list[str] | None = None, steps: int = 100,
             return out_pop[node.name], None
         return (encoder.name if encoder is not None else f"{linear.name}.input"), encoder
 
+    given_w = dict(weights or {})
+    given_s = dict(sources or {})
     for layer in selected:
         if isinstance(layer, LIF):
-            preds = [p for p in graph.predecessors(layer.name) if p in chosen and isinstance(graph[p], Linear)]
-            if not preds:
+            if _is_source_lif(graph, layer, chosen) and not any(
+                    isinstance(graph[s], Linear) and graph[s].spiking for s in graph.successors(layer.name)):
                 raise NeurosimError(
-                    f"layer {layer.name} (LIF) has no selected spike-driven Linear before it; select its Linear too"
+                    f"layer {layer.name} (LIF) has no selected spike-driven Linear before or after it; select one"
                 )
-            continue
+            continue  # a LIF after a selected Linear is its population; one before it is a source
         if not isinstance(layer, Linear):
             continue  # a selected SpikeEncoder is looked through or becomes a source
         pre, encoder = find_input(layer)
         if pre not in net.sources and pre not in net.populations:
             spec = encoder.spec if isinstance(encoder, SpikeEncoder) else layer.input
-            spikes, is_graded, msg_bits = _source_spikes(
-                float(spec.firing_rate or 0.0), spec.encoding, int(spec.bits), spec.symmetric,
-                layer.in_features, steps, graded, _rng(seed, pre),
-            )
-            net.sources[pre] = SpikeSource(pre, spikes, is_graded, msg_bits)
-        mantissas, nbits = _weights(layer, _rng(seed, layer.name))
+            if pre in given_s:
+                net.sources[pre] = _given_source(pre, np.asarray(given_s.pop(pre)), spec, layer.in_features, steps,
+                                                 graded)
+            else:
+                spikes, is_graded, msg_bits = _source_spikes(
+                    float(spec.firing_rate or 0.0), spec.encoding, int(spec.bits), spec.symmetric,
+                    layer.in_features, steps, graded, _rng(seed, pre),
+                )
+                net.sources[pre] = SpikeSource(pre, spikes, is_graded, msg_bits)
+        mantissas, nbits = _weights(layer, _rng(seed, layer.name), given_w.pop(layer.name, None))
         w8, wexp = lava_weights_for(mantissas, nbits, "mixed")
         src = net.sources.get(pre)
         dense = DenseFixedParams(
@@ -240,5 +285,23 @@ def lower_graph(graph: Graph, layers: list[str] | None = None, steps: int = 100,
         out_pop[layer.name] = post
         for s in succ_lif:
             out_pop[s] = post
+    net.meta["real"] = bool(weights or sources)
     net.check()
     return net
+
+
+def _given_source(name: str, spikes: np.ndarray, spec, width: int, steps: int, graded: bool) -> SpikeSource:
+    """A source of given spikes (steps x width): -1/0/+1 ternary or 0/1 binary spikes, or signed counts (graded)."""
+    if spikes.ndim != 2 or spikes.shape[1] != width:
+        raise NeurosimError(f"source {name}: given spikes have shape {spikes.shape}; expected steps x {width}")
+    if spikes.shape[0] < steps:
+        raise NeurosimError(f"source {name}: given spikes cover {spikes.shape[0]} steps; --steps {steps}")
+    if spikes.dtype.kind not in "iu":
+        raise NeurosimError(f"source {name}: given spikes must be integers (dtype {spikes.dtype})")
+    s = spikes[:steps].astype(np.int32)
+    top = int(np.abs(s).max()) if s.size else 0
+    if graded or top > 1:
+        bits = max(2, int(np.ceil(np.log2(top + 1))) + 1)
+        return SpikeSource(name, s, True, bits)
+    signed = bool((s < 0).any()) or spec.encoding is Encoding.TERNARY
+    return SpikeSource(name, s, signed, 2 if signed else 0)
