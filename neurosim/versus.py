@@ -83,6 +83,7 @@ class NeuroStep:
     chips: int
     cores: int
     wall_s: float
+    breakdown_ns: dict[str, float] = field(default_factory=dict)  # the simulator's latency of a token, by part
 
     @property
     def dynamic_J(self) -> float:
@@ -135,13 +136,18 @@ class Comparison:
     break_even: list[BreakEven]
     notes: list[str] = field(default_factory=list)
     workload_rate: float | None = None  # the workload's model-wide firing rate (None: not spiking)
+    steps: dict[str, NeuroStep] = field(default_factory=dict)  # the neuromorphic decode (and prefill) simulated
+    rooflines: list[tuple[BaselineSpec, Any, Any]] = field(default_factory=list)  # (spec, decode, prefill or None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"workload": self.workload, "hardware": self.hardware, "context": self.context, "prompt": self.prompt,
                 "table": self.table.to_dict(orient="records"), "curve": self.curve.to_dict(orient="records"),
                 "simulated": self.simulated.to_dict(orient="records"),
                 "break_even": [{**dataclasses.asdict(b), "gap": b.gap} for b in self.break_even],
-                "workload_rate": self.workload_rate, "notes": self.notes}
+                "workload_rate": self.workload_rate,
+                "latency_breakdown_ms": {k: {p: v * 1e-6 for p, v in st.breakdown_ns.items()}
+                                         for k, st in self.steps.items()},
+                "notes": self.notes}
 
 
 # --- the neuromorphic side ---------------------------------------------------------------------------------------
@@ -211,7 +217,8 @@ class NeuroRun:
         e = res.energy["hardware-aware"]
         out = NeuroStep(key[0], tokens, context, res.timing.latency_per_token_ns * 1e-9,
                         res.timing.makespan_ns * 1e-9, sum(e.values()) * 1e-12, e.get("static", 0.0) * 1e-12,
-                        res.mapping.chips_used, res.mapping.cores_used, res.wall_s)
+                        res.mapping.chips_used, res.mapping.cores_used, res.wall_s,
+                        dict(res.timing.breakdown_ns or {}))
         self._sims[key] = out
         return out
 
@@ -355,6 +362,7 @@ def compare(workload: str, hw: str, baselines: list[str | BaselineSpec], *, sets
                          pre.tokens, f"time to first token {pre.time_s * 1e3:.4g} ms"))
     graphs: dict[str, Any] = {name: run.graph}
     results = []
+    rooflines_pf: dict[BaselineSpec, Any] = {}
     for b in specs:
         wl = b.workload or name
         if wl not in graphs:
@@ -368,6 +376,7 @@ def compare(workload: str, hw: str, baselines: list[str | BaselineSpec], *, sets
                          f"roofline, {dec.bound}-bound; " + "; ".join(dec.notes[1:]), dec.fits))
         if prompt:
             pf = roofline(g, dev, b.precision, Phase("prefill", int(prompt), 0, batch))
+            rooflines_pf[b] = pf
             rows.append(_row(b.label, "prefill", dev.name, b.precision, wl, pf.energy_per_token_J,
                              pf.dynamic_per_token_J, pf.latency_per_token_s, pf.time_s, pf.tokens,
                              f"roofline, {pf.bound}-bound; time to first token {pf.time_s * 1e3:.4g} ms", pf.fits))
@@ -404,7 +413,10 @@ def compare(workload: str, hw: str, baselines: list[str | BaselineSpec], *, sets
     if pre is not None:
         notes.append(f"prefill: {prompt} tokens from an empty cache; time per token = time of the pass / tokens")
     rate = float(run.spec.firing_rate) if run.spiking else None
-    return Comparison(name, run.hw.name, run.context, prompt, table, curve, simulated, bes, notes, rate)
+    steps = {"decode": neuro, **({"prefill": pre} if pre is not None else {})}
+    rooflines = [(b, dec, rooflines_pf.get(b)) for b, dec in results]
+    return Comparison(name, run.hw.name, run.context, prompt, table, curve, simulated, bes, notes, rate, steps,
+                      rooflines)
 
 
 def _curve(run: NeuroRun, points: int = 21) -> pd.DataFrame:
