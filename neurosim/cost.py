@@ -316,31 +316,51 @@ def output_neuron_rows(updates: Any, fused: bool) -> list[Row]:
     return [("neuron_update", updates, 0.0, ""), ("state_read", updates, 0.0, ""), ("state_write", updates, 0.0, "")]
 
 
-def fused_soma(graph: Graph, linear: str) -> str | None:
-    """The LIF layer whose neurons hold a Linear's outputs on the Linear's own cores, or None.
+def recurrent_edges(graph: Graph) -> list[tuple[str, str]]:
+    """Edges that close a cycle (one step late), kept out of the graph's DAG: ``meta.nir.recurrent_edges`` (what
+    import-nir and :func:`neurosim.snn.save_network_files` write)."""
+    return [(str(a), str(b)) for a, b in (graph.meta.get("nir") or {}).get("recurrent_edges") or []]
 
-    Loihi builds a core as synapse -> dendrite -> soma: the synapses of a projection and the compartments they feed
-    sit in one core, and only the compartments' spikes leave it. A spike-driven or graded Linear whose only
-    consumer is a LIF layer with no other input is that pair: the mapper puts the LIF's neurons on the Linear's
-    output cores, no value crosses the network between them, and each neuron is updated once per step."""
+
+def soma_inputs(graph: Graph, lif: str) -> list[str]:
+    """The Linear layers whose synapses sit on a LIF layer's cores (Loihi's core: synapse -> dendrite -> soma), in
+    graph order, or [] when the LIF is not built that way.
+
+    A LIF whose every input (its graph predecessors and the recurrent edges into it) is a Linear with that LIF as
+    its only consumer is one such core: the Linears' synapses and the LIF's neurons share cores, output block by
+    output block, no value crosses the network between them, and each neuron is updated once per step."""
+    layer = graph.layers.get(lif)
+    if not isinstance(layer, LIF):
+        return []
+    rec = recurrent_edges(graph)
+    ins = graph.predecessors(lif) + [a for a, b in rec if b == lif and a not in graph.predecessors(lif)]
+    if not ins:
+        return []
+    for name in ins:
+        lin = graph.layers.get(name)
+        outs = graph.successors(name) + [b for a, b in rec if a == name]
+        if not isinstance(lin, Linear) or outs != [lif] or lin.out_features != layer.n:
+            return []
+    order = {n: i for i, n in enumerate(graph.layers)}
+    return sorted(ins, key=order.__getitem__)
+
+
+def fused_soma(graph: Graph, linear: str) -> str | None:
+    """The LIF layer whose neurons hold a Linear's outputs on the Linear's own cores (:func:`soma_inputs`), or
+    None."""
     layer = graph.layers.get(linear)
     if not isinstance(layer, Linear):
         return None
-    succ = graph.successors(linear)
-    if len(succ) != 1 or not isinstance(graph[succ[0]], LIF):
+    outs = graph.successors(linear) + [b for a, b in recurrent_edges(graph) if a == linear]
+    if len(outs) != 1 or linear not in soma_inputs(graph, outs[0]):
         return None
-    lif = graph[succ[0]]
-    if graph.predecessors(lif.name) != [linear] or lif.n != layer.out_features:
-        return None
-    return lif.name
+    return outs[0]
 
 
 def fused_linear(graph: Graph, lif: str) -> str | None:
-    """The Linear whose cores hold a LIF layer's neurons (the inverse of :func:`fused_soma`), or None."""
-    preds = graph.predecessors(lif)
-    if len(preds) == 1 and fused_soma(graph, preds[0]) == lif:
-        return preds[0]
-    return None
+    """The first Linear (in graph order) whose cores hold a LIF layer's neurons, or None."""
+    ins = soma_inputs(graph, lif)
+    return ins[0] if ins else None
 
 
 def encoder_rows(layer: SpikeEncoder, rules: Rules, tokens: float) -> list[Row]:

@@ -89,9 +89,16 @@ class SpikingNetwork:
     def incoming(self, pop: str) -> list[Projection]:
         return [p for p in self.projections if p.post == pop]
 
-    def check(self) -> None:
-        """Every projection joins known nodes with matching widths, and pre comes before post."""
+    @property
+    def recurrent(self) -> list[Projection]:
+        """Projections from a population to itself or to one before it (they close a cycle; like every projection
+        they deliver a step's spikes at the next step)."""
         order = {n: i for i, n in enumerate(self.populations)}
+        return [p for p in self.projections if p.pre in order and order[p.pre] >= order[p.post]]
+
+    def check(self) -> None:
+        """Every projection joins known nodes with matching widths (a projection may go back to the population
+        itself or an earlier one: recurrent, one step late like every projection)."""
         for p in self.projections:
             if p.pre not in self.sources and p.pre not in self.populations:
                 raise NeurosimError(f"network {self.name}: projection {p.name} reads unknown node {p.pre!r}")
@@ -103,8 +110,6 @@ class SpikingNetwork:
                     f"network {self.name}: projection {p.name} is {out}x{inp} but joins {p.pre} "
                     f"({self.width(p.pre)}) to {p.post} ({self.populations[p.post].n})"
                 )
-            if p.pre in order and order[p.pre] >= order[p.post]:
-                raise NeurosimError(f"network {self.name}: projection {p.name} goes backwards; the network must be a DAG")
         if not self.populations:
             raise NeurosimError(f"network {self.name}: no LIF population to simulate")
 
@@ -112,7 +117,7 @@ class SpikingNetwork:
         """Populations grouped by depth (1 + the deepest population feeding them), in execution order."""
         depth: dict[str, int] = {}
         for name in self.populations:
-            pre = [depth[p.pre] for p in self.incoming(name) if p.pre in self.populations]
+            pre = [depth[p.pre] for p in self.incoming(name) if p.pre in depth]
             depth[name] = 1 + max(pre, default=0)
         return [[n for n in self.populations if depth[n] == d] for d in sorted(set(depth.values()))]
 
@@ -208,6 +213,8 @@ def run_functional(net: SpikingNetwork, steps: int | None = None) -> NetworkTrac
     t0 = time.perf_counter()
     net.check()
     steps = net.steps if steps is None else steps
+    if net.recurrent:
+        return _run_stepwise(net, steps, t0)
     spikes: dict[str, np.ndarray] = {n: s.spikes[:steps] for n, s in net.sources.items()}
     traces: dict[str, LifTrace] = {}
     for level in net.levels():
@@ -222,6 +229,32 @@ def run_functional(net: SpikingNetwork, steps: int | None = None) -> NetworkTrac
             spikes[name] = tr.spikes
     wall = time.perf_counter() - t0
     return NetworkTrace("functional", {n: traces[n] for n in net.populations}, wall, wall)
+
+
+def _run_stepwise(net: SpikingNetwork, steps: int, t0: float) -> NetworkTrace:
+    """A network with recurrent projections, one step at a time: every projection delivers the spikes of step
+    ``t - 1`` (sources' and populations' alike) at step ``t``, then every population takes one fixed-point step."""
+    from neurosim.neurons import FixedLifState, dense_fixed_accumulate, lif_fixed_step
+
+    stored = {p.name: p.dense.stored_weights for p in net.projections}
+    state = {n: FixedLifState.zeros(pop.n) for n, pop in net.populations.items()}
+    traces = {n: LifTrace(np.zeros((steps, pop.n), dtype=bool), np.zeros((steps, pop.n), dtype=np.int32),
+                          np.zeros((steps, pop.n), dtype=np.int32)) for n, pop in net.populations.items()}
+    last: dict[str, np.ndarray] = {}
+    for t in range(steps):
+        a_in = {n: np.zeros(pop.n, dtype=np.int64) for n, pop in net.populations.items()}
+        if t:
+            for p in net.projections:
+                a_in[p.post] += dense_fixed_accumulate(p.dense, last[p.pre], stored[p.name])
+        now = {n: s.spikes[t] for n, s in net.sources.items()}
+        for name, pop in net.populations.items():
+            fired = lif_fixed_step(state[name], a_in[name], pop.params)
+            tr = traces[name]
+            tr.spikes[t], tr.u[t], tr.v[t] = fired, state[name].u, state[name].v
+            now[name] = fired.astype(np.int32)
+        last = now
+    wall = time.perf_counter() - t0
+    return NetworkTrace("functional", traces, wall, wall)
 
 
 #: engine name -> (module, function) that runs a network: ``function(net, steps)`` returns a NetworkTrace (or a
@@ -288,8 +321,10 @@ def _rate(spikes: np.ndarray) -> float:
 
 
 def network_to_graph(net: SpikingNetwork, trace: NetworkTrace | None = None):
-    """The graph (InputSpikes, Linear, LIF layers), its parameters (``layer/key`` arrays) and the recorded input
-    spikes of a network. Firing rates in the graph are the ones measured by ``trace`` (default: a functional run),
+    """The graph (InputSpikes, Linear, LIF layers), its parameters (``layer/key`` arrays), the recorded input
+    spikes of a network and its recurrent edges (``[projection, population]``: a projection back to its own or an
+    earlier population is a Linear after its source whose edge into the population closes a cycle, kept out of
+    the graph's DAG as import-nir keeps NIR's recurrent edges). Firing rates in the graph are the ones measured by ``trace`` (default: a functional run),
     so an analytic estimate or a statistical run of the file matches the network's activity."""
     from neurosim.graph import LIF, ActivationSpec, Encoding, Graph, InputSpikes, Linear
 
@@ -302,21 +337,30 @@ def network_to_graph(net: SpikingNetwork, trace: NetworkTrace | None = None):
     for name, src in net.sources.items():
         g.add(InputSpikes(name, n=src.n, firing_rate=_rate(src.spikes), graded=bool(src.graded),
                           bits=max(1, int(src.message_bits)) if src.graded else 1))
+    recurrent = {p.name for p in net.recurrent}
+
+    def add_projection(proj: Projection) -> None:
+        out, inp = proj.shape
+        m, e = _mantissas(proj.dense)
+        g.add(Linear(proj.name, in_features=inp, out_features=out, w_bits=int(proj.dense.num_weight_bits),
+                     input=ActivationSpec(Encoding.BINARY, bits=1, unfold=1, firing_rate=_rate(spikes[proj.pre]))),
+              after=proj.pre)
+        params[f"{proj.name}/weight"] = m.astype(np.int32)
+        params[f"{proj.name}/weight_exp"] = np.array(e)
+        params[f"{proj.name}/sign_mode"] = np.array(proj.dense.sign_mode)
+
     for name, pop in net.populations.items():
-        for proj in net.incoming(name):
-            out, inp = proj.shape
-            m, e = _mantissas(proj.dense)
-            g.add(Linear(proj.name, in_features=inp, out_features=out, w_bits=int(proj.dense.num_weight_bits),
-                         input=ActivationSpec(Encoding.BINARY, bits=1, unfold=1, firing_rate=_rate(spikes[proj.pre]))),
-                  after=proj.pre)
-            params[f"{proj.name}/weight"] = m.astype(np.int32)
-            params[f"{proj.name}/weight_exp"] = np.array(e)
-            params[f"{proj.name}/sign_mode"] = np.array(proj.dense.sign_mode)
+        forward = [p for p in net.incoming(name) if p.name not in recurrent]
+        for proj in forward:
+            add_projection(proj)
         lp = pop.params
         g.add(LIF(name, n=pop.n, threshold=float(lp.vth), dv=lp.dv, du=lp.du, reset="zero", steps=1,
-                  firing_rate=_rate(spikes[name]), neuron="lif"), after=[p.name for p in net.incoming(name)])
+                  firing_rate=_rate(spikes[name]), neuron="lif"), after=[p.name for p in forward])
         for k in _LIF_KEYS:
             params[f"{name}/{k}"] = np.asarray(getattr(lp, k))
+        for proj in net.projections:  # recurrent projections out of this population: after it, delivered back
+            if proj.name in recurrent and proj.pre == name:
+                add_projection(proj)
     steps = net.steps
     g.meta.update({
         "source": "snn",
@@ -330,7 +374,8 @@ def network_to_graph(net: SpikingNetwork, trace: NetworkTrace | None = None):
                 "arithmetic": "Loihi fixed point (lava-nc 0.10 PyLifModelBitAcc / PyDenseModelBitAcc)"},
     })
     g.check()
-    return g, params, {n: np.asarray(s.spikes, dtype=np.int32) for n, s in net.sources.items()}
+    return g, params, {n: np.asarray(s.spikes, dtype=np.int32) for n, s in net.sources.items()}, \
+        sorted([p.name, p.post] for p in net.recurrent)
 
 
 def save_network_files(net: SpikingNetwork, graph_path: str | Path, trace: NetworkTrace | None = None
@@ -340,9 +385,10 @@ def save_network_files(net: SpikingNetwork, graph_path: str | Path, trace: Netwo
     from neurosim.io import atomic_path, write_text_atomic
 
     graph_path = Path(graph_path)
-    g, params, spikes = network_to_graph(net, trace)
+    g, params, spikes, recurrent = network_to_graph(net, trace)
     ppath, spath = params_path_for(graph_path), spikes_path_for(graph_path)
-    g.meta["nir"] = {"params_file": ppath.name}  # the key import-nir writes, so both readers find the parameters
+    # import-nir's keys, so both readers find the parameters and the edges that close a cycle (one step late)
+    g.meta["nir"] = {"params_file": ppath.name, "recurrent_edges": recurrent}
     g.meta["spikes"] = spath.name
     with atomic_path(ppath, suffix=".npz") as tmp:
         np.savez_compressed(tmp, **params)
@@ -451,10 +497,9 @@ def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: 
     if bad:
         raise NeurosimError(f"graph {graph.name}: layer {bad[0].name} ({type(bad[0]).__name__}) is not part of an "
                             f"explicit-weight SNN; allowed: {', '.join(SNN_LAYERS)}")
-    rec = (graph.meta.get("nir") or {}).get("recurrent_edges") or []
-    if rec:
-        raise NeurosimError(f"graph {graph.name}: recurrent projection {rec[0][0]} -> {rec[0][1]}: exact mode runs "
-                            "feed-forward networks only (the recurrent case is not built yet)")
+    back: dict[str, list[str]] = {}
+    for a, b in (graph.meta.get("nir") or {}).get("recurrent_edges") or []:
+        back.setdefault(a, []).append(b)
     if steps is None:
         recorded = [len(spikes[n]) for n in graph.layers if n in spikes]
         steps = min(recorded) if recorded else int(graph.meta.get("seq_len", 1))
@@ -484,10 +529,11 @@ def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: 
                 raise NeurosimError(f"{where}: a bias on a projection has no Loihi Dense equivalent; give the "
                                     "population a bias (bias_mant, bias_exp) instead")
             preds = graph.predecessors(layer.name)
-            succ = [s for s in graph.successors(layer.name) if isinstance(graph[s], LIF)]
-            if len(preds) != 1 or len(succ) != 1 or len(graph.successors(layer.name)) != 1:
+            outs = graph.successors(layer.name) + back.get(layer.name, [])
+            succ = [s for s in outs if s in graph.layers and isinstance(graph[s], LIF)]
+            if len(preds) != 1 or len(succ) != 1 or len(outs) != 1:
                 raise NeurosimError(f"{where}: a projection reads one source or population and feeds one LIF layer; "
-                                    f"it has {len(preds)} input(s) and {len(graph.successors(layer.name))} output(s)")
+                                    f"it has {len(preds)} input(s) and {len(outs)} output(s)")
             if "weight" not in p:
                 raise NeurosimError(f"{where}: no 'weight' in the parameters file")
             w = np.asarray(p["weight"])

@@ -274,3 +274,35 @@ def test_a_graded_payload_is_one_message_on_loihi2_and_bit_serial_on_loihi(tmp_p
         c = res.action_totals()
         assert c["message"] == per and c["ac"] == per * n_out, hw  # one core holds all 32 neurons
         assert res.verify.ok, res.verify.summary()
+
+
+def test_a_recurrent_population_shares_its_cores_with_every_projection_into_it(tmp_path):
+    """Several projections into one population (a recurrent one included) sit on the population's cores, block by
+    block: nothing but spikes leaves a core, the recurrent spikes included (one message per destination core)."""
+    rng = np.random.default_rng(0)
+    steps, n = 20, 1024
+
+    def dense(o, i):
+        w8, e = lava_weights_for(rng.integers(-7, 8, (o, i)), 4, "mixed")
+        return DenseFixedParams(w8, 4, e, "mixed")
+
+    net = SpikingNetwork("rec", sources={"in": SpikeSource("in", (rng.random((steps, n)) < 0.2).astype(np.int32))},
+                         populations={"a": Population("a", n, FixedLifParams(du=4095, dv=256, vth=60))},
+                         projections=[Projection("fc", "in", "a", dense(n, n)), Projection("rec", "a", "a", dense(n, n))])
+    assert [p.name for p in net.recurrent] == ["rec"]
+    save_network_files(net, tmp_path / "r.yaml")
+    g, back = load_network_files(tmp_path / "r.yaml")
+    assert g.meta["nir"]["recurrent_edges"] == [["rec", "a"]]
+    tr = run_functional(net)
+    assert np.array_equal(tr.populations["a"].spikes, run_functional(back).populations["a"].spikes)
+    res = run_workload(str(tmp_path / "r.yaml"), "loihi", mode="exact")
+    assert res.verify.ok, res.verify.summary()
+    m = res.mapping
+    fc, rec, a = m.layers["fc"], m.layers["rec"], m.layers["a"]
+    assert len(fc) == len(rec) == len(a) == 8  # 2048 4-bit inputs a neuron: 128 neurons a core
+    for col in ("chip", "x", "y", "slot", "out_lo", "out_hi"):
+        assert np.array_equal(fc.pieces[col], rec.pieces[col]) and np.array_equal(fc.pieces[col], a.pieces[col])
+    c = res.action_totals()
+    s_in, s_a = int(net.sources["in"].spikes.sum()), int(tr.populations["a"].spikes.sum())
+    assert c["message"] == (s_in + s_a) * 8
+    assert c["ac"] == (s_in + s_a) * n and c["neuron_update"] == n * steps

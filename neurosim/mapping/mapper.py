@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from neurosim.cost import soma_inputs
 from neurosim.errors import DoesNotFit, NeurosimError
 from neurosim.graph import AttentionScore, AttentionValue, Graph
 from neurosim.hardware import Hardware
@@ -129,8 +130,8 @@ def make_edges(graph: Graph, layers: dict[str, LayerMapping], hw: Hardware, opts
     edges: list[EdgeRoutes] = []
     for src, dst in graph.edges:
         s = layers[src]
-        if s.placement == "host" or layers[dst].fused_with == src:
-            continue  # a fused Linear -> LIF pair is one core: nothing crosses the network between them
+        if s.placement == "host" or src in soma_inputs(graph, dst):
+            continue  # a Linear into the LIF on its own cores: nothing crosses the network between them
         if spike_source(graph[src]):
             bits = int(graph[src].bits) if getattr(graph[src], "graded", False) else 1
             per_event = float(math.ceil(bits / msg_bits))  # a graded payload wider than a message: one per chunk

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.cost import fused_linear, fused_soma
+from neurosim.cost import fused_linear, fused_soma, soma_inputs
 from neurosim.errors import DoesNotFit, NeurosimError
 from neurosim.graph import (
     LIF,
@@ -182,8 +182,18 @@ def partition(graph: Graph, hw: Hardware, opts: PartitionOptions) -> dict[str, L
     fit any core, naming the layer, the need and the limit."""
     b = _Budget(hw)
     out: dict[str, LayerMapping] = {}
+    # a LIF fed by several Linears (several projections, recurrent ones included) that all end in it: one core
+    # group holds every projection's synapses for an output block and that block's neurons
+    groups = {layer.name: soma_inputs(graph, layer.name) for layer in graph if isinstance(layer, LIF)}
+    groups = {k: v for k, v in groups.items() if len(v) > 1}
+    members = {n for ins in groups.values() for n in ins}
     for layer in reversed(list(graph)):
         target = layer_target(layer)
+        if layer.name in members:
+            continue  # partitioned with the LIF it feeds
+        if layer.name in groups:
+            out.update(_fused_group(layer, [graph[n] for n in groups[layer.name]], graph, out, b))
+            continue
         if isinstance(layer, LIF) and fused_linear(graph, layer.name):
             continue  # placed with its Linear, on the Linear's output cores
         if isinstance(layer, Linear):
@@ -331,6 +341,100 @@ def _fuse(lin: LayerMapping, lif: LIF, graph: Graph, done: dict[str, LayerMappin
                         fused_with=lin.layer)
 
 
+def _fused_group(lif: LIF, linears: list[Linear], graph: Graph, done: dict[str, LayerMapping], b: _Budget
+                 ) -> dict[str, LayerMapping]:
+    """Several projections into one LIF (recurrent ones included), as Loihi builds the core: every core holds, for
+    its block of the LIF's neurons, the synapses of every projection into them and the neurons themselves. Each
+    Linear gets one synapse piece per block (all its inputs), the LIF one neuron piece per block; the first Linear's
+    pieces place the block, the others and the LIF share its cores (``fused_with``)."""
+    name, n = lif.name, lif.n
+    api, notes = [], []
+    for lin in linears:
+        if int(lin.w_bits) > b.w_max:
+            raise DoesNotFit(f"layer {lin.name}: needs {int(lin.w_bits)}-bit weights; the core's limit is "
+                             f"{b.w_max:g} bits (core.max_weight_bits)")
+        a, note = _axons_per_input(lin, b)
+        api.append(a)
+        if note:
+            notes.append(note)
+    fan_in = sum(lin.in_features * a for lin, a in zip(linears, api))
+    if fan_in > b.fan_in:
+        raise DoesNotFit(f"layer {name}: its {len(linears)} projections ({', '.join(x.name for x in linears)}) need "
+                         f"{fan_in} fan-in axons on the cores that hold its neurons; the core's limit is {b.fan_in} "
+                         f"axons (core.max_fan_in)")
+    member = {x.name for x in linears}
+    # destination cores of each neuron: the consumers outside the group, plus every block of a member it feeds
+    diff = np.zeros(n + 1, dtype=np.int64)
+    own = 0
+    for succ in graph.successors(name):
+        if succ in member:
+            own += 1
+            continue
+        lm = done[succ]
+        if lm.placement != "neuro":
+            diff[0] += 1
+            diff[n] -= 1
+            continue
+        m = lm.input_mask()
+        np.add.at(diff, np.clip(lm.pieces["in_lo"][m], 0, n), 1)
+        np.add.at(diff, np.clip(lm.pieces["in_hi"][m], 0, n), -1)
+    ext = np.cumsum(diff)[:n]
+    syn_per = sum(lin.in_features * int(lin.w_bits) / 8 for lin in linears)
+    blocks = 1
+    for _ in range(16):
+        dmax = int(ext.max(initial=0)) + own * blocks
+        limits = [b.neurons, b.fan_out // max(dmax, 1)]
+        if b.unified:
+            fixed = fan_in * b.in_axon_b
+            limits.append(int((b.mem - fixed) // (syn_per + b.state_b + dmax * b.out_axon_b)))
+        else:
+            limits.append(int(b.mem // syn_per) if syn_per > 0 else b.neurons)
+            limits.append(int(b.state_mem // b.state_b) if b.state_b else b.neurons)
+        n_max = min(limits)
+        if n_max < 1:
+            raise DoesNotFit(f"layer {name}: one neuron with its {len(linears)} projections' synapses "
+                             f"({syn_per:.0f} bytes) does not fit a core (core.synapse_memory {b.mem:.0f} bytes)")
+        new = math.ceil(n / n_max)
+        if new == blocks:
+            break
+        blocks = new
+    bounds = balanced(n, blocks)
+    lo, hi = bounds[:-1], bounds[1:]
+    w = hi - lo
+    dests = ext + own * blocks
+    cum_d = np.concatenate([[0], np.cumsum(dests)])
+    out: dict[str, LayerMapping] = {}
+    first = linears[0].name
+    for lin, a in zip(linears, api):
+        cols = _cols(blocks)
+        cols["role"] = np.array(["synapse"] * blocks, dtype=object)
+        cols["in_lo"][:], cols["in_hi"][:] = 0, lin.in_features
+        cols["out_lo"], cols["out_hi"] = lo, hi
+        cols["synapses"] = w * lin.in_features
+        cols["axons_in"][:] = lin.in_features * a
+        cols["synapse_bytes"] = np.ceil(w * lin.in_features * int(lin.w_bits) / 8).astype(np.int64)
+        cols["axon_bytes"][:] = math.ceil(lin.in_features * a * b.in_axon_b)
+        cols["memory_bytes"] = cols["synapse_bytes"] + cols["axon_bytes"]
+        note = f"its outputs are the dendrites of {name} on the same cores ({blocks} core(s), with " + \
+            ", ".join(x.name for x in linears if x is not lin) + ")"
+        out[lin.name] = LayerMapping(lin.name, lin.kind, "neuro", "output", cols, lin.in_dim, lin.out_dim,
+                                     int(lin.w_bits), lin.params, "; ".join([*notes, note]),
+                                     fused_with="" if lin.name == first else first)
+    cols = _cols(blocks)
+    cols["role"] = np.array(["neuron"] * blocks, dtype=object)
+    cols["in_lo"], cols["in_hi"], cols["out_lo"], cols["out_hi"] = lo, hi, lo, hi
+    cols["neurons"] = w
+    cols["axons_out"] = cum_d[hi] - cum_d[lo]
+    cols["state_bytes"] = np.ceil(w * b.state_b).astype(np.int64)
+    cols["axon_bytes"] = np.ceil(cols["axons_out"] * b.out_axon_b).astype(np.int64)
+    cols["memory_bytes"] = cols["state_bytes"] + cols["axon_bytes"]
+    note = (f"fused with {', '.join(x.name for x in linears)}: its neurons and their synapses share {blocks} "
+            f"core(s) (synapse -> dendrite -> soma); each neuron reaches up to {int(dests.max(initial=0))} cores")
+    out[name] = LayerMapping(name, lif.kind, "neuro", "fused", cols, lif.in_dim, lif.out_dim, 0, lif.params, note,
+                             fused_with=first)
+    return out
+
+
 def _accumulators(name: str, outs: int, chunks: int, dests: int, b: _Budget) -> dict[str, np.ndarray]:
     """Accumulator pieces: each output neuron takes one graded partial sum per input chunk."""
     per = b.state_b + chunks / 8 + dests * b.out_axon_b + chunks * b.in_axon_b  # 1-bit identity synapses
@@ -466,7 +570,10 @@ def pack(layers: dict[str, LayerMapping], hw: Hardware, window: int = 32) -> dic
     used = np.zeros((max(total, 1), 5))
     n_groups = 0
     out: dict[str, np.ndarray] = {}
-    somas = {lm.fused_with: lm for lm in layers.values() if lm.fused_with}
+    attached: dict[str, list[LayerMapping]] = {}  # a placing Linear -> the layers that share its output cores
+    for lm in layers.values():
+        if lm.fused_with:
+            attached.setdefault(lm.fused_with, []).append(lm)
 
     def needs(lm: LayerMapping, idx: np.ndarray) -> np.ndarray:
         p = lm.pieces
@@ -484,10 +591,9 @@ def pack(layers: dict[str, LayerMapping], hw: Hardware, window: int = 32) -> dic
         neuro = np.nonzero(lm.mask(*NEURO_ROLES))[0]
         if len(neuro):
             need = needs(lm, neuro)
-            if name in somas:
-                soma = somas[name]
-                pos = {int(k): j for j, k in enumerate(fused_pieces(lm, soma))}
-                extra = needs(soma, np.arange(len(soma)))
+            for other in attached.get(name, []):
+                pos = {int(k): j for j, k in enumerate(fused_pieces(lm, other))}
+                extra = needs(other, np.arange(len(other)))
                 for i, k in enumerate(neuro):
                     if int(k) in pos:
                         need[i] += extra[pos[int(k)]]
