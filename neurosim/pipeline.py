@@ -41,6 +41,7 @@ from neurosim.errors import NeurosimError
 from neurosim.graph import Graph
 from neurosim.workloads import build_graph, load_workload
 from neurosim.workloads.builders import is_graph_file, load_graph
+from neurosim.workloads.rates_file import RatesFile, apply_rates, load_rates
 from neurosim.workloads.spec import WorkloadSpec
 
 #: tokens an exact run takes from the text when --tokens is not given
@@ -85,10 +86,10 @@ def resolve(workload: str, hw_name: str, sets: list[str] | None = None, hw_sets:
             convention: str = DEFAULTS.convention, mapping_file: str | None = None,
             strategy: str = DEFAULTS.strategy, placement: str = DEFAULTS.placement,
             step: Callable[[str], None] | None = None, *, spec: Any = None, graph: Any = None, hw: Any = None,
-            how: MappingOptions | None = None) -> Resolved:
+            how: MappingOptions | None = None, rates: str | RatesFile | None = None) -> Resolved:
     """Load the workload and hardware, and map one onto the other (or read ``mapping_file`` and check it).
     ``spec``/``graph``/``hw`` given: use them as they are (a caller that already built them); ``how`` replaces
-    ``mapping_file``/``strategy``/``placement``."""
+    ``mapping_file``/``strategy``/``placement``; ``rates``: a rates file's measured rates (:func:`load_graph_for`)."""
     from neurosim.hardware import load_hardware
     from neurosim.workloads.builders import build_graph
 
@@ -96,8 +97,11 @@ def resolve(workload: str, hw_name: str, sets: list[str] | None = None, hw_sets:
     if graph is None:
         if spec is not None:
             graph = build_graph(spec, convention=convention)
+            graph = with_rates(spec, graph, rates) if rates is not None else graph
         else:  # a workload name or file, or a graph file (an imported NIR network, an explicit-weight SNN)
-            spec, graph = load_graph_for(workload, sets or None, convention)
+            spec, graph = load_graph_for(workload, sets or None, convention, rates=rates)
+    elif rates is not None:
+        graph = with_rates(spec, graph, rates)
     hw = hw if hw is not None else load_hardware(hw_name, hw_sets or None)
     t0 = time.perf_counter()
     how = how or MappingOptions(strategy, placement, mapping_file)
@@ -166,8 +170,11 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = DEFA
                  strategy: str = DEFAULTS.strategy, placement: str = DEFAULTS.placement,
                  histogram: str | None = None, verify: bool = False,
                  step: Callable[[str], None] | None = None,
-                 progress: Callable[[int, int], None] | None = None, resolved: Resolved | None = None) -> SimResult:
-    """Resolve, prepare the inputs of the mode, simulate; in exact mode also verify against the functional engine."""
+                 progress: Callable[[int, int], None] | None = None, resolved: Resolved | None = None,
+                 rates: str | RatesFile | None = None) -> SimResult:
+    """Resolve, prepare the inputs of the mode, simulate; in exact mode also verify against the functional engine.
+    ``rates``: a rates file; the graph takes its measured rates (:func:`load_graph_for`) and, in statistical mode
+    without ``histogram``, spike counts are drawn from its measured count histograms."""
     step = step or (lambda _m: None)
     if mode not in MODES:
         raise NeurosimError(f"--mode {mode!r}; allowed: {', '.join(MODES)}")
@@ -182,6 +189,9 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = DEFA
     if mode == "exact" and context:
         raise NeurosimError("--context is for --mode statistical; exact mode runs the text from its first token")
     hist = load_histogram(histogram) if histogram is not None else None
+    rf = load_rates(rates) if isinstance(rates, (str, Path)) else rates
+    if rf is not None and hist is None and mode == "statistical" and rf.count_histograms():
+        hist = CountHistogram(rf.count_histograms())
     graph_file = is_graph_file(workload)
     if mode == "exact" and resolved is None and not graph_file:  # fail before mapping when there are no weights
         from neurosim.workloads.spec import load_workload
@@ -197,10 +207,10 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = DEFA
         step("loading the network's weights and input spikes")
         g, snn = load_network_files(workload, tokens, seed)
         r = resolved or resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement,
-                                step, graph=g)
+                                step, graph=g, rates=rf)
     else:
         r = resolved or resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement,
-                                step)
+                                step, rates=rf)
     notes = [f"mapping: {r.mapping_source}; {r.mapping.chips_used} chips, {r.mapping.cores_used} cores"]
     if snn is not None:
         return simulate_snn_exact(r, snn, block=block, sync=sync, seed=seed, verify=verify, step=step,
@@ -211,7 +221,9 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = DEFA
                         seed)
         check_config(cfg)
         step(f"simulating {n} tokens (statistical, {'sync' if sync else 'async'})")
-        source = "count histogram" if hist is not None else "the workload's firing rates"
+        source = ("count histogram" if histogram is not None else f"the measured count histograms of {rf.path}"
+                  if hist is not None else f"the measured rates of {rf.path}" if rf is not None
+                  else "the workload's firing rates")
         notes.append(f"spikes drawn from {source} (seed {seed}): per segment and step, binomial/multinomial")
         return simulate(r.graph, r.mapping, r.hw, cfg, StatisticalInput(seed, hist), progress=progress, notes=notes)
     return _run_exact(r, tokens, block, text, sync, seed, verify, step, progress, notes)
@@ -385,10 +397,12 @@ class Estimate:
 
 
 def load_graph_for(workload: str | WorkloadSpec | Graph, sets: list[str] | None = None,
-                   convention: str = DEFAULTS.convention, seq_len: int | None = None, batch: int | None = None
-                   ) -> tuple[WorkloadSpec | None, Graph]:
+                   convention: str = DEFAULTS.convention, seq_len: int | None = None, batch: int | None = None,
+                   rates: str | RatesFile | None = None) -> tuple[WorkloadSpec | None, Graph]:
     """(spec, graph) of a workload name or file, a spec, a graph file or a graph; ``seq_len``/``batch`` set the run
-    (spec is None for a graph)."""
+    (spec is None for a graph). ``rates``: a rates file (``neurosim rates --save``) whose measured rates every spike
+    encoder and spike-driven projection takes, after checking it was measured on this model and encoder settings;
+    the one place ``--rates`` is applied."""
     spec: WorkloadSpec | None = None
     if isinstance(workload, Graph):
         graph = workload
@@ -406,15 +420,27 @@ def load_graph_for(workload: str | WorkloadSpec | Graph, sets: list[str] | None 
         graph.meta["seq_len"] = seq_len
     if batch is not None:
         graph.meta["batch"] = batch
+    if rates is not None:
+        graph = with_rates(spec, graph, rates)
     return spec, graph
+
+
+def with_rates(spec: WorkloadSpec | None, graph: Graph, rates: str | RatesFile) -> Graph:
+    """The graph with a rates file's measured rates (refused, in one line, when measured on another model or with
+    other encoder settings)."""
+    rf = load_rates(rates) if not isinstance(rates, RatesFile) else rates
+    rf.check(spec)
+    return apply_rates(graph, rf)
 
 
 def estimate(workload: str | WorkloadSpec | Graph, energy: str | EnergyTable = DEFAULTS.energy,
              sets: list[str] | None = None, seq_len: int | None = None, batch: int | None = None,
-             convention: str = DEFAULTS.convention, activity: dict[str, Any] | None = None) -> Estimate:
+             convention: str = DEFAULTS.convention, activity: dict[str, Any] | None = None,
+             rates: str | RatesFile | None = None) -> Estimate:
     """Count a workload (a name, a spec, a graph or a graph file) analytically and price it. ``activity``: a
-    measured activity per layer (e.g. a functional run's) instead of the rates' expectation."""
-    spec, graph = load_graph_for(workload, sets, convention, seq_len, batch)
+    measured activity per layer (e.g. a functional run's) instead of the rates' expectation; ``rates``: a rates
+    file's measured rates (:func:`load_graph_for`)."""
+    spec, graph = load_graph_for(workload, sets, convention, seq_len, batch, rates)
     counters = count_graph(graph, activity=activity)
     table, traffic = _estimate_table(energy, graph)
     if traffic is not None:

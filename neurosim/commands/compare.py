@@ -41,18 +41,15 @@ def compare_cmd(
     """Put two or more saved runs side by side (two mappings, two hardware models or two encodings); or, with
     --baseline, a workload on a neuromorphic system beside conventional GPU/CPU baselines: energy per token,
     latency, throughput, energy-delay product and the break-even firing rate."""
-    from pathlib import Path
 
     from neurosim.errors import NeurosimError
-    from neurosim.report.outdir import check_out_dir, staged_dir
     from neurosim.report.progress import steps
 
     if baselines:
         _versus(runs, baselines, hw, sets, hw_sets, baseline_sets, context, prompt, batch, break_even, convention,
                 seed, sync, fmt, out, force)
         return
-    from neurosim.report.compare import write_compare
-    from neurosim.report.record import load_run
+    from neurosim.api import compare
 
     if len(runs) < 2:
         raise NeurosimError("compare needs at least two runs (run records written by `neurosim report --save-run`)"
@@ -61,12 +58,9 @@ def compare_cmd(
         raise NeurosimError("--out DIR is required to compare saved runs")
     if labels and len(labels) != len(runs):
         raise NeurosimError(f"--label given {len(labels)} times for {len(runs)} runs; give one per run or none")
-    records = [load_run(r) for r in runs]
-    out_dir = Path(out)
-    check_out_dir(out_dir, force)
-    with steps("compare") as step, staged_dir(out_dir, force) as tmp:
-        write_compare(records, tmp, labels or None, sources=runs, step=step)
-    typer.echo(f"comparison: {out_dir / 'index.html'}")
+    with steps("compare") as step:
+        cmp = compare(runs, out, labels=labels or None, force=force, progress=step)
+    typer.echo(f"comparison: {cmp.path}")
 
 
 def _versus(runs, baselines, hw, sets, hw_sets, baseline_sets, context, prompt, batch, break_even, convention, seed,

@@ -20,60 +20,40 @@ def estimate_cmd(
     convention: str = typer.Option(DEFAULTS.convention, "--convention",
                                    help="what the count includes: real (the model as it is; default) or paper "
                                    "(the paper's printed count)"),
-    by: str = typer.Option("layer", "--by", help="rows per layer, block, role or kind"),
+    by: str | None = typer.Option(None, "--by", help="rows per layer, block, role or kind (default: role on screen, "
+                                  "table or md; layer in csv and json)"),
+    rates: str | None = typer.Option(None, "--rates", help="measured rates (a `neurosim rates --save` file): every "
+                                     "spike-driven layer takes its measured rate"),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or md"),
 ) -> None:
     """Closed-form counts and energy of a workload: a per-layer table and totals."""
+    from neurosim.api import estimate
     from neurosim.commands._common import check_format, human, json_document, print_frame
-    from neurosim.errors import NeurosimError
-    from neurosim.estimate import aggregate_layers, estimate
 
     check_format(fmt)
-    if by not in ("layer", "block", "role", "kind"):
-        raise NeurosimError(f"--by {by!r}; allowed: layer, block, role, kind")
-    for opt, v in (("--seq", seq), ("--batch", batch)):
-        if v is not None and v <= 0:
-            raise NeurosimError(f"{opt} = {v}; allowed: an integer > 0")
-    est = estimate(workload, energy, sets, seq_len=seq, batch=batch, convention=convention)
-    layers = aggregate_layers(est.layers, by)
+    by = by or ("layer" if fmt in ("csv", "json") else "role")
+    est = estimate(workload, energy, sets=sets, seq=seq, batch=batch, convention=convention, rates=rates, by=by)
+    layers = est.rows(by)
     t = est.totals
-    meta = est.graph.meta
-    head = {
-        "workload": meta.get("workload", est.graph.name),
-        "method": meta.get("method", ""),
-        "energy_table": est.table.name,
-        "convention": meta.get("convention", {}),
-        "seq_len": meta.get("seq_len", 1024),
-        "batch": meta.get("batch", 1),
-        "w_bits": meta.get("w_bits"),
-        "a_encoding": meta.get("a_encoding"),
-        "a_bits": meta.get("a_bits"),
-        "unfold": meta.get("unfold"),
-        "params": est.graph.params,
-    }
-    paper = _paper_beside(est, workload, energy, sets, seq, batch)
+    head = est.head()
+    paper = est.paper
     if fmt == "json":
-        out = {
-            **head,
-            "totals": t,
-            **({"paper_convention": {"convention": paper.graph.meta["convention"], "totals": paper.totals}}
-               if paper is not None else {}),
-            "printed": {"flops": f"{t['flops_T']:.2f} T", "energy": f"{t['energy_J']:.2f} J"},
-            "layers": layers.to_dict(orient="records"),
-        }
-        sys.stdout.write(json_document(out))
+        sys.stdout.write(json_document(est.to_dict(by)))
         return
     if fmt == "csv":
         print_frame(layers, "csv")
         return
-    print_frame(layers, fmt, title=f"{head['workload']}: per {by}", human_cols=HUMAN)
+    shown = layers if by == "layer" else layers[(layers.select_dtypes("number") != 0).any(axis=1)]
+    print_frame(shown, fmt, title=f"{head['workload']}: per {by}" + (" (--by layer: every layer)"
+                                                                    if by != "layer" else ""), human_cols=HUMAN)
     conv = ", ".join(f"{k}={v}" for k, v in head["convention"].items()) or "(graph file: every layer as given)"
     lines = [
         (f"workload {head['workload']} ({head['method'] or 'graph'}): W{head['w_bits']}, activations "
          f"{head['a_encoding']} {head['a_bits']}-bit, unfold {head['unfold']}, {head['seq_len']} tokens x batch "
          f"{head['batch']}"),
         f"convention: {conv}",
-        f"energy table: {est.table.name}" + (" (compute only)" if est.table.compute_only else ""),
+        f"energy table: {est.table.name}" + (" (compute only)" if est.table.compute_only else "")
+        + f"; firing rates: {head['rates']}",
         (f"dense MACs {human(t['dense_macs'])}, ACs {human(t['acs'])}, MACs {human(t['macs'])}, "
         f"spikes {human(t['spikes'])}, neuron updates {human(t['neuron_updates'])}"),
         (f"FLOPs (bit-op scaled, as the papers print) {_tera(t['flops_T'])}; energy {_joules(t['energy_J'])} "
@@ -87,16 +67,6 @@ def estimate_cmd(
     else:
         typer.echo("\n".join(lines + [""] + [side[0]] + [r.replace("|", " ").rstrip() for r in side[1:2] + side[3:]]
                               if side else lines))
-
-
-def _paper_beside(est, workload: str, energy: str, sets: list[str], seq, batch):
-    """The paper's count of the same workload, when this run counts the real model and a paper count exists."""
-    from neurosim.estimate import estimate
-
-    conv = est.graph.meta.get("convention", {})
-    if est.spec is None or conv.get("name") != "real" or est.spec.paper_convention is None:
-        return None
-    return estimate(workload, energy, sets, seq_len=seq, batch=batch, convention="paper")
 
 
 def _side_by_side(real: dict, paper: dict) -> list[str]:

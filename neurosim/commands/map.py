@@ -31,27 +31,23 @@ def map_cmd(
                                                            "--hw-set core.synapse_memory.value='192 KiB'"),
     out: str | None = typer.Option(None, "--out", "-o", help="write the mapping (JSON, or YAML by suffix)"),
     heatmap: str | None = typer.Option(None, "--heatmap", help="write a mesh heatmap PNG here"),
+    rates: str | None = typer.Option(None, "--rates", help="measured rates (a `neurosim rates --save` file): the "
+                                     "traffic the mapper weighs is the measured one"),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
 ) -> None:
     """Map a workload onto a hardware model: cores and chips used, per-core utilization, per-layer placement,
     spikes, messages and hops per token, link load; optional mapping file and heatmap."""
+    from neurosim.api import map as map_workload
     from neurosim.commands._common import check_format, json_document
-    from neurosim.mapping.report import heatmap_png, mapping_report, to_jsonable
-    from neurosim.pipeline import MappingOptions, resolve
 
     check_format(fmt, ("table", "csv", "json"))
-    how = MappingOptions(strategy=strategy, placement=placement, file=mapping_file, input_chunk=input_chunk,
-                         split_fan_in=split_fan_in, kv_cache=kv_cache, file_as_placement=True)
-    r = resolve(workload, hw_name, sets, hw_sets, convention, how=how)
-    graph, m = r.graph, r.mapping
-    rep = mapping_report(graph, m)
-    if out:
-        m.save(out)
-    if heatmap:
-        heatmap_png(rep, m, heatmap)
+    res = map_workload(workload, hw_name, strategy=strategy, placement=placement, mapping=mapping_file,
+                       input_chunk=input_chunk, split_fan_in=split_fan_in, kv_cache=kv_cache, sets=sets,
+                       hw_sets=hw_sets, convention=convention, rates=rates, save=out, heatmap=heatmap)
+    rep, m = res.report, res.mapping
     s = rep["summary"]
     if fmt == "json":
-        body = to_jsonable(rep)
+        body = res.to_dict()
         body["files"] = {"mapping": out, "heatmap": heatmap}
         sys.stdout.write(json_document(body))
         return

@@ -17,43 +17,25 @@ def rates_cmd(
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set a_bits=6 --set unfold=32"),
     tolerance: float = typer.Option(0.2, "--tolerance", help="flag inputs whose rate differs from the workload's "
                                     "assumed rate by more than this (relative)"),
+    save: str | None = typer.Option(None, "--save", help="write the measured rates and count histograms to this "
+                                    "file (YAML by suffix, else JSON; docs/rates.md), for --rates FILE on estimate, "
+                                    "map, simulate, report and sweep"),
 ) -> None:
     """Measure the firing rate and mean spike count entering every spike-driven projection (per block: q/k/v, o,
     gate/up, down, lm_head), next to the rate the workload assumes; flags the ones off by more than --tolerance."""
+    from neurosim.api import rates
     from neurosim.commands._common import check_format, json_document, print_frame
-    from neurosim.functional.runs import measure_rates, plot_rates
 
     check_format(fmt)
-    inp, result, table, summary = measure_rates(workload, sets, text, tokens, tolerance)
-    rot = sorted(set(result.rotations.values()))
-    head = {
-        "workload": inp.spec.name,
-        "model": inp.model.name,
-        "text": inp.text_where,
-        "tokens": int(inp.ids.size),
-        "text_tokens": inp.text_tokens,
-        "w_bits": inp.spec.w_bits,
-        "w_format": inp.spec.weight_format,
-        "a_encoding": inp.spec.a_encoding,
-        "a_bits": inp.spec.a_bits,
-        "symmetric": inp.spec.symmetric,
-        "unfold": inp.spec.effective_unfold,
-        "clip_quantile": inp.spec.clip_quantile,
-        "gamma_sqp": inp.spec.gamma_sqp,
-        "rotations": rot,
-        "tolerance": tolerance,
-        "clip_thresholds": result.thresholds,
-        "lif": inp.spec.lif.model_dump() if inp.spec.lif is not None else None,
-    }
-    written = []
-    if plot:
-        title = (f"{inp.model.name}: {inp.spec.a_encoding} {inp.spec.a_bits}-bit D={inp.spec.effective_unfold:g}, "
-                 f"{inp.ids.size} tokens")
-        written = plot_rates(result, table, plot, title)
+    measured = rates(workload, text=text, tokens=tokens, sets=sets, tolerance=tolerance, save=save)
+    inp, table, summary = measured.inputs, measured.layers, measured.summary
+    head = measured.head()
+    rot = head["rotations"]
+    written = measured.plot(plot) if plot else []
     cols = ["block", "projection", "rate", "mean_count", "zero_fraction", "assumed_rate", "rel_diff", "off"]
     if fmt == "json":
         out = {**head, "summary": summary.to_dict(orient="records"), "layers": table.to_dict(orient="records"),
-               "plots": [str(p) for p in written]}
+               "plots": [str(p) for p in written], "saved": save}
         sys.stdout.write(json_document(out))
         return
     if fmt == "csv":
@@ -75,6 +57,8 @@ def rates_cmd(
          f"{total['assumed_rate']:g}; {int(total['off_layers'])} of {len(table)} inputs off by > {tolerance:.0%}"),
     ]
     lines += [f"plot: {p}" for p in written]
+    if save:
+        lines.append(f"rates file: {save} (use it with --rates {save})")
     if fmt == "md":
         sys.stdout.write("\n" + "\n".join(f"- {x}" for x in lines) + "\n")
     else:

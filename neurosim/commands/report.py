@@ -36,45 +36,27 @@ def report_cmd(
     placement: str = typer.Option(DEFAULTS.placement, "--placement", help="placement: locality or serpentine"),
     force: bool = typer.Option(False, "--force", help="write into a directory that holds other files (they are kept)"),
     save_run: str | None = typer.Option(None, "--save-run", help="also write the run record (JSON) to this file"),
+    rates: str | None = typer.Option(None, "--rates", help="measured rates (a `neurosim rates --save` file): every "
+                                     "spike-driven layer takes its measured rate (statistical: counts drawn from its "
+                                     "histograms)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display (there is none when stderr is not "
+                                                            "a terminal)"),
 ) -> None:
     """Run a workload on a hardware model and write an HTML report of its energy, rates, mapping and timing."""
-    from pathlib import Path
-
-    from neurosim.errors import NeurosimError
-    from neurosim.report.outdir import check_out_dir, staged_dir
+    from neurosim.api import report
     from neurosim.report.progress import steps
-    from neurosim.report.render import write_report
-    from neurosim.report.runs import MappingChoice, SimChoice, make_run
 
-    for opt, v in (("--seq", seq), ("--batch", batch), ("--tokens", tokens)):
-        if v is not None and v <= 0:
-            raise NeurosimError(f"{opt} = {v}; allowed: an integer > 0")
-    if text is not None and not Path(text).is_file():
-        raise NeurosimError(f"--text {text}: file not found")
-    if context is not None and context < 0:
-        raise NeurosimError(f"--context {context}; allowed: an integer >= 0")
-    if mapping is not None and not Path(mapping).is_file():
-        raise NeurosimError(f"--mapping {mapping}: file not found")
-    out_dir = Path(out)
-    check_out_dir(out_dir, force)
-    if save_run is not None and Path(save_run).is_dir():
-        raise NeurosimError(f"--save-run {save_run}: is a directory; give a file name")
-    with steps("report") as step:
-        step("running the workload")
-        rec = make_run(workload, hw, mode=mode, text=text, sets=sets, seq_len=seq, batch=batch,
-                       convention=convention, progress=step,
-                       mapping=MappingChoice(strategy=strategy, placement=placement, file=mapping),
-                       measure=measure, tokens=tokens or 64, hw_sets=hw_sets,
-                       sim=SimChoice(tokens=tokens, context=context, seed=seed, sync=sync))
-        with staged_dir(out_dir, force) as tmp:
-            write_report(rec, tmp, step)
-        if save_run is not None:
-            rec.save(save_run)
-    typer.echo(f"report: {out_dir / 'index.html'}")
-    for h in rec.headlines():
-        typer.echo(f"  {h.label}: {h.value:.3g} {h.unit}" + (f" ({h.note})" if h.note else ""))
+    with steps("report", quiet=quiet) as step:
+        rep = report(workload, hw, out, mode=mode, text=text, measure=measure, tokens=tokens, context=context,
+                     seed=seed, sync=sync, sets=sets, hw_sets=hw_sets, seq=seq, batch=batch, convention=convention,
+                     mapping=mapping, strategy=strategy, placement=placement, rates=rates, force=force,
+                     save_run=save_run, progress=step)
+    rec = rep.record
+    for h in rep.headlines:
+        typer.echo(f"{h.label}: {h.value:.3g} {h.unit}" + (f" ({h.note})" if h.note else ""))
     for n in rec.notes:
         typer.echo(f"  note: {n}")
+    typer.echo(f"report: {rep.path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -45,32 +45,35 @@ def simulate_cmd(
     out: str | None = typer.Option(None, "--out", "-o", help="write the output here instead of stdout"),
     save_run: str | None = typer.Option(None, "--save-run", help="also write the run record (JSON) for "
                                                                  "`neurosim report` / `compare`"),
+    rates: str | None = typer.Option(None, "--rates", help="measured rates (a `neurosim rates --save` file): the "
+                                     "graph takes them, and statistical spike counts are drawn from its measured "
+                                     "count histograms (unless --histogram)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar (there is none when stderr is not a "
+                                                            "terminal)"),
 ) -> None:
     """Simulate a workload on a mapped hardware model: counts per core, energy (paper-style and hardware-aware),
     latency, throughput, utilization and the critical path of a token."""
     from pathlib import Path
 
+    from neurosim.api import simulate
     from neurosim.commands._common import check_format
     from neurosim.errors import NeurosimError
-    from neurosim.pipeline import run_workload
 
     check_format(fmt, ("table", "csv", "json"))
     for opt, path in (("--out", out), ("--save-run", save_run)):
         if path is not None and Path(path).is_dir():
             raise NeurosimError(f"{opt} {path}: is a directory; give a file name")
-    with _progress() as (step, advance):
-        res = run_workload(workload, hw_name, mode=mode, tokens=tokens, context=context, block=block, text=text,
-                           sync=sync, seed=seed, sets=sets, hw_sets=hw_sets, convention=convention,
-                           mapping_file=mapping_file, strategy=strategy, placement=placement, histogram=histogram,
-                           verify=verify, step=step, progress=advance)
+    with _progress(quiet) as (step, advance):
+        sim = simulate(workload, hw_name, mode=mode, tokens=tokens, context=context, block=block, text=text,
+                       sync=sync, seed=seed, sets=sets, hw_sets=hw_sets, convention=convention, mapping=mapping_file,
+                       strategy=strategy, placement=placement, histogram=histogram, rates=rates, verify=verify,
+                       progress=step, advance=advance)
+        res = sim.result
         record = None
         if save_run is not None:
             step("writing the run record")
-            from neurosim.pipeline import load_graph_for
-            from neurosim.report.events_record import to_run_record
-
-            record = to_run_record(res, load_graph_for(workload, sets or None, convention)[0])
-    text_out = render(res, fmt, verify)
+            record = sim.record()
+    text_out = render(sim, fmt, verify)
     if out is not None:
         from neurosim.io import write_text_atomic
 
@@ -94,10 +97,15 @@ class _progress:
     ``NEUROSIM_PROGRESS=lines`` (the step names, then the simulated phases done: the first, every tenth of the
     run and the last)."""
 
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+
     def __enter__(self):
         from neurosim.report.progress import interactive, line, lines
 
         self.bar = None
+        if self.quiet:
+            return (lambda _m: None), None
         if lines():
             def advance_line(done: int, total: int) -> None:
                 if done == 1 or done * 10 // total != (done - 1) * 10 // total:
@@ -128,16 +136,17 @@ class _progress:
             self.bar.stop()
 
 
-def render(res, fmt: str, verify: bool = False) -> str:
+def render(sim, fmt: str, verify: bool = False) -> str:
     """The command's output as text: a report (table), the counters (csv) or everything (json)."""
     from neurosim.commands._common import json_document
 
+    res = sim.result
     if fmt == "csv":
         return res.counters.to_csv(index=False)
     s = res.summary()
     if fmt == "json":
         body = dict(s)
-        body["by_layer"] = layer_frame(res).to_dict(orient="records")
+        body["by_layer"] = sim.layers.to_dict(orient="records")
         if res.verify is not None:
             body["verify"] = {"ok": res.verify.ok, "summary": res.verify.summary(),
                               "layers": [vars(c) for c in res.verify.layers]}
@@ -151,26 +160,6 @@ def _plain(v):
     if hasattr(v, "item"):
         return v.item()
     return str(v)
-
-
-def layer_frame(res):
-    """Per layer: accumulates, spikes, messages, energy both ways, latency per token."""
-    import pandas as pd
-
-    c = res.counters
-    piv = c.pivot_table(index="layer", columns="action", values="count", aggfunc="sum", fill_value=0.0)
-    hw = res.priced("hardware-aware").groupby("layer")["energy_pj"].sum()
-    paper = res.priced("paper-style").groupby("layer")["energy_pj"].sum()
-    lat = res.timing.by_layer.set_index("layer")["latency_ns"]
-    rows = []
-    for layer in res.graph:
-        n = layer.name
-        get = (lambda a: float(piv.at[n, a]) if n in piv.index and a in piv.columns else 0.0)  # noqa: B023
-        rows.append({"layer": n, "kind": layer.kind, "acs": get("ac"), "macs": get("mac"), "spikes": get("spike"),
-                     "messages": get("message"), "hops": get("hop_onchip") + get("hop_chip"),
-                     "energy_hw_pj": float(hw.get(n, 0.0)), "energy_paper_pj": float(paper.get(n, 0.0)),
-                     "latency_ns_per_token": float(lat.get(n, 0.0))})
-    return pd.DataFrame(rows)
 
 
 def _table(res, s: dict) -> str:

@@ -15,6 +15,9 @@ def sweep_cmd(
     workers: int = typer.Option(2, "--workers", help="processes of the local cluster (without --scheduler)"),
     timeout: float = typer.Option(10.0, "--timeout", help="seconds to wait for --scheduler to answer"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list the points and which are done; run nothing"),
+    rates: Path | None = typer.Option(None, "--rates", help="measured rates (a `neurosim rates --save` file) for "
+                                      "every point (the sweep file's run.rates otherwise); a point with another "
+                                      "model or other encoder settings is refused before the sweep starts"),
 ) -> None:
     """Run every point of a sweep not yet in OUT; an interrupted sweep resumes where it stopped."""
     from neurosim.errors import NeurosimError
@@ -22,6 +25,11 @@ def sweep_cmd(
     from neurosim.sweep.spec import load_sweep
 
     spec = load_sweep(sweep_file)
+    if rates is not None:
+        if not rates.is_file():
+            raise NeurosimError(f"--rates {rates}: file not found (write one with `neurosim rates WORKLOAD --save "
+                                "FILE`)")
+        spec.run.rates = str(rates.resolve())
     if workers <= 0:
         raise NeurosimError(f"--workers = {workers}; allowed: an integer > 0")
     if dry_run:

@@ -6,6 +6,7 @@ comes from one code path.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,13 +108,58 @@ def measure_rates(workload: str, sets: list[str] | None = None, text: str | Path
     """(inputs, result, per-input table, summary) of one spike-driven run."""
     if not tolerance > 0:
         raise NeurosimError(f"--tolerance {tolerance}; allowed: > 0 (relative difference, e.g. 0.2)")
-    inp = inputs(workload, sets, text, tokens)
+    inp = _inputs_first_blocks(workload, sets, text, tokens)
     if not any(layer.spiking for layer in inp.graph.of_kind(Linear)):
         raise NeurosimError(f"workload {inp.spec.name}: no spike-driven layer (a_encoding = "
                             f"{inp.spec.a_encoding!r}); rates need a_encoding ternary or binary")
     result = run(inp.graph, inp.model, inp.ids)
     table = rates_table(result, tolerance)
     return inp, result, table, rate_summary(result, table)
+
+
+def _inputs_first_blocks(workload: str, sets: list[str] | None, text: str | Path | None,
+                         tokens: int | None) -> Inputs:
+    """:func:`inputs`, where a workload with fewer blocks than its packaged real model (``--set layers=N``, a quick
+    run) runs the model's first N blocks (as exact mode does)."""
+    from neurosim.functional.engine import REAL_MODELS
+    from neurosim.workloads.builders import build_graph
+    from neurosim.workloads.spec import load_workload
+
+    spec = load_workload(workload, sets)
+    full = next((want["layers"] for family, want in REAL_MODELS.values()
+                 if family == spec.family and 0 < spec.model.layers < want["layers"]), None)
+    if full is None or getattr(spec, "weights", None):
+        return inputs(workload, sets, text, tokens)
+    inp = inputs(workload, [*(sets or []), f"layers={full}"], text, tokens)  # the whole model's name and weights
+    n = int(spec.model.layers)
+    model = dataclasses.replace(inp.model, layers=n, blocks=list(inp.model.blocks[:n]))
+    return Inputs(spec, build_graph(spec), model, inp.ids, inp.text_where, inp.text_tokens)
+
+
+def rates_file_of(inp: Inputs, result: FunctionalResult, table: pd.DataFrame,
+                  sets: list[str] | None = None):
+    """The measured rates of one run as a rates file (:class:`~neurosim.workloads.rates_file.RatesFile`): per spike
+    encoder the spikes, the rate, the mean count and the signed count histogram, with the model, the workload's
+    dimensions and encoder settings, the text and the neurosim version."""
+    from neurosim import __version__
+    from neurosim.workloads.rates_file import LayerRates, RatesFile, sha256_of, spec_dims, spec_settings
+
+    layers = []
+    for row in table.itertuples(index=False):
+        st = result.stats[row.encoder]
+        layers.append(LayerRates(encoder=row.encoder, feeds=str(row.layers).split(","),
+                                 block=None if int(row.block) < 0 else int(row.block), projection=row.projection,
+                                 width=int(st.width), steps=int(st.steps), tokens=int(st.tokens),
+                                 spikes=int(st.spikes), rate=float(st.rate), mean_count=float(st.mean_count),
+                                 zero_fraction=float(st.zero_fraction), hist_lo=int(st.lo),
+                                 hist_counts=[int(c) for c in st.histogram]))
+    spikes = sum(lr.spikes or 0 for lr in layers)
+    updates = sum(lr.width * lr.steps * lr.tokens for lr in layers)
+    text = {"file": Path(inp.text_where).name, "sha256": sha256_of(inp.text_where),
+            "tokens": int(inp.ids.size), "text_tokens": int(inp.text_tokens)}
+    return RatesFile(path="", model=inp.model.name, workload=inp.spec.name, family=inp.spec.family,
+                     dims=spec_dims(inp.spec), settings=spec_settings(inp.spec), layers=layers, text=text,
+                     sets=list(sets or []), neurosim=__version__, rate=spikes / updates if updates else 0.0)
 
 
 def setting_sets(name: str) -> list[str]:
@@ -213,6 +259,17 @@ def plot_rates(result: FunctionalResult, table: pd.DataFrame, out_dir: str | Pat
 def _plot_rate_by_layer(plt, table: pd.DataFrame, path: Path, title: str) -> Path:
     from neurosim.io import atomic_path
 
+    fig = rate_figure(table, title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return path
+
+
+def rate_figure(table: pd.DataFrame, title: str = ""):
+    """Measured rate by block and projection, with the workload's assumed rate (a matplotlib figure)."""
+    import matplotlib.pyplot as plt
+
     blocks = table[table["block"] >= 0]
     fig, ax = plt.subplots(figsize=(8, 4))
     for proj, sub in blocks.groupby("projection", sort=False):
@@ -229,14 +286,22 @@ def _plot_rate_by_layer(plt, table: pd.DataFrame, path: Path, title: str) -> Pat
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=3)
     fig.tight_layout()
+    return fig
+
+
+def _plot_count_hist(plt, result: FunctionalResult, table: pd.DataFrame, path: Path, title: str) -> Path:
+    from neurosim.io import atomic_path
+
+    fig = count_hist_figure(result, table, title)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return path
 
 
-def _plot_count_hist(plt, result: FunctionalResult, table: pd.DataFrame, path: Path, title: str) -> Path:
-    from neurosim.io import atomic_path
+def count_hist_figure(result: FunctionalResult, table: pd.DataFrame, title: str = ""):
+    """The signed spike-count histogram of each projection type, summed over blocks (a matplotlib figure)."""
+    import matplotlib.pyplot as plt
 
     groups = list(dict.fromkeys(table["projection"]))
     n = len(groups)
@@ -262,7 +327,5 @@ def _plot_count_hist(plt, result: FunctionalResult, table: pd.DataFrame, path: P
         ax.axis("off")
     fig.suptitle(title or "spike count histograms", fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    return path
+    return fig
+

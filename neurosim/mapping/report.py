@@ -168,14 +168,26 @@ def chip_frame(m: Mapping) -> pd.DataFrame:
 
 
 def heatmap_png(report: dict[str, Any], m: Mapping, path: str | Path) -> Path:
-    """Two mosaics of the used chips (each chip its W x H mesh): memory utilization per core and traffic through
-    each router (messages per token over the links touching it)."""
+    """:func:`heatmap_figure` written as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from neurosim.io import atomic_path
+
+    fig = heatmap_figure(report, m)
+    path = Path(path)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
+
+
+def heatmap_figure(report: dict[str, Any], m: Mapping):
+    """Two mosaics of the used chips (each chip its W x H mesh): memory utilization per core and traffic through
+    each router (messages per token over the links touching it); a matplotlib figure."""
+    import matplotlib.pyplot as plt
 
     hw = m.hw
     w, h, _ = hw.mesh_shape
@@ -220,11 +232,7 @@ def heatmap_png(report: dict[str, Any], m: Mapping, path: str | Path) -> Path:
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.suptitle(f"{m.workload} on {hw.name}: {len(chips)} chip(s) ({cols} per row, each {w} x {h} cores), "
                  f"{m.placement} placement")
-    path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return fig
 
 
 def to_jsonable(report: dict[str, Any], tables: bool = True) -> dict[str, Any]:

@@ -132,7 +132,7 @@ def to_run_record(res: SimResult, spec, hardware_info: dict[str, Any] | None = N
 
 def report_run(mode: str, workload: str, hw: str, spec, graph, hardware, mapping, text: str | None = None,
                progress=None, tokens: int | None = None, context: int | None = None, seed: int = 0,
-               sync: bool = True, **_unused) -> RunRecord:
+               sync: bool = True, rates=None, **_unused) -> RunRecord:
     """The simulator's entry point for ``neurosim report --mode statistical|exact`` (returns a RunRecord).
     ``_unused`` takes what the report passes for other engines (e.g. its SimChoice, already unpacked here)."""
     from neurosim.pipeline import Resolved, run_workload
@@ -145,5 +145,5 @@ def report_run(mode: str, workload: str, hw: str, spec, graph, hardware, mapping
     m, rep, source = map_for_report(graph, hardware, mapping, spec.name)
     resolved = Resolved(spec, graph, hardware.spec, m, 0.0, source)
     res = run_workload(workload, hardware.name, mode=mode, tokens=tokens, context=int(context or 0), text=text,
-                       sync=sync, seed=seed, step=step, resolved=resolved)
+                       sync=sync, seed=seed, step=step, resolved=resolved, rates=rates)
     return to_run_record(res, spec, hardware.info, hardware.assumptions, rep, extra_notes=list(hardware.notes))

@@ -28,8 +28,12 @@ def line(title: str, msg: str) -> None:
 
 
 @contextlib.contextmanager
-def steps(title: str, total: int | None = None) -> Iterator[Callable[[str], None]]:
-    """Yield ``step(message)``: each call marks the previous step done and shows the new one."""
+def steps(title: str, total: int | None = None, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """Yield ``step(message)``: each call marks the previous step done and shows the new one (nothing is shown
+    with ``quiet``: a command's ``--quiet``)."""
+    if quiet:
+        yield lambda _msg: None
+        return
     if lines():
         yield lambda msg: line(title, msg)
         return

@@ -17,6 +17,7 @@ from neurosim.errors import NeurosimError
 from neurosim.pipeline import MappingOptions, load_graph_for, map_onto
 from neurosim.report.build import HARDWARE_AWARE, PAPER_STYLE, record_from_counters
 from neurosim.report.record import MODES, Assumption, Histogram, MappingSummary, RunRecord, Table
+from neurosim.workloads.rates_file import load_rates
 
 PAPER_TABLE = DEFAULTS.energy
 
@@ -195,15 +196,39 @@ def measure_rates_for_report(workload: str, sets: list[str] | None, text: str | 
     return MeasuredRates(rates, histograms, source, dict(result.stats))
 
 
+def measured_from_file(rf) -> MeasuredRates:
+    """A rates file's measured rates and count histograms (per projection type, summed over blocks) as a report
+    shows them."""
+    import numpy as np
+
+    hists: dict[str, tuple[int, int, Any]] = {}
+    for lr in rf.layers:
+        if not lr.hist_counts or lr.hist_lo is None:
+            continue
+        lo, hi = lr.hist_lo, lr.hist_lo + len(lr.hist_counts) - 1
+        label = lr.projection or lr.encoder.rsplit(".", 1)[-1]
+        lo0, hi0, h = hists.get(label, (lo, hi, np.zeros(hi - lo + 1)))
+        if (lo0, hi0) == (lo, hi):  # one count range per projection type (never mixed)
+            hists[label] = (lo, hi, h + np.asarray(lr.hist_counts, dtype=float))
+    source = rf.source()
+    histograms = [Histogram(projection=label, edges=[k - 0.5 for k in range(lo, hi + 2)],
+                            counts=[float(c) for c in h], source=source,
+                            unit="signed spike count per neuron per token (-k: k negative spikes)")
+                  for label, (lo, hi, h) in hists.items()]
+    return MeasuredRates({lr.encoder: lr.rate for lr in rf.layers}, histograms, source, {})
+
+
 def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = None,
              sets: list[str] | None = None, seq_len: int | None = None, batch: int | None = None,
              convention: str = DEFAULTS.convention, mapping: MappingChoice | None = None, progress=None,
              measure: bool = False, tokens: int = 64, sim: SimChoice | None = None,
-             hw_sets: list[str] | None = None) -> RunRecord:
+             hw_sets: list[str] | None = None, rates: str | None = None) -> RunRecord:
     """Run the workload on the hardware in the given mode and return its run record.
 
     ``measure`` (implied by ``text`` in analytic mode): the functional engine measures firing rates and spike-count
-    histograms on real text, and the analytic engine counts at the measured rates.
+    histograms on real text, and the analytic engine counts at the measured rates. ``rates``: a rates file
+    (``neurosim rates --save``) whose measured rates the graph takes (and, simulated, whose count histograms the
+    statistical mode draws from).
     """
     import pandas as pd
 
@@ -218,13 +243,20 @@ def make_run(workload: str, hw: str, mode: str = "analytic", text: str | None = 
     choice = resolve_hardware(hw, hw_sets)
     if how.file is not None and choice.spec is None:
         raise NeurosimError(f"--mapping needs a hardware model; --hw {hw} is not one")
-    spec, graph = load_graph_for(workload, sets, convention, seq_len, batch)
+    if rates is not None and mode == "analytic" and (measure or text is not None):
+        raise NeurosimError("--rates gives measured rates already; --measure-rates / --text measure them again: "
+                            "give one or the other")
+    rf = load_rates(rates) if rates is not None else None
+    spec, graph = load_graph_for(workload, sets, convention, seq_len, batch, rates=rf)
     if mode != "analytic":
         return simulated_run(mode, sim=sim, workload=workload, hw=hw, spec=spec, graph=graph, hardware=choice,
-                             mapping=how, text=text, progress=step)
+                             mapping=how, text=text, progress=step, rates=rf)
     notes = list(choice.notes)
-    measured = None
-    if measure or text is not None:
+    measured = measured_from_file(rf) if rf is not None else None
+    if measured is not None:
+        notes.append(f"firing rates: {measured.source}; the analytic engine counts at the measured rates (the "
+                     "assumed ones are shown beside them)")
+    elif measure or text is not None:
         step("measuring firing rates (functional engine, real model)")
         from neurosim.functional.engine import graph_with_measured_rates
 

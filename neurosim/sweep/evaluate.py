@@ -55,6 +55,34 @@ def point_sets(point: dict[str, Any], run: dict[str, Any]) -> list[str]:
     return sets
 
 
+def rates_path(run: dict[str, Any], base_dir: str | None) -> str | None:
+    """The rates file of the sweep's ``run.rates`` (relative to the sweep file), or None."""
+    from pathlib import Path
+
+    if not run.get("rates"):
+        return None
+    p = Path(run["rates"])
+    return str(Path(base_dir) / p) if base_dir and not p.is_absolute() and (Path(base_dir) / p).is_file() else str(p)
+
+
+def check_rates(spec_points: list[dict[str, Any]], run: dict[str, Any], base_dir: str | None) -> None:
+    """Refuse, before anything runs, a rates file measured on another model or with other encoder settings than
+    any point's (one line naming the file, the field and the point)."""
+    from neurosim.sweep.spec import resolve_path
+    from neurosim.workloads.rates_file import load_rates
+    from neurosim.workloads.spec import load_workload
+
+    path = rates_path(run, base_dir)
+    if path is None:
+        return
+    rf = load_rates(path)
+    for point in spec_points:
+        spec = load_workload(resolve_path(point["workload"], base_dir), point_sets(point, run))
+        axes = ", ".join(f"{k}={point[k]}" for k in ("workload", "w_bits", "unfold", "clip_quantile")
+                         if point.get(k) is not None)
+        rf.check(spec, where=f"sweep point ({axes})")
+
+
 def evaluate_point(point: dict[str, Any], run: dict[str, Any], base_dir: str | None = None,
                    events: dict[str, Any] | None = None) -> dict[str, Any]:
     """Evaluate one point; a mapping that does not fit the hardware (:class:`~neurosim.errors.DoesNotFit`) is a row
@@ -84,7 +112,8 @@ def _evaluate(point: dict[str, Any], run: dict[str, Any], base_dir: str | None, 
     engine = point.get("engine", "analytic")
     if engine not in ("analytic", "events"):
         raise NeurosimError(f"engine {engine!r} is not driven by the sweep; allowed: analytic, events")
-    spec, graph = load_graph_for(resolve_path(point["workload"], base_dir), point_sets(point, run))
+    spec, graph = load_graph_for(resolve_path(point["workload"], base_dir), point_sets(point, run),
+                                 rates=rates_path(run, base_dir))
     out: dict[str, Any] = {
         "w_format": spec.weight_format, "a_encoding": spec.a_encoding, "a_bits": spec.a_bits,
         "unfold_effective": float(spec.effective_unfold), "seq_len": spec.seq_len, "batch": spec.batch,

@@ -110,6 +110,9 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, scheduler: str | None = None
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise NeurosimError(f"sweep {spec.name}: point {points[ids.index(dup)].model_dump()} is listed twice")
+    from neurosim.sweep.evaluate import check_rates
+
+    check_rates([p.model_dump() for p in points], spec.run.model_dump(), spec.base_dir)  # before anything runs
     client, cluster = open_client(scheduler, workers, timeout_s)  # fails before anything is written
     from dask.distributed import as_completed  # the 'sweep' extra: open_client said so if it is missing
     store = ResultStore(out_dir)

@@ -92,6 +92,9 @@ class Run(_Strict):
     placement: Literal["serpentine", "locality"] = "locality"  # as every command (neurosim.defaults)
     quality: Literal["quantization_error"] = "quantization_error"
     throttle_s: float = Field(default=0.0, ge=0, le=60, description="wait before each point (to watch or test resume)")
+    rates: str | None = Field(default=None, description="a rates file (neurosim rates --save; relative to the sweep "
+                              "file): every point takes its measured rates, and a point whose model or encoder "
+                              "settings differ from the file's is refused before the sweep starts")
 
 
 class Events(_Strict):
@@ -180,11 +183,24 @@ class SweepSpec(_Strict):
         return [Point(workload=w, hardware=h, mapping=m, w_bits=b, unfold=d, clip_quantile=q, engine=g)
                 for w, h, m, b, d, q, g in grid]
 
+    def rates_path(self) -> str | None:
+        """The rates file of ``run.rates``, taken relative to the sweep file when it exists there."""
+        if not self.run.rates:
+            return None
+        p = Path(self.run.rates)
+        if self.base_dir and not p.is_absolute() and (Path(self.base_dir) / p).is_file():
+            return str(Path(self.base_dir) / p)
+        return str(p)
+
     def point_id(self, p: Point) -> str:
         """A stable id of a point and the shared run settings: the key that makes resuming exact. The ``events``
         settings time every point (the one latency model is the simulator's), so they are part of every id."""
         key: dict[str, Any] = {"point": p.model_dump(), "run": self.run.model_dump(exclude={"throttle_s"}),
                                "events": self.events.model_dump()}
+        if self.run.rates:  # the file's content is part of the point: other measured rates, other results
+            from neurosim.workloads.rates_file import sha256_of
+
+            key["rates_sha256"] = sha256_of(self.rates_path() or "")
         return hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
