@@ -241,6 +241,10 @@ def exact_model_name(spec) -> str:
     """The real model exact mode runs a workload on (its blocks may be fewer), or a clear error; loads nothing."""
     from neurosim.functional.engine import REAL_MODELS, model_name_for
 
+    if spec.weights:  # read from a model file: its own weights
+        from neurosim.functional.runs import real_model_name
+
+        return real_model_name(spec, fewer_layers=True)
     layers = int(spec.model.layers)
     for name, (family, want) in REAL_MODELS.items():
         if family != spec.family:
@@ -265,9 +269,11 @@ def exact_model_name(spec) -> str:
 
 def real_model_for(spec):
     """The real model a workload runs on in exact mode, cut to the workload's number of blocks."""
-    from neurosim.functional.models import load_model
+    from neurosim.functional.models import load_model, load_model_file
 
-    return truncated_model(load_model(exact_model_name(spec)), int(spec.model.layers))
+    name = exact_model_name(spec)
+    model = load_model_file(spec.weights) if spec.weights else load_model(name)
+    return truncated_model(model, int(spec.model.layers))
 
 
 def _run_exact(r: Resolved, tokens: int | None, block: int | None, text: str | None, sync: bool, seed: int,

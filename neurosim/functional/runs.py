@@ -39,21 +39,40 @@ class Inputs:
 
 def inputs(workload: str, sets: list[str] | None = None, text: str | Path | None = None,
            tokens: int | None = 512, minimum: int = 1) -> Inputs:
-    """Load a workload (with ``--set`` overrides), its graph, the matching real model and the text's tokens."""
-    from neurosim.functional.models import load_model
+    """Load a workload (with ``--set`` overrides) or a model file, its graph, the matching real model and the
+    text's tokens."""
     from neurosim.workloads.builders import build_graph
     from neurosim.workloads.spec import load_workload
 
     spec = load_workload(workload, sets)
-    name = model_name_for(spec)
+    real_model_name(spec)  # a width mismatch is reported before the text and the weights are read
     graph = build_graph(spec)
     raw, where = load_text(text)
-    model = load_model(name)
+    model = real_model(spec)
     all_ids = token_ids(model, raw, None, where, minimum)
     if tokens is not None and tokens < minimum:
         raise NeurosimError(f"--tokens {tokens}; allowed: an integer >= {minimum}")
     ids = all_ids[:tokens] if tokens is not None else all_ids
     return Inputs(spec, graph, model, ids, where, int(all_ids.size))
+
+
+def real_model_name(spec, fewer_layers: bool = False) -> str:
+    """The name of the real model a workload runs on, or a one-line error; reads no weights. A workload read from a
+    model file (``spec.weights``) runs that file's weights (``fewer_layers``: its first N blocks may run), any other
+    the packaged model whose dimensions it has."""
+    if spec.weights:
+        from neurosim.workloads.model_files import check_dims
+
+        return check_dims(spec, fewer_layers=fewer_layers).name
+    return model_name_for(spec)
+
+
+def real_model(spec, fewer_layers: bool = False):
+    """The real model a workload runs on (see :func:`real_model_name`), its weights read (cached)."""
+    from neurosim.functional.models import load_model, load_model_file
+
+    name = real_model_name(spec, fewer_layers)
+    return load_model_file(spec.weights) if spec.weights else load_model(name)
 
 
 def rates_table(result: FunctionalResult, tolerance: float = 0.2) -> pd.DataFrame:

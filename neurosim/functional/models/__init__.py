@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from neurosim.functional.models.packages import PACKAGES, package_dir, require
 
-__all__ = ["PACKAGES", "load_model", "package_dir", "require"]
+__all__ = ["PACKAGES", "load_model", "load_model_file", "package_dir", "require"]
+
+
+def load_model_file(path):
+    """Your own model: a LLaMA-family GGUF file, or a model folder (config.json + safetensors) of the LLaMA or BERT
+    family (:mod:`.files`)."""
+    from neurosim.functional.models.files import load_model_file as load
+
+    return load(path)
 
 
 def load_model(name: str):

