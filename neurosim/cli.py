@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 
 import typer
 
@@ -39,20 +41,57 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _command():
+    """The click command behind ``app``, built once per process: typer rebuilds it from every command's signature
+    on each call (a tenth of a second), which in-process callers (tests, the fuzzer) would pay every time."""
+    global _COMMAND
+    if _COMMAND is None:
+        _COMMAND = typer.main.get_command(app)
+    return _COMMAND
+
+
+_COMMAND = None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
-    try:
-        app(args=argv, prog_name="neurosim", standalone_mode=True)
-    except SystemExit as exc:
-        code = exc.code
-        return int(code) if isinstance(code, int) else (0 if code is None else 1)
-    except NeurosimError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        typer.echo("interrupted: no output file was left half-written", err=True)
-        return 130
+    """Entry point of the console script; returns the exit code. SIGTERM is handled like Ctrl-C while the command
+    runs (a :class:`~neurosim.errors.Interrupted`), so every writer removes its temporary file and leaves the old
+    output or the complete new one; the exit code is 128 + the signal's number (130 for SIGINT, 143 for SIGTERM)."""
+    with _terminate_as_interrupt():
+        try:
+            _command().main(args=argv, prog_name="neurosim", standalone_mode=True)
+        except SystemExit as exc:
+            code = exc.code
+            return int(code) if isinstance(code, int) else (0 if code is None else 1)
+        except NeurosimError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            return exc.exit_code
+        except KeyboardInterrupt as exc:
+            typer.echo("interrupted: no output file was left half-written", err=True)
+            return 128 + getattr(exc, "signum", signal.SIGINT)
     return 0
+
+
+class _terminate_as_interrupt:
+    """While the command runs in the main thread: SIGTERM raises :class:`~neurosim.errors.Interrupted` (a
+    KeyboardInterrupt), as SIGINT does, instead of ending the process with no cleanup; the old handler comes back
+    afterwards."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGTERM, _raise_interrupted)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+
+
+def _raise_interrupted(signum, _frame) -> None:
+    from neurosim.errors import Interrupted
+
+    raise Interrupted(signum)
 
 
 if __name__ == "__main__":  # pragma: no cover

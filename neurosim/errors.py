@@ -22,6 +22,15 @@ class DoesNotFit(NeurosimError):
     finished point with status 'infeasible'; any other error is a failed point."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) while a command runs: unwinds like Ctrl-C, so writers clean up their temporary files;
+    the CLI exits with 128 + ``signum``."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"signal {signum}")
+        self.signum = int(signum)
+
+
 def missing_extra(what: str, extra: str) -> ModelPackageMissing:
     """The one-line error for an optional extra that is not installed, with its install command."""
     return ModelPackageMissing(f"{what} needs the '{extra}' extra: pip install 'neurosim[{extra}]'")
