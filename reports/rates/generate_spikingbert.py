@@ -25,8 +25,9 @@ WORKLOAD = "spikingbert-minilm-l6"
 FORMATS = {"fp": "fp32", "binary": "1-bit", "ternary": "1.58-bit"}
 RATE_STEPS = (8, 16, 32, 64)
 QUALITY_STEPS = (4, 8, 16, 32, 64, 128)
-#: the default T is the smallest measured T at which the fp-weight spiking embedding reaches this mean cosine
-QUALITY_TARGET = 0.94
+#: the default T: the smallest measured T whose fp-weight embedding cosine is within KNEE of the largest T's (more
+#: time steps would buy less quality than this)
+KNEE = 0.02
 SEED_RATIO = 1.06  # seed 003, sec. III-C: spikes of 1.58-bit SpikingBERT / full-precision SpikingBERT on MRPC
 #: seed 003, table I: accuracy of the 1.58-bit and the fp SpikingBERT4 (QQP, MNLI, SST-2, QNLI, MRPC)
 SEED_TABLE_I = {"1.58-bit": (85.4, 77.1, 87.1, 83.1, 77.3), "fp": (86.8, 78.1, 88.2, 85.2, 79.2)}
@@ -134,6 +135,9 @@ def main() -> None:
     _, q_binary = embedding_quality(WORKLOAD, [default_T], ["fp"], ["a_encoding=binary"], None, args.tokens)
     _, q_layer = embedding_quality(WORKLOAD, [default_T], ["fp"], ["lif.threshold=layer"], None, args.tokens)
     _, q_leak = embedding_quality(WORKLOAD, [default_T], ["fp"], ["lif.leak=0.95"], None, args.tokens)
+    # the thresholds set the rate: calibrated on the whole text instead of its first window
+    _, q_cal = embedding_quality(WORKLOAD, [default_T], ["fp", "ternary"], [f"lif.calibration_tokens={10**6}"], None,
+                                 args.tokens)
 
     # -- exact mode: every projection bit for bit ------------------------------------------------------------------
     ex = run_workload(WORKLOAD, "kapoho-point", mode="exact", tokens=4, verify=True)
@@ -141,8 +145,8 @@ def main() -> None:
 
     # -- derived figures ------------------------------------------------------------------------------------------
     fp_q = q[q["weights"] == "fp"].sort_values("steps")
-    reach = fp_q[fp_q["cos_mean"] >= QUALITY_TARGET]
-    chosen_T = int(reach["steps"].iloc[0]) if len(reach) else int(fp_q["steps"].iloc[-1])
+    best = float(fp_q["cos_mean"].iloc[-1])
+    chosen_T = int(fp_q[fp_q["cos_mean"] >= best - KNEE]["steps"].iloc[0])
     ratio_rows = []
     for T in RATE_STEPS:
         fp = spikes[("fp", T)]
@@ -202,6 +206,7 @@ def main() -> None:
     ql = q_layer.iloc[0]
     qk = q_leak.iloc[0]
     fp_at = {int(r.steps): r for r in fp_q.itertuples()}
+    qc = {r.weights: r for r in q_cal.itertuples()}
     tern_at = {int(r.steps): r for r in q[q["weights"] == "ternary"].itertuples()}
     ratio_T = next(r for r in ratio_rows if r["T"] == chosen_T)
     gaps = [f - t for f, t in zip(SEED_TABLE_I["fp"], SEED_TABLE_I["1.58-bit"])]
@@ -259,8 +264,14 @@ lines, up to {args.tokens} tokens). `rate` is the overall firing rate of that ru
   embedding. Seed 003 closes that gap with knowledge distillation and quantization-aware training (its table I:
   its 1.58-bit SpikingBERT scores {gap[0]:.1f} to {gap[1]:.1f} points below its fp one), which this model does not
   have.
-- Default T = {chosen_T}: the smallest T measured at which the fp-weight spiking embedding reaches a mean cosine of
-  {QUALITY_TARGET} (`QUALITY_TARGET` in the script).
+- Default T = {chosen_T}: the smallest T measured whose fp-weight cosine is within {KNEE} of the largest T's
+  ({best:.3f} at T = {QUALITY_STEPS[-1]}): more time steps buy little (`KNEE` in the script).
+- What keeps the fp-weight curve below 1 at large T is the thresholds: calibrated on the first
+  {lif.calibration_tokens} tokens, they saturate (one spike every step) on larger inputs the later passages bring.
+  Calibrated on the whole text ({inp.text_tokens} tokens, so on every passage measured here) the fp-weight cosine at
+  T = {default_T} is {qc['fp'].cos_mean:.3f} (1.58-bit: {qc['ternary'].cos_mean:.3f}), and the overall rate drops to
+  {qc['fp'].rate:.4f} (fp weights; {fp_at[default_T].rate:.4f} with the default): the rate is set by the thresholds
+  as much as by the model.
 - The choices the seed leaves open, checked at T = {default_T} with fp weights: binary (0/1) spikes instead of
   signed ones reach a cosine of {qb['cos_mean']:.3f} (MiniLM's activations are signed; their negative half never
   fires); one threshold per layer instead of per neuron {ql['cos_mean']:.3f} (the largest per-neuron threshold of a
