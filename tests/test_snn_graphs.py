@@ -306,3 +306,12 @@ def test_a_recurrent_population_shares_its_cores_with_every_projection_into_it(t
     s_in, s_a = int(net.sources["in"].spikes.sum()), int(tr.populations["a"].spikes.sum())
     assert c["message"] == (s_in + s_a) * 8
     assert c["ac"] == (s_in + s_a) * n and c["neuron_update"] == n * steps
+
+
+def test_report_takes_an_snn_graph_file(tmp_path, cli):
+    save_network_files(chain_net(width=64, layers=2, steps=10), tmp_path / "n.yaml")
+    for mode in ("analytic", "exact"):
+        code, _, err = cli("report", str(tmp_path / "n.yaml"), "--hw", "loihi", "--mode", mode, "--out",
+                           str(tmp_path / mode))
+        assert code == 0, err
+        assert (tmp_path / mode / "index.html").is_file()

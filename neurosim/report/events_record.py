@@ -142,7 +142,8 @@ def report_run(mode: str, workload: str, hw: str, spec, graph, hardware, mapping
                             "energy table")
     step = progress or (lambda _m: None)
     step(f"mapping onto {hardware.name}")
-    m, rep, source = map_for_report(graph, hardware, mapping, spec.name)
+    m, rep, source = map_for_report(graph, hardware, mapping,
+                                    spec.name if spec is not None else str(graph.meta.get("workload", graph.name)))
     resolved = Resolved(spec, graph, hardware.spec, m, 0.0, source)
     res = run_workload(workload, hardware.name, mode=mode, tokens=tokens, context=int(context or 0), text=text,
                        sync=sync, seed=seed, step=step, resolved=resolved, rates=rates)
