@@ -330,3 +330,29 @@ def test_analytic_and_event_engines_agree_on_an_snn_graph(tmp_path):
     assert e["neuron_update"] == a["neuron_update"] == 2 * 512 * 40
     assert e["ac"] == pytest.approx(a["ac"], rel=0.02)
     assert e["spike"] == pytest.approx(a["spike"], rel=0.05)
+
+
+def test_import_nir_attaches_recorded_input_spikes(tmp_path, cli):
+    nir = pytest.importorskip("nir", reason="needs the 'nir' package (pip install 'neurosim[nir]')")
+    rng = np.random.default_rng(3)
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([20])}),
+                            "fc": nir.Linear(weight=rng.integers(-7, 8, (12, 20)).astype(float)),
+                            "lif": nir.LIF(tau=np.full(12, 1e-3), r=np.ones(12), v_leak=np.zeros(12),
+                                           v_threshold=np.full(12, 6.0), v_reset=np.zeros(12)),
+                            "output": nir.Output(output_type={"output": np.array([12])})},
+                     edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    nir.write(str(tmp_path / "n.nir"), g)
+    rec = (rng.random((25, 20)) < 0.4).astype(np.int32)
+    np.savez(tmp_path / "in.npz", input=rec)
+    code, out, err = cli("import-nir", str(tmp_path / "n.nir"), "--out", str(tmp_path / "n.yaml"), "--input", "binary",
+                         "--spikes", str(tmp_path / "in.npz"))
+    assert code == 0, err
+    assert "meta.spikes = n.spikes.npz" in out
+    code, out, err = cli("simulate", str(tmp_path / "n.yaml"), "--hw", "loihi", "--mode", "exact", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["tokens"] == 25 and d["counts"]["ac"] == rec.sum() * 12 and d["counts"]["message"] >= rec.sum()
+    np.savez(tmp_path / "bad.npz", input=rec[:, :5])
+    code, _, err = cli("import-nir", str(tmp_path / "n.nir"), "--out", str(tmp_path / "m.yaml"), "--input", "binary",
+                       "--spikes", str(tmp_path / "bad.npz"))
+    assert code == 2 and "expected (steps, 20) integers" in err

@@ -20,8 +20,12 @@ def import_nir_cmd(
     w_bits: int = typer.Option(8, "--w-bits", help="weight width the graph maps and prices (the file's floats "
                                "are kept for simulation); 32 = as stored"),
     name: str | None = typer.Option(None, "--name", help="graph name (default: the file's stem)"),
+    spikes: Path | None = typer.Option(None, "--spikes", help="recorded input spikes (.npz: one (steps, n) "
+                                       "integer array per input port) written beside the graph for --mode exact"),
 ) -> None:
-    """Import a NIR graph as a neurosim graph that maps and simulates like any workload."""
+    """Import a NIR graph as a neurosim graph that maps and simulates like any workload (with integer weights and
+    thresholds, `simulate --mode exact` runs it in Loihi's fixed-point arithmetic)."""
+    import numpy as np
     import pandas as pd
 
     from neurosim.commands._common import print_frame
@@ -57,9 +61,21 @@ def import_nir_cmd(
         typer.echo("recurrent edges (one-step delay): " + ", ".join(f"{a} -> {b}" for a, b in meta["recurrent_edges"]))
     typer.echo(f"firing rates: {meta['firing_rate']}")
     typer.echo(f"weights: {meta['weights']}")
+    recorded = None
+    if spikes is not None:
+        if out is None:
+            raise NeurosimError("--spikes is written beside the graph: add --out GRAPH.yaml")
+        if not spikes.is_file():
+            raise NeurosimError(f"--spikes {spikes}: file not found")
+        try:
+            with np.load(spikes, allow_pickle=False) as z:
+                recorded = {k: z[k] for k in z.files}
+        except (OSError, ValueError):
+            raise NeurosimError(f"--spikes {spikes}: not a readable .npz file") from None
     if out is not None:
-        gp, pp = save_network(net, out)
-        typer.echo(f"wrote {gp} and {pp}")
+        gp, pp = save_network(net, out, recorded)
+        typer.echo(f"wrote {gp} and {pp}" + (f" (+ recorded input spikes, meta.spikes = {g.meta['spikes']})"
+                                             if recorded is not None else ""))
     else:
         typer.echo("(no file written: add --out GRAPH.yaml)")
 

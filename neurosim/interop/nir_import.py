@@ -403,8 +403,11 @@ def params_path_for(graph_path: str | Path) -> Path:
     return p.with_name(p.name.rsplit(".", 1)[0] + ".params.npz")
 
 
-def save_network(net: NirNetwork, graph_path: str | Path) -> tuple[Path, Path]:
-    """Write the graph as YAML and its parameters as ``<stem>.params.npz`` beside it (both atomically)."""
+def save_network(net: NirNetwork, graph_path: str | Path, spikes: dict[str, np.ndarray] | None = None
+                 ) -> tuple[Path, Path]:
+    """Write the graph as YAML and its parameters as ``<stem>.params.npz`` beside it (both atomically); with
+    ``spikes`` (input port -> (steps, n) integer array) also the recorded input spikes as ``<stem>.spikes.npz``,
+    named by ``meta.spikes`` (what ``simulate --mode exact`` feeds the network)."""
     from neurosim.io import atomic_path, write_text_atomic
 
     graph_path = Path(graph_path)
@@ -413,6 +416,21 @@ def save_network(net: NirNetwork, graph_path: str | Path) -> tuple[Path, Path]:
     flat = {f"{layer}/{k}": v for layer, p in net.params.items() for k, v in p.items()}
     with atomic_path(ppath, suffix=".npz") as tmp:
         np.savez_compressed(tmp, **flat)
+    if spikes is not None:
+        spath = graph_path.with_name(graph_path.name.rsplit(".", 1)[0] + ".spikes.npz")
+        for port, arr in spikes.items():
+            spec = net.inputs.get(port)
+            if spec is None:
+                raise NeurosimError(f"recorded spikes for {port!r}, which is not an input of the network; inputs: "
+                                    f"{', '.join(net.inputs)}")
+            a = np.asarray(arr)
+            width = int(np.prod(spec.get("shape") or [a.shape[-1]]))
+            if a.ndim != 2 or a.shape[1] != width or (a.dtype.kind == "f" and not np.all(a == np.round(a))):
+                raise NeurosimError(f"recorded spikes for input {port!r}: shape {a.shape}, {a.dtype}; expected "
+                                    f"(steps, {width}) integers (0/1 spikes or graded payloads)")
+        with atomic_path(spath, suffix=".npz") as tmp:
+            np.savez_compressed(tmp, **{k: np.asarray(v).astype(np.int32) for k, v in spikes.items()})
+        net.graph.meta["spikes"] = spath.name
     write_text_atomic(graph_path, net.graph.to_yaml())
     return graph_path, ppath
 
@@ -426,14 +444,20 @@ def load_network(graph_path: str | Path) -> NirNetwork:
     meta = g.meta.get("nir")
     if not meta or not meta.get("params_file"):
         raise NeurosimError(f"{graph_path}: not an imported NIR network (no meta.nir.params_file)")
-    ppath = graph_path.with_name(meta["params_file"])
+    from neurosim.io import sibling
+
+    ppath = sibling(graph_path, meta["params_file"], f"{graph_path}: meta.nir.params_file")
     if not ppath.is_file():
         raise NeurosimError(f"{graph_path}: parameters file {ppath} not found (written beside the graph by import-nir)")
     params: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(ppath) as z:
-        for key in z.files:
-            layer, _, k = key.rpartition("/")
-            params.setdefault(layer, {})[k] = z[key]
+    try:
+        with np.load(ppath, allow_pickle=False) as z:  # plain arrays only: a pickled object is refused
+            for key in z.files:
+                layer, _, k = key.rpartition("/")
+                params.setdefault(layer, {})[k] = z[key]
+    except (OSError, ValueError, EOFError) as exc:
+        why = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+        raise NeurosimError(f"{ppath}: not a readable parameters file (.npz): {why}") from None
     return NirNetwork(graph=g, params=params)
 
 
