@@ -526,7 +526,6 @@ class Graph:
 
     @classmethod
     def from_yaml(cls, text: str, where: str = "graph") -> Graph:
-        import yaml
+        from neurosim.io import parse_yaml
 
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return cls.from_dict(yaml.load(text, Loader=loader), where)
+        return cls.from_dict(parse_yaml(text, where), where)

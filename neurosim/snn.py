@@ -462,12 +462,16 @@ def load_graph_arrays(graph, graph_path: str | Path) -> tuple[dict[str, dict[str
         raise NeurosimError(f"{graph_path}: no weights (meta.nir.params_file is not set): a graph file runs in "
                             "exact mode only with its parameters file beside it")
     params: dict[str, dict[str, np.ndarray]] = {}
-    for key, v in _npz(graph_path.with_name(meta["params_file"]), "parameters file").items():
+    from neurosim.io import sibling
+
+    ppath = sibling(graph_path, meta["params_file"], f"{graph_path}: meta.nir.params_file")
+    for key, v in _npz(ppath, "parameters file").items():
         layer, _, k = key.rpartition("/")
         params.setdefault(layer, {})[k] = v
     spikes = {}
     if graph.meta.get("spikes"):
-        spikes = _npz(graph_path.with_name(str(graph.meta["spikes"])), "recorded input spikes file (meta.spikes)")
+        spikes = _npz(sibling(graph_path, graph.meta["spikes"], f"{graph_path}: meta.spikes"),
+                      "recorded input spikes file (meta.spikes)")
     return params, spikes
 
 

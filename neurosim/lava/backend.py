@@ -124,6 +124,6 @@ def _run_component(lava: dict[str, Any], net: SpikingNetwork, component: set[str
     finally:
         root.stop()
     for name, path in files.items():
-        with np.load(path) as rec:
+        with np.load(path, allow_pickle=False) as rec:
             traces[name] = LifTrace(rec["spikes"].astype(bool), rec["u"].astype(np.int32), rec["v"].astype(np.int32))
     return run_s

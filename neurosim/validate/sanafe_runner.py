@@ -101,7 +101,7 @@ def run(npz_path: str, out_path: str, timing: str = "detailed") -> dict:
     import numpy as np
     import sanafe
 
-    data = np.load(npz_path)
+    data = np.load(npz_path, allow_pickle=False)
     spec = json.loads(str(data["spec"]))
     steps = int(spec["steps"])
     t0 = time.perf_counter()

@@ -377,11 +377,11 @@ def is_graph_file(source: str) -> bool:
     p = Path(source)
     if p.suffix not in (".yaml", ".yml") or not p.is_file():
         return False
-    import yaml
+    from neurosim.io import load_yaml
 
     try:
-        head = yaml.load(p.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (yaml.YAMLError, UnicodeDecodeError):
+        head = load_yaml(p)  # the safe, size-checked loader; a malformed file is reported by the workload loader
+    except NeurosimError:
         return False
     return isinstance(head, dict) and "layers" in head and "family" not in head
 
