@@ -108,6 +108,7 @@ reports: $(MODELS_STAMP)
 	$(VENV)/bin/neurosim reproduce sdllm --out reports/sdllm
 	$(PY) reports/rates/generate.py
 	$(PY) -m neurosim.report.energy_report
+	$(PY) reports/baselines/generate.py
 	$(MAKE) --no-print-directory demo
 
 clean:

@@ -41,31 +41,32 @@ def fig_versus(cmp):
     if cmp.workload_rate is not None:
         ax.scatter([cmp.workload_rate], [neuro["energy_per_token_J"]], marker="*", s=120, zorder=6,
                    color=colors[neuro["system"]], edgecolor="black", label="the workload's own rates (simulated)")
-    for _, row in dec.iloc[1:].iterrows():
+    for _, row in dec.iloc[1:].iterrows() if len(cmp.curve) else ():
         ax.axhline(row["energy_per_token_J"], color=colors[row["system"]], lw=1.3, label=row["system"])
-        if len(cmp.curve):
-            ax.axhline(row["dynamic_per_token_J"], color=colors[row["system"]], lw=0.8, ls=":")
+        ax.axhline(row["dynamic_per_token_J"], color=colors[row["system"]], lw=0.8, ls=":")
     for b in cmp.break_even:
         if b.status == "crosses" and b.rate is not None:
             ax.plot([b.rate], [b.simulated_J], marker="X", ms=10, color="black", zorder=6)
             ax.annotate(f"{b.rate:.3g}", (b.rate, b.simulated_J), textcoords="offset points", xytext=(6, -12),
                         fontsize=9)
-    ax.set_yscale("log")
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("firing rate of every spike-encoded input (spikes per neuron per step)")
-    ax.set_ylabel("energy per decoded token (J)")
-    title = "Energy per token against the firing rate; X: break-even (simulated there)"
-    if not len(cmp.curve):
-        title = "Energy per token (the neuromorphic workload has no spike-encoded input: no rate axis)"
-        ax.axhline(neuro["energy_per_token_J"], color=colors[neuro["system"]], lw=2, label=neuro["system"])
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    if len(cmp.curve):
+        ax.set_yscale("log")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("firing rate of every spike-encoded input (spikes per neuron per step)")
+        ax.set_ylabel("energy per decoded token (J)")
+        ax.set_title("Energy per token against the firing rate; X: break-even (simulated there)")
+        ax.legend(fontsize=7, loc="upper left", ncol=2)
+    else:
+        _phase_bars(ax, cmp.table, colors)
     for i, (col, label) in enumerate(METRICS):
         a = fig.add_subplot(gs[1, i])
         vals = dec[col].to_numpy(dtype=float)
         y = np.arange(len(dec))
         a.barh(y, vals, color=[colors[s] for s in dec["system"]])
         a.set_xscale("log")
+        pos = vals[np.isfinite(vals) & (vals > 0)]
+        if len(pos) and pos.max() > 10 * pos.min():  # more than a decade: major ticks only (minor ones collide)
+            a.xaxis.set_minor_formatter(plt.NullFormatter())
         a.set_yticks(y)
         a.set_yticklabels(dec["system"] if i == 0 else [""] * len(dec), fontsize=8)
         a.invert_yaxis()
@@ -74,6 +75,24 @@ def fig_versus(cmp):
             if np.isfinite(v) and v > 0:
                 a.text(v, yy, f" {v:.3g}", va="center", fontsize=7)
     return fig
+
+
+def _phase_bars(ax, table: pd.DataFrame, colors: dict) -> None:
+    """Energy per token of every system, one group per phase (no firing rate to sweep: a non-spiking workload)."""
+    phases = list(dict.fromkeys(table["phase"]))
+    systems = list(dict.fromkeys(table["system"]))
+    w = 0.8 / len(systems)
+    for i, sys_ in enumerate(systems):
+        vals = [table[(table["system"] == sys_) & (table["phase"] == ph)]["energy_per_token_J"] for ph in phases]
+        ys = [float(v.iloc[0]) if len(v) else np.nan for v in vals]
+        ax.bar(np.arange(len(phases)) + (i - (len(systems) - 1) / 2) * w, ys, width=w, label=sys_,
+               color=colors.get(sys_, F.SERIES_COLORS[i % len(F.SERIES_COLORS)]))
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(len(phases)))
+    ax.set_xticklabels(phases)
+    ax.set_ylabel("energy per token (J)")
+    ax.set_title("Energy per token by phase (no spike-encoded input: no firing-rate axis)")
+    ax.legend(fontsize=7, loc="upper right")
 
 
 def write_versus(cmp, folder: str | Path, step=lambda _m: None) -> None:
