@@ -44,8 +44,9 @@ SANAFE_SYNC_NS = {1: 600.0, 2: 1000.0, 4: 1400.0, 29: 1800.0}
 #: the issue's targets: |neurosim / SANA-FE - 1| at most this
 TARGETS = {"total": 0.12, "time": 0.25, "component": 0.25}
 COMPONENTS = ("synapse", "soma", "network")
-#: SANA-FE 2.2.9 holds about this much per synapse (measured here: network + mapped chip, 1M synapses: 2.2 GB)
-SANAFE_BYTES_PER_SYNAPSE = 2.2e3
+#: SANA-FE 2.2.9's peak memory in the runner (measured here: 1.7 GB with no synapses, 3.7 GB with 2.9 M): the
+#: whole 4096 -> 4096 layer (16.8 M synapses) would take about 13.5 GB
+SANAFE_BYTES_PER_SYNAPSE = 0.7e3
 SANAFE_BASE_BYTES = 1.7e9
 
 

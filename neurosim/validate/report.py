@@ -49,6 +49,11 @@ WHY = {
                    "Loihi's 1-bit messages a partial sum travels as one message per bit, and the partial-sum "
                    "stage's neurons are updated too): more network and soma energy, a shorter step."),
 }
+NOT_RUN = {
+    "recurrent-1024": ("neurosim's explicit-weight networks are feed-forward for now (a recurrent projection is "
+                       "refused when the network is written and in exact mode); the network is defined here and "
+                       "runs as soon as they are supported (SANA-FE runs recurrent connections natively)."),
+}
 TIME_WHY = ("SANA-FE's detailed timing model makes a sending core wait when a route holds more than (hops + 1) x 16 "
             "messages (its link buffers) and the wait holds back the sender's other messages too; here one input "
             "core feeds several receiving cores faster than they drain, so its steps are longer. neurosim's step "
@@ -59,7 +64,7 @@ TIME_WHY = ("SANA-FE's detailed timing model makes a sending core wait when a ro
 def network_section(row: dict[str, Any]) -> str:
     if "error" in row:
         return (f"## {row['network']}: {row['title']}\n\nWhat it tests: {row['tests']}.\n\n"
-                f"**Not compared**: {row['error']}\n")
+                f"**Not compared**: {row['error']}. {NOT_RUN.get(row['network'], '')}\n")
     ns, sf, r, ok = row["neurosim"], row["sanafe"], row["ratios"], row["within"]
     lines = [f"## {row['network']}: {row['title']}", "", f"What it tests: {row['tests']}.", ""]
     lines += ["| | neurosim | SANA-FE | neurosim / SANA-FE |", "|---|---:|---:|---:|"]
@@ -76,7 +81,7 @@ def network_section(row: dict[str, Any]) -> str:
     c = ns["counts"]
     lines.append(f"| synaptic ops | {c.get('synapse_read', 0):,.0f} | {sf['synaptic_events']:,} | |")
     lines.append(f"| messages | {c.get('message', 0):,.0f} | {sf['messages']:,} | |")
-    lines.append(f"| neuron updates | {c.get('neuron_update', 0):,.0f} | {sf['neurons_updated']:,} (active) | |")
+    lines.append(f"| neuron updates | {c.get('neuron_update', 0):,.0f} | {sf['neurons_updated']:,} (active ones, inputs included) | |")
     sp = row["spikes"]
     lines.append(f"| population spikes | {sp['neurosim_total']:,} | {sp['sanafe_total']:,} | |")
     lines.append(f"| cores (tiles) | {row['cores']} ({row['tiles']}) | {sf['cores_used']} (same placement) | |")
@@ -92,9 +97,11 @@ def network_section(row: dict[str, Any]) -> str:
                      f"spike per destination core, and fewer cores) and all synaptic ops of the layer on one core.")
     if sf.get("slices", 1) > 1:
         extra.append(f"SANA-FE ran this network in {sf['slices']} slices of its output population (same inputs, "
-                     f"same cores): it holds about 2.2 KB per synapse and the {row['synapses']:,} synapses would "
-                     f"not fit this machine's memory in one run. Energies add exactly; the simulated time is the "
-                     f"slowest slice's (each slice's input cores send only that slice's messages).")
+                     f"same cores) to stay within its memory budget (`--sanafe-memory-gb`; it needs about 0.7 KB "
+                     f"a synapse, {row['synapses']:,} synapses here, on a 24 GB machine shared with other work). "
+                     f"Energies add exactly (every synaptic op, update and message belongs to one slice); the "
+                     f"simulated time is the slowest slice's, a lower bound of the whole layer's (each slice's "
+                     f"input cores send only that slice's messages).")
     extra.append(f"Barrier: {row['barrier_ns']:g} ns (SANA-FE's entry for {row['tiles']} tiles), the same on both "
                  f"sides. SANA-FE peak memory {sf['peak_rss_GB']:.1f} GB; wall time neurosim "
                  f"{row['wall_s']['neurosim']:.0f} s, SANA-FE {row['wall_s']['sanafe']:.0f} s.")
