@@ -102,7 +102,9 @@ class EstimateResult(Estimate):
         if self.paper is not None:
             out["paper_convention"] = {"convention": self.paper.graph.meta["convention"],
                                        "totals": dict(self.paper.totals)}
-        out["printed"] = {"flops": f"{self.totals['flops_T']:.2f} T", "energy": f"{self.totals['energy_J']:.2f} J"}
+        # our own totals rounded as the papers print them (2 decimals, T and J): never figures read from a paper
+        out["ours_at_paper_precision"] = {"flops": f"{self.totals['flops_T']:.2f} T",
+                                          "energy": f"{self.totals['energy_J']:.2f} J"}
         out["by"] = by
         out["layers"] = self.rows(by).to_dict(orient="records")
         return out

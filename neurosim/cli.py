@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code. SIGTERM is handled like Ctrl-C while the command
     runs (a :class:`~neurosim.errors.Interrupted`), so every writer removes its temporary file and leaves the old
     output or the complete new one; the exit code is 128 + the signal's number (130 for SIGINT, 143 for SIGTERM)."""
+    from neurosim.commands._vocabulary import rewrite  # old spellings, kept for one release
+
+    argv = rewrite(list(sys.argv[1:] if argv is None else argv))
     with _terminate_as_interrupt():
         try:
             _command().main(args=argv, prog_name="neurosim", standalone_mode=True)

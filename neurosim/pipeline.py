@@ -474,29 +474,34 @@ def estimate(workload: str | WorkloadSpec | Graph, energy: str | EnergyTable = D
     return Estimate(spec, graph, table, counters, priced, layers, totals)
 
 
-def _estimate_table(energy: str | EnergyTable, graph: Graph) -> tuple[EnergyTable, pd.DataFrame | None]:
-    """The energy table of an estimate and, when ``energy`` names a hardware model rather than an energy table,
+def _estimate_table(energy: Any, graph: Graph) -> tuple[EnergyTable, pd.DataFrame | None]:
+    """The energy table of an estimate and, when ``energy`` names (or is) a hardware model rather than an energy table,
     the expected traffic of the graph mapped onto it (messages, hops, barriers: what a hardware-aware price needs
     and the analytic count alone lacks). Static energy needs simulated time: ``neurosim simulate`` gives it."""
+    from neurosim.hardware import Hardware
+
     if isinstance(energy, EnergyTable):
         return energy, None
-    try:
-        return load_energy_table(energy), None
-    except NeurosimError as exc:
-        from neurosim.hardware import builtin_hardware, load_hardware
+    if isinstance(energy, Hardware):  # a hardware model already loaded (with --hw-set overrides)
+        hw = energy
+    else:
+        try:
+            return load_energy_table(energy), None
+        except NeurosimError as exc:
+            from neurosim.hardware import builtin_hardware, load_hardware
 
-        if energy not in builtin_hardware():
-            raise NeurosimError(f"{exc}; or a hardware model ({', '.join(builtin_hardware())}) for its "
-                                "hardware-aware prices with the mapped traffic") from None
-        from neurosim.mapping.traffic import expected_traffic
+            if energy not in builtin_hardware():
+                raise NeurosimError(f"{exc}; or a hardware model ({', '.join(builtin_hardware())}) for its "
+                                    "hardware-aware prices with the mapped traffic") from None
+            hw = load_hardware(energy)
+    from neurosim.mapping.traffic import expected_traffic
 
-        hw = load_hardware(energy)
-        mapping, _ = map_onto(graph, hw, MappingOptions())
-        traffic = expected_traffic(graph, mapping)
-        hops = [(e.routes["messages"] * e.routes["hops_ew"]).sum() for e in mapping.edges if len(e)]
-        on = mapping.totals()["hops_onchip"]
-        ew = float(sum(hops)) / on if on > 0 else 0.5
-        return hw.energy_table(ew_fraction=ew, chips=mapping.chips_used), traffic
+    mapping, _ = map_onto(graph, hw, MappingOptions())
+    traffic = expected_traffic(graph, mapping)
+    hops = [(e.routes["messages"] * e.routes["hops_ew"]).sum() for e in mapping.edges if len(e)]
+    on = mapping.totals()["hops_onchip"]
+    ew = float(sum(hops)) / on if on > 0 else 0.5
+    return hw.energy_table(ew_fraction=ew, chips=mapping.chips_used), traffic
 
 
 def aggregate_layers(layers: pd.DataFrame, by: str) -> pd.DataFrame:

@@ -41,7 +41,18 @@ def test_csv_is_the_counter_table_and_json_the_summary(cli, saved_mapping, tmp_p
                        str(out_csv))
     assert code == 0, err
     df = pd.read_csv(out_csv)
-    assert list(df.columns) == COLUMNS and set(df["engine"]) == {"events"}
+    # the counter table with each row's energy, then the totals (docs/cli.md): one row per action, static, all
+    assert list(df.columns) == [*COLUMNS, "energy_pj_hardware_aware", "energy_pj_paper_style"]
+    rows, totals = df[df["engine"] == "events"], df[df["engine"] == "total"]
+    assert len(rows) + len(totals) == len(df) and len(rows) > 0 and (totals["layer"] == "total").all()
+    per_action = totals[~totals["action"].isin(["static", "all"])].set_index("action")["count"]
+    assert per_action.to_dict() == pytest.approx(rows.groupby("action")["count"].sum().to_dict())
+    everything = totals[totals["action"] == "all"].iloc[0]
+    code, out, err = cli(*SMALL, "--mapping", str(saved_mapping), "--tokens", "2", "--format", "json")
+    assert code == 0, err
+    sync_body = json.loads(out)
+    assert everything["energy_pj_hardware_aware"] == pytest.approx(sync_body["energy_J"]["hardware-aware"] * 1e12)
+    assert everything["energy_pj_paper_style"] == pytest.approx(sync_body["energy_J"]["paper-style"] * 1e12)
     code, out, err = cli(*SMALL, "--mapping", str(saved_mapping), "--tokens", "2", "--format", "json", "--async")
     assert code == 0, err
     body = json.loads(out)

@@ -8,6 +8,9 @@ import sys
 from typing import Any
 
 FORMATS = ("table", "csv", "json", "md")
+#: the help of every command's --format (one wording, so the flag reads the same everywhere; docs/cli.md has the rules)
+FORMAT_HELP = ("table, csv, json or md (csv: the rows, then `total` rows where totals exist; json: one document, "
+               "units in the keys)")
 
 
 def check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> str:
@@ -52,6 +55,33 @@ def json_document(obj: Any, default=float) -> str:
     return json.dumps(clean(obj), indent=2, default=lambda v: clean(default(v)), allow_nan=False) + "\n"
 
 
+def with_total(df, label_col: str, totals: dict[str, Any] | None = None, skip: tuple[str, ...] = (),
+               label: str = "total"):
+    """``df`` with one more row: ``label`` in ``label_col``, each numeric column's sum (``totals`` overrides a
+    column with the command's own figure; a column in ``skip``, such as a rate, is left empty). The CSV rule of every
+    command: the rows, then the totals as rows, never a second table."""
+    import pandas as pd
+
+    row: dict[str, Any] = {c: None for c in df.columns}
+    row[label_col] = label
+    for c in df.columns:
+        if c != label_col and c not in skip and df[c].dtype.kind in "fiu" and df[c].dtype.kind != "b":
+            row[c] = df[c].sum()
+    for k, v in (totals or {}).items():
+        if k in row:
+            row[k] = v
+    return pd.concat([df, pd.DataFrame([row])], ignore_index=True)
+
+
+def frame_markdown(df, title: str | None = None, human_cols: tuple[str, ...] = ()) -> str:
+    """A DataFrame as a Markdown table (with a ``###`` title)."""
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(str(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(human(v) if c in human_cols else _cell(v) for c, v in zip(cols, row)) + " |")
+    return (f"### {title}\n\n" if title else "") + "\n".join(lines) + "\n"
+
+
 def print_frame(df, fmt: str, title: str | None = None, human_cols: tuple[str, ...] = ()) -> None:
     """Print a DataFrame as a rich table, CSV, Markdown or JSON records."""
     if fmt == "csv":
@@ -59,13 +89,7 @@ def print_frame(df, fmt: str, title: str | None = None, human_cols: tuple[str, .
     elif fmt == "json":
         sys.stdout.write(json_document(df.to_dict(orient="records")))
     elif fmt == "md":
-        cols = list(df.columns)
-        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        for row in df.itertuples(index=False):
-            lines.append("| " + " | ".join(human(v) if c in human_cols else _cell(v) for c, v in zip(cols, row)) + " |")
-        if title:
-            sys.stdout.write(f"### {title}\n\n")
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write(frame_markdown(df, title, human_cols))
     else:
         from rich.console import Console
         from rich.table import Table
@@ -76,6 +100,39 @@ def print_frame(df, fmt: str, title: str | None = None, human_cols: tuple[str, .
         for row in df.itertuples(index=False):
             t.add_row(*[human(v) if c in human_cols else _cell(v) for c, v in zip(df.columns, row)])
         Console(width=max(160, 20 * len(df.columns))).print(t)
+
+
+def print_lines(lines: list[str], fmt: str) -> None:
+    """Lines after a table: a Markdown list in md, plain lines otherwise (table)."""
+    if lines:
+        sys.stdout.write(("\n" + "\n".join(f"- {x}" for x in lines) if fmt == "md" else "\n".join(lines)) + "\n")
+
+
+def print_document(obj: Any, fmt: str, title: str | None = None) -> None:
+    """A result that is a mapping of figures (a summary, not a table), in any --format: json as it is; csv as
+    ``quantity,value`` rows (nested keys joined with dots); table and md as a two-column table."""
+    import pandas as pd
+
+    if fmt == "json":
+        sys.stdout.write(json_document(obj))
+        return
+    rows = [{"quantity": k, "value": v} for k, v in _flatten(obj)]
+    print_frame(pd.DataFrame(rows, columns=["quantity", "value"]), fmt, title)
+
+
+def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(obj, dict):
+        out: list[tuple[str, Any]] = []
+        for k, v in obj.items():
+            out += _flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else [(f"{prefix}{k}", _scalar(v))]
+        return out
+    return [(prefix.rstrip("."), _scalar(obj))]
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return "; ".join(str(x) for x in v)
+    return v
 
 
 def _cell(v: Any) -> str:

@@ -6,14 +6,20 @@ import sys
 
 import typer
 
+from neurosim.commands._common import FORMAT_HELP
 from neurosim.defaults import DEFAULTS
 
 HUMAN = ("dense_macs", "acs", "macs", "adds", "spikes", "synaptic_ops", "neuron_updates", "scaled_ops")
 
 
 def estimate_cmd(
-    workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
+    workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`), a workload .yaml, or "
+                                   "your own model: a LLaMA GGUF file or a model folder (config.json + safetensors)"),
     energy: str = typer.Option(DEFAULTS.energy, "--energy", "-e", help="energy table name or .yaml"),
+    hw: str | None = typer.Option(None, "--hw", help="price with this hardware model's own (hardware-aware) prices "
+                                  "and the traffic of the workload mapped onto it, instead of an energy table"),
+    hw_sets: list[str] = typer.Option([], "--hw-set", help="override a hardware figure (with --hw): "
+                                      "--hw-set core.synapse_memory.value='192 KiB'"),
     seq: int | None = typer.Option(None, "--seq", help="sequence length in tokens (default: the workload's, 1024)"),
     batch: int | None = typer.Option(None, "--batch", help="batch size (default 1)"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set w_bits=6 --set unfold=32"),
@@ -24,15 +30,16 @@ def estimate_cmd(
                                   "table or md; layer in csv and json)"),
     rates: str | None = typer.Option(None, "--rates", help="measured rates (a `neurosim rates --save` file): every "
                                      "spike-driven layer takes its measured rate"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or md"),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Closed-form counts and energy of a workload: a per-layer table and totals."""
     from neurosim.api import estimate
-    from neurosim.commands._common import check_format, human, json_document, print_frame
+    from neurosim.commands._common import check_format, human, json_document, print_frame, with_total
 
     check_format(fmt)
     by = by or ("layer" if fmt in ("csv", "json") else "role")
-    est = estimate(workload, energy, sets=sets, seq=seq, batch=batch, convention=convention, rates=rates, by=by)
+    est = estimate(workload, _prices(energy, hw, hw_sets), sets=sets, seq=seq, batch=batch, convention=convention,
+                   rates=rates, by=by)
     layers = est.rows(by)
     t = est.totals
     head = est.head()
@@ -41,7 +48,10 @@ def estimate_cmd(
         sys.stdout.write(json_document(est.to_dict(by)))
         return
     if fmt == "csv":
-        print_frame(layers, "csv")
+        totals = {"dense_macs": t["dense_macs"], "acs": t["acs"], "macs": t["macs"], "spikes": t["spikes"],
+                  "synaptic_ops": t["synaptic_ops"], "neuron_updates": t["neuron_updates"],
+                  "scaled_ops": t["flops_T"] * 1e12, "energy_J": t["energy_J"]}
+        print_frame(with_total(layers, by, totals, skip=("block", "firing_rate")), "csv")
         return
     shown = layers if by == "layer" else layers[(layers.select_dtypes("number") != 0).any(axis=1)]
     print_frame(shown, fmt, title=f"{head['workload']}: per {by}" + (" (--by layer: every layer)"
@@ -67,6 +77,28 @@ def estimate_cmd(
     else:
         typer.echo("\n".join(lines + [""] + [side[0]] + [r.replace("|", " ").rstrip() for r in side[1:2] + side[3:]]
                               if side else lines))
+
+
+def _prices(energy: str, hw: str | None, hw_sets: list[str]):
+    """What an estimate is priced with: an energy table, or a hardware model (``--hw``, with ``--hw-set``). A hardware
+    model given to ``--energy`` still works for one release, with a deprecation line."""
+    from neurosim.errors import NeurosimError
+    from neurosim.hardware import builtin_hardware, load_hardware
+
+    if hw is None and energy in builtin_hardware():
+        from neurosim.commands._vocabulary import deprecated
+
+        deprecated(f"`neurosim estimate --energy {energy}` (a hardware model) is now `--hw {energy}` (--energy is "
+                   "an energy table)")
+        hw, energy = energy, DEFAULTS.energy
+    if hw is None:
+        if hw_sets:
+            raise NeurosimError("--hw-set overrides a figure of the hardware model given with --hw; no --hw given")
+        return energy
+    if energy != DEFAULTS.energy:
+        raise NeurosimError(f"--energy {energy} and --hw {hw}: an estimate is priced with an energy table or with "
+                            "a hardware model's own prices; give one")
+    return load_hardware(hw, hw_sets or None)
 
 
 def _side_by_side(real: dict, paper: dict) -> list[str]:

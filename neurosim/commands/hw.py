@@ -7,12 +7,14 @@ import sys
 
 import typer
 
+from neurosim.commands._common import FORMAT_HELP
+
 hw_app = typer.Typer(help="Hardware models: list the built-ins, show one with the source of every figure.",
                      no_args_is_help=True)
 
 
 @hw_app.command("list")
-def hw_list(fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or md")) -> None:
+def hw_list(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP)) -> None:
     """The built-in hardware models: chips, cores, neurons and memory per core."""
     import pandas as pd
 
@@ -59,8 +61,10 @@ def _conventional_rows() -> list[dict]:
 @hw_app.command("show")
 def hw_show(
     name: str = typer.Argument(..., help="built-in hardware name (see `neurosim hw list`) or a hardware .yaml"),
-    sets: list[str] = typer.Option([], "--set", help="override a figure: --set core.max_neurons.value=4096"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or md"),
+    sets: list[str] = typer.Option([], "--hw-set", help="override a hardware figure: "
+                                   "--hw-set core.max_neurons.value=4096"),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; csv: the figures, then the system's "
+                            "totals as rows (total.cores, ...)"),
 ) -> None:
     """Print a hardware spec: every figure as written, parsed into internal units, with its source or assumption,
     and the energy table it implies."""
@@ -91,7 +95,7 @@ def hw_show(
         sys.stdout.write(json_document(out))
         return
     if fmt == "csv":
-        print_frame(figs, "csv")
+        print_frame(_with_totals(figs, head), "csv")
         return
     typer.echo(f"{hw.name} (version {hw.version}{', extends ' + hw.extends if hw.extends else ''}): "
                f"{head['description']}")
@@ -107,6 +111,21 @@ def hw_show(
         typer.echo(f"note: {n}")
     print_frame(figs, fmt, title=f"{hw.name}: figures (value as written, parsed, source / assumption)")
     print_frame(prices, fmt, title=f"{hw.name}: energy table (pJ per counted action)")
+
+
+def _with_totals(figs, head: dict):
+    """The figures table, then the system's totals as rows of the same columns (``total.<quantity>``, the value with
+    its unit, computed from the figures above)."""
+    import pandas as pd
+
+    gx, gy, gz = head["grid"]
+    rows = [("chips", head["chips"], f"{gx} x {gy} x {gz} grid"),
+            ("cores", head["total_cores"], f"{head['usable_cores_per_chip']} usable cores a chip"),
+            ("static_power_W", head["static_power_W"], "the chips' static power"),
+            ("barrier_ns", head["barrier_ns"], "one barrier synchronisation")]
+    extra = pd.DataFrame([{"field": f"total.{k}", "value": v, "parsed": v, "source": f"computed: {why}"}
+                          for k, v, why in rows])
+    return pd.concat([figs, extra], ignore_index=True)
 
 
 def _is_conventional(name: str) -> bool:
@@ -157,18 +176,27 @@ def hw_calibrate(
     busy_w: float = typer.Option(65.0, "--busy-w", help="power under a full matmul load in W (not measured)"),
     repeat: int = typer.Option(5, "--repeat", help="timings per quantity (the best is kept)"),
     quick: bool = typer.Option(False, "--quick", help="small sizes (a smoke run: less accurate)"),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Measure this machine with NumPy (memory bandwidth, fp32 and int8 matmul throughput, element-wise throughput)
     and write a conventional CPU model: use it as `neurosim compare ... --baseline FILE.yaml:fp32`."""
     from neurosim.baseline.calibrate import write_cpu_model
+    from neurosim.commands._common import check_format, print_document
     from neurosim.errors import NeurosimError
 
+    check_format(fmt)
     if repeat < 1:
         raise NeurosimError(f"--repeat {repeat}; allowed: an integer >= 1")
     if idle_w < 0 or busy_w < idle_w:
         raise NeurosimError(f"--idle-w {idle_w:g} --busy-w {busy_w:g}; allowed: 0 <= idle <= busy")
     sizes = {"copy_mb": 16, "n_fp32": 256, "n_int8": 32} if quick else {}
     _, m = write_cpu_model(out, repeat=repeat, name=name, idle_w=idle_w, busy_w=busy_w, **sizes)
+    if fmt != "table":
+        print_document({"name": name, "file": out, "memory_bandwidth_GBps": m.bandwidth_Bps / 1e9,
+                        "fp32_matmul_Gops": m.fp32_ops / 1e9, "int8_matmul_Gops": m.int8_ops / 1e9,
+                        "elementwise_Gops": m.vector_ops / 1e9, "idle_W": idle_w, "busy_W": busy_w}, fmt,
+                       title=f"{name}: measured on this machine")
+        return
     typer.echo(f"memory bandwidth {m.bandwidth_Bps / 1e9:.3g} GB/s; fp32 matmul {m.fp32_ops / 1e9:.3g} Gop/s; "
                f"int8 (NumPy) {m.int8_ops / 1e9:.3g} Gop/s; element-wise {m.vector_ops / 1e9:.3g} Gop/s")
     typer.echo(f"CPU model: {out}")

@@ -6,12 +6,14 @@ import sys
 
 import typer
 
+from neurosim.commands._common import FORMAT_HELP
 from neurosim.defaults import DEFAULTS
 
 
 def map_cmd(
     workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
-    hw_name: str = typer.Option("loihi2", "--hw", help="hardware model (see `neurosim hw list`) or a hardware .yaml"),
+    hw_name: str | None = typer.Option(None, "--hw", help="hardware model (see `neurosim hw list`) or a hardware "
+                                       ".yaml (required; loihi2 when omitted is deprecated)"),
     strategy: str = typer.Option(DEFAULTS.strategy, "--strategy",
                                  help="output (cores own output neurons; spikes multicast) or input (fan-in split; "
                                       "partial sums to accumulator cores)"),
@@ -29,18 +31,25 @@ def map_cmd(
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set w_bits=6"),
     hw_sets: list[str] = typer.Option([], "--hw-set", help="override a hardware figure: "
                                                            "--hw-set core.synapse_memory.value='192 KiB'"),
-    out: str | None = typer.Option(None, "--out", "-o", help="write the mapping (JSON, or YAML by suffix)"),
+    out: str | None = typer.Option(None, "--out", "-o", help="write the mapping to this file (JSON, or YAML by "
+                                   "suffix)"),
     heatmap: str | None = typer.Option(None, "--heatmap", help="write a mesh heatmap PNG here"),
     rates: str | None = typer.Option(None, "--rates", help="measured rates (a `neurosim rates --save` file): the "
                                      "traffic the mapper weighs is the measured one"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; csv: one row per layer"),
 ) -> None:
     """Map a workload onto a hardware model: cores and chips used, per-core utilization, per-layer placement,
     spikes, messages and hops per token, link load; optional mapping file and heatmap."""
     from neurosim.api import map as map_workload
     from neurosim.commands._common import check_format, json_document
 
-    check_format(fmt, ("table", "csv", "json"))
+    check_format(fmt)
+    if hw_name is None:
+        from neurosim.commands._vocabulary import deprecated
+
+        deprecated("`neurosim map` without --hw maps onto loihi2; give `--hw loihi2` (--hw is required, as in "
+                   "simulate and report)")
+        hw_name = "loihi2"
     res = map_workload(workload, hw_name, strategy=strategy, placement=placement, mapping=mapping_file,
                        input_chunk=input_chunk, split_fan_in=split_fan_in, kv_cache=kv_cache, sets=sets,
                        hw_sets=hw_sets, convention=convention, rates=rates, save=out, heatmap=heatmap)
@@ -52,28 +61,40 @@ def map_cmd(
         sys.stdout.write(json_document(body))
         return
     if fmt == "csv":
-        sys.stdout.write(rep["layers"].to_csv(index=False))
+        sys.stdout.write(layers_with_total(rep).to_csv(index=False))
         return
-    _print_table(rep, m, out, heatmap)
+    _print_table(rep, m, out, heatmap, fmt)
     del s
 
 
-def _print_table(rep, m, out, heatmap) -> None:
+def layers_with_total(rep):
+    """The per-layer table and its ``total`` row: cores, chips and traffic of the whole mapping (the summary's)."""
+    from neurosim.commands._common import with_total
+
+    s = rep["summary"]
+    return with_total(rep["layers"], "layer", {"cores": s["cores"], "chips": s["chips"],
+                                               "spikes_per_token": s["spikes_per_token"],
+                                               "messages_per_token": s["messages_per_token"],
+                                               "hops_onchip_per_token": s["hops_onchip_per_token"],
+                                               "hops_chip_per_token": s["hops_chip_per_token"]})
+
+
+def _print_table(rep, m, out, heatmap, fmt: str = "table") -> None:
     import pandas as pd
 
-    from neurosim.commands._common import human, print_frame
+    from neurosim.commands._common import human, print_frame, print_lines
 
     s = rep["summary"]
     layers = rep["layers"]
     shown = layers[layers["placement"] != "host"].drop(columns=["note"])
-    print_frame(shown, "table", title=f"{s['workload']} on {s['hardware']}: per-layer placement and traffic per token",
+    print_frame(shown, fmt, title=f"{s['workload']} on {s['hardware']}: per-layer placement and traffic per token",
                 human_cols=("neurons", "spikes_per_token", "messages_per_token", "hops_onchip_per_token",
                             "hops_chip_per_token"))
     util = pd.DataFrame([{"per core": k.replace("_utilization", ""), **{q: f"{v:.1%}" for q, v in s[k].items()}}
                          for k in ("memory_utilization", "neuron_utilization", "fan_in_utilization",
                                    "fan_out_utilization")])
-    print_frame(util, "table", title="utilization per used core (min / median / max)")
-    print_frame(rep["payloads"], "table", title="traffic per token by payload",
+    print_frame(util, fmt, title="utilization per used core (min / median / max)")
+    print_frame(rep["payloads"], fmt, title="traffic per token by payload",
                 human_cols=("messages_per_token", "hops_onchip_per_token", "hops_chip_per_token"))
     roles = ", ".join(f"{v} {k}" for k, v in s["pieces_by_role"].items())
     lines = [
@@ -100,7 +121,7 @@ def _print_table(rep, m, out, heatmap) -> None:
         lines.append(f"mapping written to {out}")
     if heatmap:
         lines.append(f"heatmap written to {heatmap}")
-    typer.echo("\n".join(lines))
+    print_lines(lines, fmt)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from neurosim.commands._common import FORMAT_HELP
 from neurosim.defaults import DEFAULTS
 
 
@@ -18,7 +19,7 @@ def simulate_cmd(
     mode: str = typer.Option("statistical", "--mode", help="statistical (spikes drawn from rates) or exact (real "
                                                            "weights and spikes: SmolLM2 / MiniLM, or a graph file's "
                                                            "own weights and input spikes)"),
-    tokens: int | None = typer.Option(None, "--tokens", "-n",
+    tokens: int | None = typer.Option(None, "--tokens",
                                       help="tokens to run (statistical default: the workload's seq_len; exact: 8)"),
     context: int = typer.Option(0, "--context", help="positions already in the KV cache (statistical; e.g. "
                                                      "--tokens 1 --context 1023 is one decode token)"),
@@ -40,9 +41,9 @@ def simulate_cmd(
     strategy: str = typer.Option(DEFAULTS.strategy, "--strategy", help="partition when mapping now: output or input"),
     placement: str = typer.Option(DEFAULTS.placement, "--placement", help="placement when mapping now: locality or "
                                                                    "serpentine"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv (the counters, one row per core and "
-                                                            "action) or json"),
-    out: str | None = typer.Option(None, "--out", "-o", help="write the output here instead of stdout"),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; csv: the counters, one row per core "
+                            "and action, with their energy"),
+    out: str | None = typer.Option(None, "--out", "-o", help="write the output to this file instead of stdout"),
     save_run: str | None = typer.Option(None, "--save-run", help="also write the run record (JSON) for "
                                                                  "`neurosim report` / `compare`"),
     rates: str | None = typer.Option(None, "--rates", help="measured rates (a `neurosim rates --save` file): the "
@@ -59,7 +60,7 @@ def simulate_cmd(
     from neurosim.commands._common import check_format
     from neurosim.errors import NeurosimError
 
-    check_format(fmt, ("table", "csv", "json"))
+    check_format(fmt)
     for opt, path in (("--out", out), ("--save-run", save_run)):
         if path is not None and Path(path).is_dir():
             raise NeurosimError(f"{opt} {path}: is a directory; give a file name")
@@ -142,8 +143,10 @@ def render(sim, fmt: str, verify: bool = False) -> str:
 
     res = sim.result
     if fmt == "csv":
-        return res.counters.to_csv(index=False)
+        return counters_csv(res)
     s = res.summary()
+    if fmt == "md":
+        return _markdown(res, s)
     if fmt == "json":
         body = dict(s)
         body["by_layer"] = sim.layers.to_dict(orient="records")
@@ -154,6 +157,56 @@ def render(sim, fmt: str, verify: bool = False) -> str:
             body["verify"] = {"ok": False, "summary": "not verified", "layers": []}
         return json_document(body, default=_plain)
     return _table(res, s)
+
+
+def counters_csv(res) -> str:
+    """The counters, one row per layer, place and action, with their hardware-aware and paper-style energy; then the
+    totals: one ``total`` row per action, the static energy, and ``total``/``all`` (energy only: counts of different
+    actions do not add up)."""
+    import pandas as pd
+
+    hw = res.priced("hardware-aware", by_place=True)
+    paper = res.priced("paper-style", by_place=True)
+    df = res.counters.copy()
+    df["energy_pj_hardware_aware"] = hw["energy_pj"].to_numpy()
+    df["energy_pj_paper_style"] = paper["energy_pj"].to_numpy()
+    e_cols = ["energy_pj_hardware_aware", "energy_pj_paper_style"]
+    per_action = df.groupby(["component", "action"], as_index=False, sort=False)[["count", *e_cols]].sum()
+    static = {"component": "static", "action": "static", "energy_pj_hardware_aware": res.static_pj,
+              "energy_pj_paper_style": res.energy["paper-style"]["static"]}
+    totals = pd.concat([per_action, pd.DataFrame([static])], ignore_index=True)
+    everything = {"component": "all", "action": "all", **{c: float(totals[c].sum()) for c in e_cols}}
+    totals = pd.concat([totals, pd.DataFrame([everything])], ignore_index=True)
+    totals = totals.assign(**{c: "total" for c in dict.fromkeys([df.columns[0], "layer"])})
+    return pd.concat([df, totals], ignore_index=True)[list(df.columns)].to_csv(index=False)
+
+
+def _markdown(res, s: dict) -> str:
+    """The run as Markdown: counts and energy by action, energy by component, the headline lines."""
+    import pandas as pd
+
+    from neurosim.commands._common import frame_markdown, human
+
+    t, tok = res.timing, res.tokens
+    hw = res.priced("hardware-aware").groupby("action")["energy_pj"].sum()
+    paper = res.priced("paper-style").groupby("action")["energy_pj"].sum()
+    counts = res.counters.groupby(["action", "component"], as_index=False)["count"].sum()
+    counts["per_token"] = counts["count"] / tok
+    counts["hardware_aware_J"] = counts["action"].map(hw).fillna(0.0) * 1e-12
+    counts["paper_style_J"] = counts["action"].map(paper).fillna(0.0) * 1e-12
+    comp = pd.DataFrame([{"estimate": label, **{f"{c}_J": s["energy_pj"][label][c] * 1e-12 for c in
+                                                ("compute", "memory", "network", "neuron", "static")},
+                          "total_J": sum(s["energy_pj"][label].values()) * 1e-12,
+                          "per_token_J": sum(s["energy_pj"][label].values()) * 1e-12 / tok}
+                         for label in ("hardware-aware", "paper-style")])
+    lines = [(f"{s['workload']} on {s['hardware']}: {s['chips']} chips, {s['cores']} cores ({s['strategy']}-split, "
+              f"{s['placement']} placement); mode {s['mode']}, {s['timing_mode']}, {tok} tokens after "
+              f"{s['context']} cached"),
+             (f"latency per token {_time(t.latency_per_token_ns)}; throughput {t.throughput_tokens_per_s:.4g} "
+              f"tokens/s; simulated time {_time(t.makespan_ns)}; barriers {human(t.barriers)}")]
+    lines += [f"note: {n}" for n in s["notes"]]
+    return (frame_markdown(counts, "counts and energy (whole run)", ("count", "per_token")) + "\n"
+            + frame_markdown(comp, "energy by component") + "\n" + "\n".join(f"- {x}" for x in lines) + "\n")
 
 
 def _plain(v):
