@@ -333,7 +333,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sanafe-memory-gb", type=float, default=9.0,
                     help="SANA-FE memory budget per run; a larger network runs in output slices")
     ap.add_argument("--venv", default=str(SANAFE_VENV), help="SANA-FE's environment")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the report from the folder's results.json without running anything")
     args = ap.parse_args(argv)
+    if args.report_only:
+        from neurosim.validate.report import load_results, write_report
+
+        rows = {r["network"]: r for r in load_results(args.out)}
+        write_report([rows[n] for n in NETWORKS if n in rows] + [rows[n] for n in rows if n not in NETWORKS],
+                     args.out)
+        return 0
     why = sanafe_available(Path(args.venv))
     if why:
         raise SystemExit(f"error: {why}")
