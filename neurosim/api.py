@@ -39,6 +39,15 @@ def _no_step(_msg: str) -> None:
     return None
 
 
+def _detached(fig):
+    """A figure handed to the caller: closed in pyplot (so a notebook shows it once, as the value of the cell,
+    and a script does not accumulate open figures); it still draws and saves."""
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return fig
+
+
 def _check_positive(**values: int | None) -> None:
     for name, v in values.items():
         if v is not None and v <= 0:
@@ -120,7 +129,7 @@ class EstimateResult(Estimate):
         ax.invert_yaxis()
         ax.set_xlabel(f"energy per token (mJ), {self.table.name}")
         ax.set_title(f"{self.workload}: energy by {by}")
-        return fig
+        return _detached(fig)
 
     def _repr_html_(self) -> str:
         t = self.totals
@@ -186,7 +195,8 @@ class Rates:
         spec = self.inputs.spec
         title = (f"{self.inputs.model.name}: {spec.a_encoding} {spec.a_bits}-bit D={spec.effective_unfold:g}, "
                  f"{self.inputs.ids.size} tokens")
-        return [rate_figure(self.layers, title), count_hist_figure(self.result, self.layers, title)]
+        return [_detached(rate_figure(self.layers, title)),
+                _detached(count_hist_figure(self.result, self.layers, title))]
 
     def plot(self, folder: str | Path) -> list[Path]:
         """Write rate_by_layer.png and count_hist.png into ``folder``."""
@@ -258,7 +268,7 @@ class MapResult:
         """Memory utilization per core and router traffic, per used chip (a matplotlib figure)."""
         from neurosim.mapping.report import heatmap_figure
 
-        return heatmap_figure(self.report, self.mapping)
+        return _detached(heatmap_figure(self.report, self.mapping))
 
     def heatmap(self, path: str | Path) -> Path:
         from neurosim.mapping.report import heatmap_png
@@ -417,7 +427,7 @@ def _record_figure(rec, which: str):
     fig = getattr(F, f"fig_{which}")(rec)
     if fig is None:
         raise NeurosimError(f"figure {which!r}: this run has no data for it")
-    return fig
+    return _detached(fig)
 
 
 @dataclass
@@ -548,7 +558,7 @@ class Comparison:
         fig = getattr(C, f"fig_{which}")(self.records, self.labels)
         if fig is None:
             raise NeurosimError(f"figure {which!r}: none of the runs has data for it")
-        return fig
+        return _detached(fig)
 
     def _repr_html_(self) -> str:
         return self.table.to_html(index=False)

@@ -32,7 +32,8 @@ WIDTH_IN = 10.0
 def _plt():
     import matplotlib
 
-    matplotlib.use("Agg", force=True)
+    if "inline" not in matplotlib.get_backend():  # a notebook's inline backend stays (figures show in it)
+        matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
