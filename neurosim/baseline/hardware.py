@@ -78,12 +78,17 @@ class ComputeUnit(_Strict):
 
 
 class Memory(_Strict):
-    """Main memory (DRAM, HBM): where weights, activations and the KV cache live between kernels."""
+    """Main memory (DRAM, HBM): where weights, activations and the KV cache live between kernels.
+
+    ``row_overhead`` (optional, none by default): a fixed time per weight row a matrix-vector product streams, on
+    top of bytes / bandwidth (a CPU's prefetchers restart on every short row: measured by ``neurosim hw
+    calibrate``)."""
 
     capacity: Bytes
     bandwidth: Bandwidth
     energy_per_bit: EnergyPerBit
     efficiency: Fraction
+    row_overhead: Time | None = None
 
     @model_validator(mode="after")
     def _positive(self) -> Memory:
@@ -95,6 +100,10 @@ class Memory(_Strict):
     @property
     def bytes_per_s(self) -> float:
         return self.bandwidth.v * self.efficiency.v
+
+    @property
+    def row_overhead_s(self) -> float:
+        return self.row_overhead.v * 1e-9 if self.row_overhead is not None else 0.0
 
 
 class PowerSpec(_Strict):

@@ -11,8 +11,9 @@ cached positions, for ``batch`` sequences) each layer of the graph does
   ``kv_read`` per query token and context position, ``kv_write`` per token); a prefill's fused attention reads
   the cache once per tile of ``attention_query_tile`` queries, a decode step reads all of it;
 
-and takes ``launch_overhead + max(ops / (peak x efficiency), bytes / (bandwidth x efficiency))``: compute-bound or
-memory-bound, whichever is slower. Energy is dynamic (ops x energy per op + bits moved x energy per bit) plus the
+and takes ``launch_overhead + max(ops / (peak x efficiency), bytes / (bandwidth x efficiency) + rows x
+row_overhead)``: compute-bound or memory-bound, whichever is slower (``row_overhead``, where a model has it, is a
+fixed cost per weight row streamed: a CPU's, measured). Energy is dynamic (ops x energy per op + bits moved x energy per bit) plus the
 device's idle power over the whole pass.
 
 The dense model is the graph without its spike machinery: spike encoders and LIF populations do not exist on
@@ -101,6 +102,7 @@ class LayerWork:
     weight_bytes: float = 0.0
     act_bytes: float = 0.0
     kv_bytes: float = 0.0
+    weight_rows: float = 0.0  # rows of the weight matrix streamed (each a dot product's stream)
 
     @property
     def bytes(self) -> float:
@@ -122,7 +124,8 @@ def layer_work(layer, graph: Graph, phase: Phase, prec: Precision, rules: Rules,
         ab = prec.act_bits / 8.0
         return LayerWork(prec.matmul_unit, ops=2.0 * dense_macs(layer, T, C),
                          weight_bytes=layer.in_features * layer.out_features * prec.weight_bits / 8.0,
-                         act_bytes=(layer.in_features + layer.out_features) * T * ab)
+                         act_bytes=(layer.in_features + layer.out_features) * T * ab,
+                         weight_rows=float(layer.out_features))
     if isinstance(layer, (AttentionScore, AttentionValue)):
         if rules.attention == "none":
             return LayerWork(prec.matmul_unit)
@@ -229,6 +232,7 @@ def roofline(graph: Graph, hw: ConventionalHardware, prec: str | Precision = "fp
     tile = hw.attention_query_tile.n
     overhead_s = hw.launch_overhead.v * 1e-9
     bw = hw.memory.bytes_per_s
+    row_s = hw.memory.row_overhead_s
     e_bit = hw.memory.energy_per_bit.v
     rows = []
     skipped = 0
@@ -239,7 +243,7 @@ def roofline(graph: Graph, hw: ConventionalHardware, prec: str | Precision = "fp
             continue
         unit = hw.unit(work.unit)
         t_compute = work.ops / unit.ops_per_s
-        t_memory = work.bytes / bw
+        t_memory = work.bytes / bw + work.weight_rows * row_s
         t = overhead_s + max(t_compute, t_memory)
         bound = "compute" if t_compute >= t_memory else "memory"
         if overhead_s > max(t_compute, t_memory):

@@ -169,7 +169,7 @@ def _show_conventional(name: str, sets: list[str], fmt: str) -> None:
 
 @hw_app.command("calibrate")
 def hw_calibrate(
-    out: str = typer.Option(..., "--out", "-o", help="the CPU model .yaml to write"),
+    out: str = typer.Option(..., "--out", "-o", help="the CPU model .yaml file to write"),
     name: str = typer.Option("cpu-local", "--name", help="the model's name"),
     idle_w: float = typer.Option(10.0, "--idle-w", help="idle power of this machine in W (not measured: an "
                                  "assumption written into the file)"),
@@ -197,7 +197,8 @@ def hw_calibrate(
                         "elementwise_Gops": m.vector_ops / 1e9, "idle_W": idle_w, "busy_W": busy_w}, fmt,
                        title=f"{name}: measured on this machine")
         return
-    typer.echo(f"memory bandwidth {m.bandwidth_Bps / 1e9:.3g} GB/s; fp32 matmul {m.fp32_ops / 1e9:.3g} Gop/s; "
+    typer.echo(f"memory bandwidth {m.bandwidth_Bps / 1e9:.3g} GB/s + {m.row_s * 1e9:.3g} ns a weight row; fp32 "
+               f"matmul {m.fp32_ops / 1e9:.3g} Gop/s; "
                f"int8 (NumPy) {m.int8_ops / 1e9:.3g} Gop/s; element-wise {m.vector_ops / 1e9:.3g} Gop/s")
     typer.echo(f"CPU model: {out}")
 
