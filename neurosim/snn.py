@@ -274,11 +274,9 @@ def run_engine(engine: str, net: SpikingNetwork, steps: int | None = None) -> Ne
         raise NeurosimError(f"engine {engine!r} is not allowed; allowed: {', '.join(ENGINES)}")
     steps = net.steps if steps is None else steps
     module, name = ENGINES[engine]
-    try:
-        run = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        raise NeurosimError(f"engine {engine!r}: this build lacks {module}.{name}(network, steps); run with another "
-                            f"of {', '.join(e for e in ENGINES if e != engine)}") from None
+    # every engine is part of the package: an import error here is a bug and is not hidden (the Lava backend
+    # names its optional extra itself when lava-nc is missing)
+    run = getattr(importlib.import_module(module), name)
     t0 = time.perf_counter()
     out = run(net, steps)
     if not isinstance(out, NetworkTrace):
@@ -443,12 +441,14 @@ def is_snn_graph(graph) -> bool:
 
 
 def _npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    import zipfile
+
     if not path.is_file():
         raise NeurosimError(f"{path}: {what} not found (written beside the graph)")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise NeurosimError(f"{path}: not a readable .npz ({str(exc).splitlines()[0] if str(exc) else 'bad file'})") \
             from None
 
@@ -589,4 +589,9 @@ def load_network_files(graph_path: str | Path, steps: int | None = None, seed: i
     graph_path = Path(graph_path)
     g = with_input_layers(Graph.from_dict(load_yaml(graph_path), str(graph_path)))
     params, spikes = load_graph_arrays(g, graph_path)
-    return g, network_from_graph(g, params, spikes, steps, seed)
+    try:
+        return g, network_from_graph(g, params, spikes, steps, seed)
+    except NeurosimError as exc:
+        from neurosim.errors import in_file
+
+        raise in_file(str(graph_path), exc) from None
