@@ -21,7 +21,7 @@ LAVA_SKIP_NOTE = note: Lava tests skipped: lava-nc 0.10 supports only Python 3.1
 	python3.10, PYENV_VERSION=3.10.13 python3.10, $${PYENV_ROOT:-~/.pyenv}/versions/3.10*); install one (e.g. \
 	pyenv install 3.10.13) and run make test-lava
 
-.PHONY: demo test env models lint bench reports clean browser lava-env test-lava sanafe-env validate
+.PHONY: demo test env models lint bench reports clean browser lava-env test-lava sanafe-env validate cli-docs
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,7 +81,7 @@ demo: $(MODELS_STAMP)
 	$(VENV)/bin/neurosim estimate sdllm-llama2-7b --energy paper-45nm --by role
 	@echo
 	@echo "flagship report: sdllm-llama2-7b on hala-point, event-driven simulation (statistical mode)"
-	$(VENV)/bin/neurosim report sdllm-llama2-7b --hw hala-point --mode statistical --out reports/demo
+	$(VENV)/bin/neurosim report sdllm-llama2-7b --hw hala-point --mode statistical --out-dir reports/demo
 
 # the report's browser test opens index.html in headless Chromium: install Debian's package when it is missing
 browser:
@@ -105,11 +105,15 @@ bench: $(MODELS_STAMP)
 
 # regenerate every kept report, the paper reproduction first
 reports: $(MODELS_STAMP)
-	$(VENV)/bin/neurosim reproduce sdllm --out reports/sdllm
+	$(VENV)/bin/neurosim reproduce sdllm --out-dir reports/sdllm
 	$(PY) reports/rates/generate.py
 	$(PY) -m neurosim.report.energy_report
 	$(PY) reports/baselines/generate.py
 	$(MAKE) --no-print-directory demo
+
+# docs/cli.md: every command x every option, generated from the typer app (tests/test_cli_vocabulary.py checks it)
+cli-docs: $(STAMP)
+	$(PY) -m neurosim.commands._vocabulary --write docs/cli.md
 
 clean:
 	rm -rf $(VENV) $(LAVA_VENV) $(SANAFE_VENV) .pytest_cache .hypothesis build *.egg-info

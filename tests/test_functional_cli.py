@@ -44,7 +44,8 @@ def test_rates_csv_on_minilm(cli):
     assert code == 0, err
     lines = out.strip().splitlines()
     assert lines[0].startswith("block,projection,encoder")
-    assert len(lines) == 1 + 6 * 4  # q/k/v, o, ffn_in, ffn_out per block
+    assert len(lines) == 1 + 6 * 4 + 1  # q/k/v, o, ffn_in, ffn_out per block, then the spike-weighted total
+    assert lines[-1].startswith("total,all,")
 
 
 @needs_models

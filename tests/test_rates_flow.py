@@ -101,7 +101,7 @@ def test_every_command_refuses_a_mismatching_file_the_same_way(cli, fake, tmp_pa
     path, _ = fake
     for args in (["map", WORKLOAD, "--hw", "kapoho-point", *TWO, "--set", "a_bits=6"],
                  ["simulate", WORKLOAD, "--hw", "kapoho-point", *TWO, "--set", "a_bits=6", "--tokens", "1"],
-                 ["report", WORKLOAD, "--hw", "paper-45nm", "--out", str(tmp_path / "r"), *TWO, "--set", "a_bits=6"]):
+                 ["report", WORKLOAD, "--energy", "paper-45nm", "--out-dir", str(tmp_path / "r"), *TWO, "--set", "a_bits=6"]):
         code, _, err = cli(*args, "--rates", str(path))
         assert code == 2 and "field settings.a_bits" in err and str(path) in err and err.count("\n") == 1, args
 
@@ -197,7 +197,7 @@ def test_sweep_points_take_the_rates_and_a_mismatching_point_is_refused_before_r
     sweep.write_text(yaml.safe_dump({"name": "r", "run": {"seq_len": 16, "sets": ["layers=2"]}, "points": [
         {"workload": WORKLOAD, "hardware": "kapoho-point"},
         {"workload": WORKLOAD, "hardware": "kapoho-point", "unfold": 16}]}))
-    code, _, err = cli("sweep", str(sweep), "--out", str(tmp_path / "out"), "--rates", str(path))
+    code, _, err = cli("sweep", str(sweep), "--out-dir", str(tmp_path / "out"), "--rates", str(path))
     assert code == 2 and "field settings.unfold" in err and "sweep point" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()  # refused before anything was written
 

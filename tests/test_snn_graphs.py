@@ -311,7 +311,7 @@ def test_a_recurrent_population_shares_its_cores_with_every_projection_into_it(t
 def test_report_takes_an_snn_graph_file(tmp_path, cli):
     save_network_files(chain_net(width=64, layers=2, steps=10), tmp_path / "n.yaml")
     for mode in ("analytic", "exact"):
-        code, _, err = cli("report", str(tmp_path / "n.yaml"), "--hw", "loihi", "--mode", mode, "--out",
+        code, _, err = cli("report", str(tmp_path / "n.yaml"), "--hw", "loihi", "--mode", mode, "--out-dir",
                            str(tmp_path / mode))
         assert code == 0, err
         assert (tmp_path / mode / "index.html").is_file()

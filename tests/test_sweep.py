@@ -34,7 +34,7 @@ def test_unknown_keys_are_errors_that_name_them(tmp_path, cli):
         sweep_from_dict({"workloads": ["minilm-l6"], "hardware": ["loihi2"], "run": {"seq": 4}})
     bad = tmp_path / "bad.yaml"
     bad.write_text("workloads: [minilm-l6]\nhardware: [loihi2]\nmappings: [output]\n")
-    code, _, err = cli("sweep", str(bad), "--out", str(tmp_path / "out"))
+    code, _, err = cli("sweep", str(bad), "--out-dir", str(tmp_path / "out"))
     assert code == 2 and "unknown key 'mappings'" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
 
@@ -95,7 +95,7 @@ def test_scheduler_that_does_not_answer_is_a_clear_error_and_nothing_is_lost(tmp
     (out / "points").mkdir(parents=True)
     (out / "points" / "keep.json").write_text('{"point_id": "keep", "index": 0}')
     before = sorted(p.name for p in out.rglob("*"))
-    code, _, err = cli("sweep", str(TINY), "--out", str(out), "--scheduler", f"tcp://127.0.0.1:{_free_port()}",
+    code, _, err = cli("sweep", str(TINY), "--out-dir", str(out), "--scheduler", f"tcp://127.0.0.1:{_free_port()}",
                        "--timeout", "2")
     assert code == 2 and "no Dask scheduler answered" in err and "nothing was run" in err
     assert sorted(p.name for p in out.rglob("*")) == before
@@ -150,7 +150,7 @@ def test_sweep_on_a_loopback_dask_cluster_killed_half_way_resumes_exactly(tmp_pa
             address = c.scheduler.address
         assert address.startswith("tcp://127.0.0.1:")
         out = tmp_path / "results"
-        cmd = [str(BIN / "neurosim"), "sweep", str(sweep_file), "--out", str(out), "--scheduler", address]
+        cmd = [str(BIN / "neurosim"), "sweep", str(sweep_file), "--out-dir", str(out), "--scheduler", address]
         first = _start(cmd, tmp_path / "first.log")
 
         def points_written() -> int:
@@ -192,7 +192,7 @@ def test_a_mistyped_workload_is_a_failed_point_and_the_sweep_exits_non_zero(tmp_
         {"workload": "minilm-l6x", "hardware": "loihi2"},
         {"workload": "spikingbert-4l", "hardware": "loihi2", "w_bits": 8}]}))
     out = tmp_path / "out"
-    code, stdout, err = cli("sweep", str(sweep), "--out", str(out), "--workers", "1")
+    code, stdout, err = cli("sweep", str(sweep), "--out-dir", str(out), "--workers", "1")
     assert code == 2, err
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: 1 of 3 points failed") and "workload=minilm-l6x" in last, err
@@ -219,7 +219,7 @@ def test_missing_sweep_extra_is_a_one_line_error_naming_the_extra(tmp_path, cli,
 
     monkeypatch.setattr(builtins, "__import__", failing_import)
     out = tmp_path / "out"
-    code, _, err = cli("sweep", str(TINY), "--out", str(out))
+    code, _, err = cli("sweep", str(TINY), "--out-dir", str(out))
     assert code == 2
     assert err == "error: neurosim sweep needs the 'sweep' extra: pip install 'neurosim[sweep]'\n"
     assert not out.exists()

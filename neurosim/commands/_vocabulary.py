@@ -16,9 +16,9 @@ The rules, stated once (also at the top of docs/cli.md):
 * ``--hw`` is a hardware model, ``--hw-set`` overrides one of its figures; ``--set`` overrides a workload field;
   ``--energy`` is an energy table.
 * ``--seq`` is the sequence length, ``--tokens`` the tokens a run processes, ``--steps`` time steps.
-* ``--format table|csv|json|md`` on every command that prints results: csv is one table whose last rows (first
-  column ``total``) carry the totals where the rows add up; json is one document with the unit in each key
-  (``energy_J``, ``latency_ns``) or beside the value.
+* ``--format table|csv|json|md`` on every command that prints results: csv is one table whose last rows carry the
+  totals where the rows add up (their first column is ``total``; ``total.<quantity>`` in ``hw show``'s figures);
+  json is one document with the unit in each key (``energy_J``, ``latency_ns``) or beside the value.
 """
 
 from __future__ import annotations
@@ -107,6 +107,7 @@ MEANINGS: dict[str, Meaning] = {
     "--measure-rates": Meaning("measure firing rates on real text", "switch", ("measure",)),
     "--block": Meaning("tokens per event bundle", "int", ("bundle",)),
     "--verify": Meaning("check the exact run against the functional engine", "switch", ("functional engine",)),
+    "--spikes": Meaning("a recorded input spikes file (.npz)", "text", ("spikes",)),
     "--histogram": Meaning("a count histogram file (JSON)", "text", ("histogram",)),
     "--scheduler": Meaning("address of a running Dask scheduler", "text", ("dask",)),
     "--workers": Meaning("processes of the local cluster", "int", ("processes",)),

@@ -7,14 +7,15 @@ from typing import Optional
 
 import typer
 
+from neurosim.commands._common import FORMAT_HELP
 from neurosim.defaults import DEFAULTS
 
 
 def compare_cmd(
     runs: list[str] = typer.Argument(..., help="two or more run records (--save-run files) or report directories; "
                                     "with --baseline: one workload"),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="directory to write (index.html, *.csv, *.png, "
-                                      "*.svg); required for saved runs"),
+    out: Optional[str] = typer.Option(None, "--out-dir", help="directory to write (index.html, *.csv, *.png, "
+                                      "*.svg); without it, the comparison is printed only"),
     labels: list[str] = typer.Option([], "--label", help="a name for each run, in order (default: what differs)"),
     force: bool = typer.Option(False, "--force", help="write into a directory that holds other files (they are kept)"),
     baselines: list[str] = typer.Option([], "--baseline", help="a conventional baseline HW[:PRECISION][@WORKLOAD], "
@@ -36,7 +37,8 @@ def compare_cmd(
     seed: int = typer.Option(DEFAULTS.seed, "--seed", help="seed of the statistical draws"),
     sync: bool = typer.Option(DEFAULTS.sync, "--sync/--async", help="with --baseline: the neuromorphic run's barrier "
                               "per time step, or free-running cores"),
-    fmt: str = typer.Option("table", "--format", "-f", help="with --baseline: table, csv, json or md"),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; saved runs: the headline figures per "
+                            "run and the settings that differ"),
 ) -> None:
     """Put two or more saved runs side by side (two mappings, two hardware models or two encodings); or, with
     --baseline, a workload on a neuromorphic system beside conventional GPU/CPU baselines: energy per token,
@@ -54,13 +56,35 @@ def compare_cmd(
     if len(runs) < 2:
         raise NeurosimError("compare needs at least two runs (run records written by `neurosim report --save-run`)"
                             ", or one workload and --baseline")
-    if out is None:
-        raise NeurosimError("--out DIR is required to compare saved runs")
     if labels and len(labels) != len(runs):
         raise NeurosimError(f"--label given {len(labels)} times for {len(runs)} runs; give one per run or none")
+    from neurosim.commands._common import check_format
+
+    check_format(fmt)
     with steps("compare") as step:
         cmp = compare(runs, out, labels=labels or None, force=force, progress=step)
-    typer.echo(f"comparison: {cmp.path}")
+    if fmt == "table" and cmp.path is not None:
+        typer.echo(f"comparison: {cmp.path}")
+        return
+    _print_runs(cmp, fmt)
+
+
+def _print_runs(cmp, fmt: str) -> None:
+    """Saved runs side by side: the headline figures (one column per run) and the settings that differ."""
+    import sys
+
+    from neurosim.commands._common import json_document, print_frame, print_lines
+
+    if fmt == "json":
+        sys.stdout.write(json_document({"runs": list(cmp.labels), "figures": cmp.table.to_dict(orient="records"),
+                                        "differences": cmp.differences.to_dict(orient="records"),
+                                        "comparison": str(cmp.path) if cmp.path else None}))
+        return
+    print_frame(cmp.table, fmt, title="headline figures per run")
+    if fmt == "csv":
+        return
+    print_frame(cmp.differences, fmt, title="settings that differ")
+    print_lines([f"comparison: {cmp.path}" if cmp.path else "(no comparison written: add --out-dir DIR)"], fmt)
 
 
 def _versus(runs, baselines, hw, sets, hw_sets, baseline_sets, context, prompt, batch, break_even, convention, seed,

@@ -131,13 +131,24 @@ def _joules(x_j: float) -> str:
     return f"{x_j:g} J"
 
 
-def list_cmd() -> None:
+def list_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; one row per built-in")) -> None:
     """List the built-in workloads, hardware models and energy tables."""
+    import pandas as pd
+
+    from neurosim.commands._common import check_format, json_document, print_frame
     from neurosim.resources import builtin_names
 
-    for kind, title in (("workload", "workloads"), ("hardware", "hardware"), ("energy", "energy tables")):
-        names = builtin_names(kind)
-        typer.echo(f"{title}: {', '.join(names) if names else '(none)'}")
+    check_format(fmt)
+    kinds = (("workload", "workloads"), ("hardware", "hardware"), ("energy", "energy tables"))
+    if fmt == "json":
+        sys.stdout.write(json_document({title.replace(" ", "_"): builtin_names(kind) for kind, title in kinds}))
+    elif fmt in ("csv", "md"):
+        rows = [{"kind": kind, "name": n} for kind, _ in kinds for n in builtin_names(kind)]
+        print_frame(pd.DataFrame(rows, columns=["kind", "name"]), fmt, title="built-ins")
+    else:
+        for kind, title in kinds:
+            names = builtin_names(kind)
+            typer.echo(f"{title}: {', '.join(names) if names else '(none)'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from neurosim.commands._common import FORMAT_HELP
+
 ALL_ENGINES = ("lava", "functional", "events")
 
 
@@ -27,18 +29,19 @@ def _engines(spec: str) -> tuple[list[str], bool]:
     return names, False
 
 
-def _activity(net, trace) -> list[str]:
-    """One line per population: firing rate and how often the 24-bit edges were reached."""
+def _activity(net, trace) -> list[dict]:
+    """One row per population: firing rate and how often the 24-bit edges were reached."""
     from neurosim.neurons import UV_LIMIT
 
-    lines = []
-    for name, tr in trace.populations.items():
-        sat = int((abs(tr.v.astype("int64")) == UV_LIMIT - 1).sum())
-        lines.append(
-            f"  {name}: {net.populations[name].n} neurons, rate {tr.spikes.mean():.4f}, "
-            f"u in [{int(tr.u.min())}, {int(tr.u.max())}], v saturated {sat} neuron-steps"
-        )
-    return lines
+    return [{"population": name, "neurons": int(net.populations[name].n), "rate": float(tr.spikes.mean()),
+             "u_min": int(tr.u.min()), "u_max": int(tr.u.max()),
+             "v_saturated_neuron_steps": int((abs(tr.v.astype("int64")) == UV_LIMIT - 1).sum())}
+            for name, tr in trace.populations.items()]
+
+
+def _activity_line(r: dict) -> str:
+    return (f"  {r['population']}: {r['neurons']} neurons, rate {r['rate']:.4f}, u in [{r['u_min']}, {r['u_max']}], "
+            f"v saturated {r['v_saturated_neuron_steps']} neuron-steps")
 
 
 def lava_check_cmd(
@@ -46,7 +49,7 @@ def lava_check_cmd(
     layers: list[str] = typer.Option([], "--layers", "-l",
                                      help="layers to lower: names or globs, repeat or comma-separate "
                                           "(default: the spike-driven Linear and LIF layers of the first block)"),
-    steps: int | None = typer.Option(None, "--steps", "-n", help="time steps to run (default: 100 with random "
+    steps: int | None = typer.Option(None, "--steps", help="time steps to run (default: 100 with random "
                                      "weights; every step of the real spikes with --weights real)"),
     seed: int = typer.Option(0, "--seed", help="seed of the random weights and input spikes"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field, e.g. --set d_model=64"),
@@ -64,13 +67,18 @@ def lava_check_cmd(
     text: str | None = typer.Option(None, "--text", help="with --weights real: UTF-8 text file (default: the "
                                     "shipped public-domain text)"),
     tokens: int = typer.Option(2, "--tokens", help="with --weights real: the first N tokens of the text"),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; csv: one row per population (its "
+                            "activity) and per compared pair"),
 ) -> None:
     """Run a network in Lava and in neurosim's engines; print `identical` or the first difference."""
+    from neurosim.commands._common import check_format
     from neurosim.errors import NeurosimError
     from neurosim.lava.lower import lower_graph, parse_lif_overrides
     from neurosim.snn import first_difference, run_engine
     from neurosim.workloads.builders import load_graph
 
+    check_format(fmt)
+    say = typer.echo if fmt == "table" else (lambda _m: None)  # other formats print one result at the end
     names, events_optional = _engines(engines)
     if "lava" in names:
         from neurosim.lava.backend import import_lava
@@ -91,36 +99,68 @@ def lava_check_cmd(
         steps = 100 if steps is None else steps
     net = lower_graph(graph, patterns or None, steps=steps, seed=seed, lif=parse_lif_overrides(lif), graded=graded,
                       weights=real.weights if real else None, sources=real.trains if real else None)
-    typer.echo(f"network {net.name} ({'real data: ' + about if real else f'seed {seed}'}): {net.summary()}")
-    typer.echo(f"layers: {', '.join(net.meta['layers'])}")
-    traces = []
+    source_text = f"real data: {about}" if real else f"seed {seed}"
+    say(f"network {net.name} ({source_text}): {net.summary()}")
+    say(f"layers: {', '.join(net.meta['layers'])}")
+    traces, runs = [], []
     for engine in names:
         try:
             trace = run_engine(engine, net, steps)
         except NeurosimError as exc:
             if engine == "events" and events_optional:
-                typer.echo(f"{engine}: skipped ({exc})")
+                say(f"{engine}: skipped ({exc})")
+                runs.append({"engine": engine, "steps": 0, "wall_s": None, "stepping_s": None, "skipped": str(exc)})
                 continue
             raise
         timing = f"{trace.wall_s:.3f} s"
         if trace.run_s is not None and trace.run_s != trace.wall_s:
             timing += f" ({trace.run_s:.3f} s stepping)"
-        typer.echo(f"{engine}: ran {steps} steps in {timing}")
+        say(f"{engine}: ran {steps} steps in {timing}")
+        runs.append({"engine": engine, "steps": int(steps), "wall_s": trace.wall_s, "stepping_s": trace.run_s,
+                     "skipped": ""})
         traces.append(trace)
-    typer.echo("activity (" + traces[0].engine + "):")
-    typer.echo("\n".join(_activity(net, traces[0])))
+    activity = _activity(net, traces[0])
+    say("activity (" + traces[0].engine + "):")
+    say("\n".join(_activity_line(r) for r in activity))
     ref = traces[0]
-    same = True
+    pairs = []
     for other in traces[1:]:
         diff = first_difference(ref, other)
-        if diff is None:
-            typer.echo(f"{ref.engine} vs {other.engine}: identical (spikes, u, v of every neuron at every step)")
-        else:
-            same = False
-            typer.echo(f"{ref.engine} vs {other.engine}: {diff.describe(ref.engine, other.engine)}")
-    typer.echo("identical" if same else "DIFFERENT")
+        text = ("identical (spikes, u, v of every neuron at every step)" if diff is None
+                else diff.describe(ref.engine, other.engine))
+        say(f"{ref.engine} vs {other.engine}: {text}")
+        pairs.append({"engines": f"{ref.engine} vs {other.engine}", "identical": diff is None, "result": text})
+    same = all(p["identical"] for p in pairs)
+    say("identical" if same else "DIFFERENT")
+    if fmt != "table":
+        _print_result(fmt, {"network": net.name, "source": source_text, "summary": net.summary(),
+                            "layers": list(net.meta["layers"]), "steps": int(steps), "runs": runs,
+                            "activity_engine": traces[0].engine, "activity": activity, "comparisons": pairs,
+                            "identical": same})
     if not same:
         raise typer.Exit(1)
+
+
+def _print_result(fmt: str, doc: dict) -> None:
+    """One document (json), or the activity and comparison rows (csv, md)."""
+    import sys
+
+    import pandas as pd
+
+    from neurosim.commands._common import json_document, print_frame, print_lines
+
+    if fmt == "json":
+        sys.stdout.write(json_document(doc))
+        return
+    rows = [{"kind": "population", "name": r["population"], "identical": None, **r} for r in doc["activity"]]
+    rows += [{"kind": "comparison", "name": p["engines"], "identical": p["identical"], "result": p["result"]}
+             for p in doc["comparisons"]]
+    table = pd.DataFrame(rows).drop(columns=["population"])
+    if fmt == "csv":
+        print_frame(table, "csv")
+        return
+    print_frame(table, fmt, title=f"network {doc['network']} ({doc['source']}), {doc['steps']} steps")
+    print_lines([f"layers: {', '.join(doc['layers'])}", "identical" if doc["identical"] else "DIFFERENT"], fmt)
 
 
 def _real_data(source: str, sets: list[str], text: str | None, tokens: int):

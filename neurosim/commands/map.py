@@ -11,7 +11,8 @@ from neurosim.defaults import DEFAULTS
 
 
 def map_cmd(
-    workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
+    workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`), a workload .yaml, or "
+                                   "your own model: a LLaMA GGUF file or a model folder (config.json + safetensors)"),
     hw_name: str | None = typer.Option(None, "--hw", help="hardware model (see `neurosim hw list`) or a hardware "
                                        ".yaml (required; loihi2 when omitted is deprecated)"),
     strategy: str = typer.Option(DEFAULTS.strategy, "--strategy",

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
+from neurosim.commands._common import FORMAT_HELP
 from neurosim.defaults import DEFAULTS
 
 
 def import_nir_cmd(
     file: Path = typer.Argument(..., help="a NIR file (.nir, HDF5) written by snnTorch, Norse, Sinabs, Rockpool..."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="write the graph YAML here (+ <stem>.params.npz)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="write the graph YAML to this file (+ "
+                                    "<stem>.params.npz)"),
     dt: float = typer.Option(1e-4, "--dt", help="time step in seconds (NIR files carry none; snnTorch uses 1e-4)"),
     steps: int = typer.Option(1, "--steps", help="time steps per sample (the run's seq_len)"),
     rate: float = typer.Option(0.1, "--rate", help="assumed firing rate of every spiking layer"),
@@ -22,17 +25,19 @@ def import_nir_cmd(
     name: str | None = typer.Option(None, "--name", help="graph name (default: the file's stem)"),
     spikes: Path | None = typer.Option(None, "--spikes", help="recorded input spikes (.npz: one (steps, n) "
                                        "integer array per input port) written beside the graph for --mode exact"),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; csv: one row per layer"),
 ) -> None:
     """Import a NIR graph as a neurosim graph that maps and simulates like any workload (with integer weights and
     thresholds, `simulate --mode exact` runs it in Loihi's fixed-point arithmetic)."""
     import numpy as np
     import pandas as pd
 
-    from neurosim.commands._common import print_frame
+    from neurosim.commands._common import check_format, json_document, print_frame, print_lines
     from neurosim.errors import NeurosimError
     from neurosim.graph import LIF, Linear
     from neurosim.interop.nir_import import import_nir, save_network
 
+    check_format(fmt)
     if steps <= 0:
         raise NeurosimError(f"--steps = {steps}; allowed: an integer > 0")
     for opt, v in (("--rate", rate), ("--input-rate", input_rate)):
@@ -51,16 +56,6 @@ def import_nir_cmd(
         else:
             row["detail"] = getattr(layer, "op", "")
         rows.append(row)
-    print_frame(pd.DataFrame(rows), "table", title=f"{g.name}: imported from {file}")
-    typer.echo(f"time step dt = {meta['dt_s']:g} s; {meta['time']}")
-    typer.echo(f"discretisation: {meta['discretisation']}")
-    typer.echo("reset: " + ", ".join(f"{k}: {v}" for k, v in meta["reset"].items()))
-    typer.echo("inputs: " + ", ".join(f"{k} {v['shape']} -> {', '.join(v['to'])}" for k, v in meta["inputs"].items()))
-    typer.echo("outputs: " + ", ".join(f"{k} <- {', '.join(v['from'])}" for k, v in meta["outputs"].items()))
-    if meta["recurrent_edges"]:
-        typer.echo("recurrent edges (one-step delay): " + ", ".join(f"{a} -> {b}" for a, b in meta["recurrent_edges"]))
-    typer.echo(f"firing rates: {meta['firing_rate']}")
-    typer.echo(f"weights: {meta['weights']}")
     recorded = None
     if spikes is not None:
         if out is None:
@@ -72,12 +67,32 @@ def import_nir_cmd(
                 recorded = {k: z[k] for k in z.files}
         except (OSError, ValueError):
             raise NeurosimError(f"--spikes {spikes}: not a readable .npz file") from None
-    if out is not None:
-        gp, pp = save_network(net, out, recorded)
-        typer.echo(f"wrote {gp} and {pp}" + (f" (+ recorded input spikes, meta.spikes = {g.meta['spikes']})"
-                                             if recorded is not None else ""))
+    written = [str(p) for p in save_network(net, out, recorded)] if out is not None else []
+    if fmt == "json":
+        sys.stdout.write(json_document({"graph": g.name, "file": str(file), "layers": rows, "dt_s": meta["dt_s"],
+                                        **{k: meta[k] for k in ("time", "discretisation", "reset", "inputs",
+                                                                "outputs", "recurrent_edges", "firing_rate",
+                                                                "weights")},
+                                        "spikes": g.meta.get("spikes") if recorded is not None else None,
+                                        "written": written}, default=str))
+        return
+    if fmt == "csv":
+        print_frame(pd.DataFrame(rows), "csv")
+        return
+    print_frame(pd.DataFrame(rows), fmt, title=f"{g.name}: imported from {file}")
+    lines = [f"time step dt = {meta['dt_s']:g} s; {meta['time']}", f"discretisation: {meta['discretisation']}",
+             "reset: " + ", ".join(f"{k}: {v}" for k, v in meta["reset"].items()),
+             "inputs: " + ", ".join(f"{k} {v['shape']} -> {', '.join(v['to'])}" for k, v in meta["inputs"].items()),
+             "outputs: " + ", ".join(f"{k} <- {', '.join(v['from'])}" for k, v in meta["outputs"].items())]
+    if meta["recurrent_edges"]:
+        lines.append("recurrent edges (one-step delay): " + ", ".join(f"{a} -> {b}" for a, b in meta["recurrent_edges"]))
+    lines += [f"firing rates: {meta['firing_rate']}", f"weights: {meta['weights']}"]
+    if written:
+        lines.append(f"wrote {' and '.join(written)}" + (f" (+ recorded input spikes, meta.spikes = "
+                                                         f"{g.meta['spikes']})" if recorded is not None else ""))
     else:
-        typer.echo("(no file written: add --out GRAPH.yaml)")
+        lines.append("(no file written: add --out GRAPH.yaml)")
+    print_lines(lines, fmt)
 
 
 def export_nir_cmd(
@@ -87,10 +102,14 @@ def export_nir_cmd(
     convention: str = typer.Option(DEFAULTS.convention, "--convention", help="real (default) or paper"),
     dt: float | None = typer.Option(None, "--dt", help="time step in seconds written as metadata (default 1e-4)"),
     max_weights: int = typer.Option(64_000_000, "--max-weights", help="limit on placeholder (zero) weights"),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; what was written"),
 ) -> None:
     """Export the NIR-expressible part of a graph; layers NIR cannot express are named in the file's metadata."""
+    from neurosim.commands._common import check_format, print_document
     from neurosim.interop.nir_export import export_nir
     from neurosim.io import load_yaml
+
+    check_format(fmt)
 
     params = None
     p = Path(workload)
@@ -111,11 +130,16 @@ def export_nir_cmd(
     ng = export_nir(graph, out, params=params, dt_s=dt, max_placeholder_weights=max_weights)
     skipped = ng.metadata["neurosim_not_exported"]
     kept = [k for k, n in ng.nodes.items() if type(n).__name__ not in ("Input", "Output")]
+    kinds: dict[str, int] = {}
+    for why in skipped.values():
+        kinds[why.split(":")[0]] = kinds.get(why.split(":")[0], 0) + 1
+    if fmt != "table":
+        print_document({"file": str(out), "nodes": len(kept), "edges": len(ng.edges),
+                        "weights": str(ng.metadata["neurosim_weights"]), "not_exported_layers": len(skipped),
+                        "not_exported_by_kind": kinds}, fmt, title=f"NIR file {out}")
+        return
     typer.echo(f"wrote {out}: {len(kept)} NIR nodes, {len(ng.edges)} edges, weights {ng.metadata['neurosim_weights']}")
     if skipped:
-        kinds: dict[str, int] = {}
-        for why in skipped.values():
-            kinds[why.split(":")[0]] = kinds.get(why.split(":")[0], 0) + 1
         typer.echo(f"not expressible in NIR ({len(skipped)} layers, named in metadata 'neurosim_not_exported'): "
                    + ", ".join(f"{k} x{v}" for k, v in kinds.items()))
 

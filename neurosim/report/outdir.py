@@ -41,20 +41,20 @@ def foreign_entries(out: Path) -> list[str]:
 def check_out_dir(out: Path, force: bool) -> None:
     """Refuse early (before any work) an output path the report cannot or must not use."""
     if out.exists() and not out.is_dir():
-        raise NeurosimError(f"--out {out}: exists and is not a directory")
+        raise NeurosimError(f"--out-dir {out}: exists and is not a directory")
     if out.is_dir():
         foreign = foreign_entries(out)
         if foreign and not force:
             shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-            raise NeurosimError(f"--out {out}: directory is not empty and holds files that are not from a neurosim "
+            raise NeurosimError(f"--out-dir {out}: directory is not empty and holds files that are not from a neurosim "
                                 f"report ({shown}); choose another directory or pass --force (those files are kept)")
     anc = out
     while not anc.exists():
         anc = anc.parent
     if not anc.is_dir():
-        raise NeurosimError(f"--out {out}: {anc} is a file, not a directory")
+        raise NeurosimError(f"--out-dir {out}: {anc} is a file, not a directory")
     if not os.access(anc, os.W_OK | os.X_OK):
-        raise NeurosimError(f"--out {out}: cannot write there (permission denied on {anc})")
+        raise NeurosimError(f"--out-dir {out}: cannot write there (permission denied on {anc})")
 
 
 def _umask() -> int:
@@ -65,7 +65,7 @@ def _umask() -> int:
 
 def _os_error(out: Path, exc: OSError) -> NeurosimError:
     why = exc.strerror or exc.__class__.__name__
-    return NeurosimError(f"--out {out}: cannot write the report ({why}); nothing was written")
+    return NeurosimError(f"--out-dir {out}: cannot write the report ({why}); nothing was written")
 
 
 @contextlib.contextmanager
@@ -107,7 +107,7 @@ def _install(tmp: Path, out: Path, files: list[str], force: bool) -> None:
         shutil.rmtree(old, ignore_errors=True)
         return
     if not force:  # the directory changed while the report was being built
-        raise NeurosimError(f"--out {out}: files appeared there while the report was built ({foreign[0]}); "
+        raise NeurosimError(f"--out-dir {out}: files appeared there while the report was built ({foreign[0]}); "
                             "nothing was written")
     stale = _manifest_files(out) - set(files)
     for name in files:

@@ -55,13 +55,13 @@ def resolve_hardware(name: str, hw_sets: list[str] | None = None) -> HardwareCho
     from neurosim.resources import builtin_names
 
     if hw_sets and _is_energy_table(name):
-        raise NeurosimError(f"--hw-set overrides a hardware model's figures; --hw {name} is an energy table")
+        raise NeurosimError(f"--hw-set overrides a hardware model's figures; {name} is an energy table (--energy)")
     if _is_energy_table(name):
         table = load_energy_table(name)
         return HardwareChoice(name=table.name, kind="energy-table", table=table,
                               info={"name": table.name, "kind": "energy-table",
                                     "description": " ".join(table.description.split())},
-                              notes=[(f"--hw {name} is an energy table, not a hardware model: no mapping, no "
+                              notes=[(f"{name} is an energy table (--energy), not a hardware model: no mapping, no "
                                      "network or static energy, no timing")])
     hw_names = builtin_names("hardware")
     known = name in hw_names or (Path(name).suffix in (".yaml", ".yml") and Path(name).is_file())

@@ -32,11 +32,11 @@ PAPER_TABLE = "paper-45nm"  # the papers' compute-only convention (what the even
 
 
 @lru_cache(maxsize=16)
-def _hardware(name: str):
-    """A worker loads each hardware model once (it is only read)."""
+def _hardware(name: str, hw_sets: tuple[str, ...] = ()):
+    """A worker loads each hardware model once (it is only read); ``hw_sets``: the sweep's --hw-set overrides."""
     from neurosim.hardware import load_hardware
 
-    return load_hardware(name)
+    return load_hardware(name, list(hw_sets) or None)
 
 
 def point_sets(point: dict[str, Any], run: dict[str, Any]) -> list[str]:
@@ -172,7 +172,7 @@ def _analytic_figures(graph, spec, point: dict[str, Any], run: dict[str, Any], e
     from neurosim.engines.analytic import count_graph, dense_macs, run_shape_for
     from neurosim.mapping import expected_traffic
 
-    hw = _hardware(hw_name)
+    hw = _hardware(hw_name, tuple(run.get("hw_sets") or ()))
     mapping, map_s = _map_point(graph, spec, point, run, hw)
     counters = count_graph(graph)
     traffic = expected_traffic(graph, mapping)
@@ -194,7 +194,7 @@ def _analytic_figures(graph, spec, point: dict[str, Any], run: dict[str, Any], e
 
 def _events_figures(graph, spec, point: dict[str, Any], run: dict[str, Any], events: dict[str, Any],
                     hw_name: str) -> dict[str, Any]:
-    hw = _hardware(hw_name)
+    hw = _hardware(hw_name, tuple(run.get("hw_sets") or ()))
     mapping, map_s = _map_point(graph, spec, point, run, hw)
     res, cfg = _simulate_point(graph, spec, mapping, hw, events)
     tokens, context = cfg.tokens, cfg.context

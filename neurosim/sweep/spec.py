@@ -88,6 +88,8 @@ class Run(_Strict):
     seq_len: int | None = Field(default=None, gt=0)
     batch: int | None = Field(default=None, gt=0)
     sets: list[str] = Field(default_factory=list, description="workload overrides for every point, key=value")
+    hw_sets: list[str] = Field(default_factory=list, description="hardware overrides for every point, path=value "
+                               "(as --hw-set)")
     energy: str = Field(default="hardware", description="'hardware' (the hardware model's own prices) or a table")
     placement: Literal["serpentine", "locality"] = "locality"  # as every command (neurosim.defaults)
     quality: Literal["quantization_error"] = "quantization_error"
@@ -195,7 +197,9 @@ class SweepSpec(_Strict):
     def point_id(self, p: Point) -> str:
         """A stable id of a point and the shared run settings: the key that makes resuming exact. The ``events``
         settings time every point (the one latency model is the simulator's), so they are part of every id."""
-        key: dict[str, Any] = {"point": p.model_dump(), "run": self.run.model_dump(exclude={"throttle_s"}),
+        # hw_sets only when given: the ids of sweeps written before it existed stay the same
+        skip = {"throttle_s"} | (set() if self.run.hw_sets else {"hw_sets"})
+        key: dict[str, Any] = {"point": p.model_dump(), "run": self.run.model_dump(exclude=skip),
                                "events": self.events.model_dump()}
         if self.run.rates:  # the file's content is part of the point: other measured rates, other results
             from neurosim.workloads.rates_file import sha256_of
