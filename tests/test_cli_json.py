@@ -66,7 +66,7 @@ def test_every_command_prints_one_json_document_and_csv_and_md(files, cli):
         for args in runs:
             code, out, err = cli(*command.split(), *args, "--format", "json")
             assert code == 0, (command, args, err)
-            doc = json.loads(out, parse_constant=lambda c: pytest.fail(f"{command}: {c} in its JSON"))
+            doc = json.loads(out, parse_constant=lambda c, cmd=command: pytest.fail(f"{cmd}: {c} in its JSON"))
             assert isinstance(doc, (dict, list)) and doc, command
             assert "deprecated" not in err, (command, err)
     for command in ("estimate", "map", "hw show", "simulate", "rates"):  # the csv carries `total` rows
