@@ -34,7 +34,10 @@ def ppl_cmd(
         df = df.drop(columns=["ppl_mean", "ppl_min", "ppl_max", "seeds"])
     if fmt == "json":
         out = {"workload": inp.spec.name, "model": inp.model.name, "text": inp.text_where,
-               "tokens": int(inp.ids.size), "fp_layers": list(fp_layers), "runs": df.to_dict(orient="records")}
+               "tokens": int(inp.ids.size), "fp_layers": list(fp_layers),
+               "units": {"ppl": "perplexity (exp of nll)", "nll": "nats per predicted token",
+                         "rate": "spikes per neuron update", "seconds": "s, wall clock"},
+               "runs": df.to_dict(orient="records")}
         sys.stdout.write(json_document(out))
         return
     if fmt == "csv":
