@@ -9,7 +9,8 @@ from neurosim.defaults import DEFAULTS
 
 
 def report_cmd(
-    workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`) or a workload .yaml"),
+    workload: str = typer.Argument(..., help="built-in workload name (see `neurosim list`), a workload .yaml, or "
+                                   "your own model: a LLaMA GGUF file or a model folder (config.json + safetensors)"),
     hw: str | None = typer.Option(None, "--hw", help="hardware model (hala-point, loihi2, ...) or a hardware .yaml: "
                                   "mapping, network and static energy, timing (required unless --energy)"),
     energy: str | None = typer.Option(None, "--energy", "-e", help="analytic mode without a hardware model: price "
