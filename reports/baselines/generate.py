@@ -85,7 +85,7 @@ def llama2() -> None:
     _figure(cmp, HERE / "llama2-7b-hala-point.png")
     dec = cmp.steps["decode"]
     cmd = ("neurosim compare sdllm-llama2-7b --hw hala-point " + " ".join(f"--baseline {b}" for b in base)
-           + " --out llama2-vs")
+           + " --out-dir llama2-vs")
     lines = _head("SDLLM LLaMA2-7B on Hala Point beside H100 and Jetson Orin Nano (FP16, INT4)", [cmd])
     lines += [("One decode step (one token after 1023 cached positions, one sequence). The neuromorphic row is the "
               "event-driven simulation at the workload's own firing rates (0.216 model-wide, per role as SDLLM's "
@@ -192,7 +192,7 @@ def matmulfree() -> None:
     q_fp16 = t[(t["system"] == BaselineSpec.parse(base[0]).label) & (t["phase"] == "decode")].iloc[0]
 
     cmds = ["neurosim compare matmulfree-370m --hw kapoho-point-x3 --prompt 500 \\",
-            *[f"    --baseline {b} \\" for b in base], "    --out matmulfree-vs",
+            *[f"    --baseline {b} \\" for b in base], "    --out-dir matmulfree-vs",
             ("neurosim compare matmulfree-370m --hw kapoho-point-x3 --prompt 500 --async "
             f"--baseline {base[0]} --no-break-even")]
     dec, pre = cmp.steps["decode"], cmp.steps["prefill"]
