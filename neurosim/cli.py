@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             _command().main(args=argv, prog_name="neurosim", standalone_mode=True)
         except SystemExit as exc:
+            stop = _interrupt_behind(exc)  # typer turns Ctrl-C (and our SIGTERM) into exit 130 without a word
+            if stop is not None:
+                typer.echo("interrupted: no output file was left half-written", err=True)
+                return 128 + getattr(stop, "signum", signal.SIGINT)
             code = exc.code
             return int(code) if isinstance(code, int) else (0 if code is None else 1)
         except NeurosimError as exc:
@@ -73,6 +77,17 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo("interrupted: no output file was left half-written", err=True)
             return 128 + getattr(exc, "signum", signal.SIGINT)
     return 0
+
+
+def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (or :class:`~neurosim.errors.Interrupted`) an exit was raised for, if any."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 class _terminate_as_interrupt:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from neurosim.counters import ACTIONS
 from neurosim.errors import NeurosimError
@@ -63,6 +63,7 @@ class EnergyTable(BaseModel):
     compute_only: bool = False
     prices: list[Price]
     not_charged: dict[str, str] = Field(default_factory=dict)
+    _where: str = PrivateAttr(default="")  # the file it was read from (named in a missing-price error)
 
     @model_validator(mode="after")
     def _check(self) -> EnergyTable:
@@ -95,7 +96,8 @@ class EnergyTable(BaseModel):
         if action in self.not_charged:
             return 0.0, 0.0
         raise NeurosimError(
-            f"energy table '{self.name}' has no price for action '{action}' "
+            f"energy table '{self.name}'{f' ({self._where})' if self._where else ''} has no price for action "
+            f"'{action}' "
             f"(w_bits={w_bits:g}, operand={a_repr or '-'}); add a price or list it under not_charged"
         )
 
@@ -165,11 +167,13 @@ def load_energy_table(name_or_path: str) -> EnergyTable:
     if not isinstance(data, dict):
         raise NeurosimError(f"{where}: expected a mapping at the top level")
     try:
-        return EnergyTable.model_validate(data)
+        table = EnergyTable.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
         raise NeurosimError(f"{where}: field '{loc}': {err['msg'].removeprefix('Value error, ')}") from None
+    table._where = where
+    return table
 
 
 def summarize(priced: pd.DataFrame) -> dict[str, float]:

@@ -39,3 +39,12 @@ def missing_extra(what: str, extra: str) -> ModelPackageMissing:
 def field_error(where: str, field: str, value: object, allowed: str) -> NeurosimError:
     """The standard message for a field with a bad value."""
     return NeurosimError(f"{where}: field '{field}' = {value!r} is not allowed; allowed: {allowed}")
+
+
+def in_file(where: str, exc: NeurosimError) -> NeurosimError:
+    """``exc`` with ``where`` (a file, and the field) in front, unless its message names it already; the same
+    class, so a :class:`DoesNotFit` stays one."""
+    msg = str(exc)
+    if where in msg:
+        return exc
+    return type(exc)(f"{where}: {msg}")

@@ -510,12 +510,27 @@ class Graph:
         version = d.get("version", GRAPH_FORMAT_VERSION)
         if version != GRAPH_FORMAT_VERSION:
             raise NeurosimError(f"{where}: field 'version' = {version!r}; allowed: {GRAPH_FORMAT_VERSION}")
-        g = cls(name=d.get("name", "graph"), meta=dict(d.get("meta") or {}))
-        for ld in d.get("layers") or []:
-            g.add(layer_from_dict(ld, where))
-        for e in d.get("edges") or []:
-            g.connect(e[0], e[1])
-        g.check()
+        section = "meta"
+        try:
+            g = cls(name=str(d.get("name", "graph")), meta=dict(d.get("meta") or {}))
+            for i, ld in enumerate(d.get("layers") or []):
+                section = f"layers[{i}]"
+                g.add(layer_from_dict(ld, where))
+            for i, e in enumerate(d.get("edges") or []):
+                section = f"edges[{i}]"
+                if not (isinstance(e, (list, tuple)) and len(e) == 2 and all(isinstance(n, str) for n in e)):
+                    raise NeurosimError(f"{where}: field 'edges[{i}]' = {e!r}; allowed: [source layer, target layer]")
+                g.connect(e[0], e[1])
+            section = "layers"
+            g.check()
+        except NeurosimError as exc:  # a graph's own check names the graph; name the file too
+            from neurosim.errors import in_file
+
+            raise in_file(where, exc) from None
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:  # a damaged or hand-edited file
+            why = (str(exc).splitlines() or [""])[0][:120] or type(exc).__name__
+            raise NeurosimError(f"{where}: field '{section}': not a valid graph file ({type(exc).__name__}: {why})") \
+                from None
         return g
 
     def to_yaml(self) -> str:

@@ -617,9 +617,17 @@ def _raw(name_or_path: str, seen: tuple[str, ...] = ()) -> tuple[dict[str, Any],
         raise NeurosimError(f"{where}: expected a mapping at the top level")
     base = data.get("extends")
     if base:
+        if not isinstance(base, str):
+            raise NeurosimError(f"{where}: field 'extends' = {base!r}; allowed: a built-in hardware name or a .yaml "
+                                "path")
         if base in seen:
             raise NeurosimError(f"{where}: field 'extends' = {base!r} makes a cycle ({' -> '.join(seen + (base,))})")
-        parent, _ = _raw(str(base), seen + (name_or_path,))
+        try:
+            parent, _ = _raw(base, seen + (name_or_path,))
+        except NeurosimError as exc:
+            from neurosim.errors import in_file
+
+            raise in_file(f"{where}: field 'extends' = {base!r}", exc) from None
         data = _merge({k: v for k, v in parent.items() if k not in ("name", "description", "notes")}, data)
     return data, where
 

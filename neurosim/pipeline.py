@@ -160,7 +160,7 @@ def load_histogram(path: str) -> CountHistogram:
         table = {str(k): {int(c): float(f) for c, f in v.items()} for k, v in data.items()}
     except (TypeError, ValueError):
         raise NeurosimError(f"--histogram {path}: counts must be integers and frequencies numbers") from None
-    return CountHistogram(table)
+    return CountHistogram(table, where=f"--histogram {path}")
 
 
 def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = DEFAULTS.mode, tokens: int | None = None,

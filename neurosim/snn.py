@@ -442,13 +442,14 @@ def is_snn_graph(graph) -> bool:
 
 def _npz(path: Path, what: str) -> dict[str, np.ndarray]:
     import zipfile
+    import zlib
 
     if not path.is_file():
         raise NeurosimError(f"{path}: {what} not found (written beside the graph)")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise NeurosimError(f"{path}: not a readable .npz ({str(exc).splitlines()[0] if str(exc) else 'bad file'})") \
             from None
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from neurosim.errors import NeurosimError
 
+#: the largest --text read (a run takes its first tokens; a novel is a few MiB)
+MAX_TEXT_BYTES = 64 * 2**20
 #: the default text: chapter 1 of Jane Austen's Pride and Prejudice (1813, public domain); see data/SOURCES.md
 DEFAULT_TEXT = "pride_and_prejudice_ch1.txt"
 
@@ -18,8 +20,16 @@ def default_text_path() -> Path:
 
 def load_text(path: str | Path | None = None) -> tuple[str, str]:
     """(text, where) of a UTF-8 text file, the shipped default when ``path`` is None; errors name the file."""
+    import stat
+
     p = Path(path) if path is not None else default_text_path()
     try:
+        mode = p.stat().st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):  # a FIFO would block, a device never end
+            raise NeurosimError(f"--text {p}: not a regular file; allowed: a UTF-8 text file")
+        if p.is_file() and p.stat().st_size > MAX_TEXT_BYTES:
+            raise NeurosimError(f"--text {p}: {p.stat().st_size / 2**20:.0f} MiB; allowed: a text file of at most "
+                                f"{MAX_TEXT_BYTES // 2**20} MiB")
         raw = p.read_bytes()
     except FileNotFoundError:
         raise NeurosimError(f"--text {p}: file not found") from None

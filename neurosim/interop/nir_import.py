@@ -128,12 +128,16 @@ def scan_node_types(path: str | Path) -> list[tuple[str, str]]:
                 walk(node["nodes"], f"{where}{name}.")
 
     with f:
-        if "node" not in f:
-            raise NeurosimError(f"{path}: not a NIR file (no 'node' group at the top level)")
-        root = f["node"]
-        if "nodes" not in root:
-            raise NeurosimError(f"{path}: the top-level NIR node is not a graph (no 'nodes')")
-        walk(root["nodes"], "")
+        try:
+            if "node" not in f:
+                raise NeurosimError(f"{path}: not a NIR file (no 'node' group at the top level)")
+            root = f["node"]
+            if "nodes" not in root:
+                raise NeurosimError(f"{path}: the top-level NIR node is not a graph (no 'nodes')")
+            walk(root["nodes"], "")
+        except (RuntimeError, OSError, KeyError, ValueError, TypeError, AttributeError) as exc:  # a damaged file
+            why = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+            raise NeurosimError(f"{path}: not a readable NIR file (HDF5 damaged: {why})") from None
     return found
 
 
@@ -155,7 +159,8 @@ def read_nir(path: str | Path):
     check_supported(scan_node_types(path), str(path))
     try:
         return nir.read(str(path))
-    except (AssertionError, ValueError, KeyError, TypeError, OSError) as exc:  # what nir raises on bad files
+    except (AssertionError, ValueError, KeyError, TypeError, OSError, RuntimeError, AttributeError,
+            IndexError) as exc:  # what nir (and h5py under it) raises on bad files
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise NeurosimError(f"{path}: NIR file does not load: {msg}") from None
 
@@ -444,6 +449,9 @@ def load_network(graph_path: str | Path) -> NirNetwork:
     meta = g.meta.get("nir")
     if not meta or not meta.get("params_file"):
         raise NeurosimError(f"{graph_path}: not an imported NIR network (no meta.nir.params_file)")
+    import zipfile
+    import zlib
+
     from neurosim.io import sibling
 
     ppath = sibling(graph_path, meta["params_file"], f"{graph_path}: meta.nir.params_file")
@@ -455,7 +463,7 @@ def load_network(graph_path: str | Path) -> NirNetwork:
             for key in z.files:
                 layer, _, k = key.rpartition("/")
                 params.setdefault(layer, {})[k] = z[key]
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         why = (str(exc).splitlines() or [""])[0] or type(exc).__name__
         raise NeurosimError(f"{ppath}: not a readable parameters file (.npz): {why}") from None
     return NirNetwork(graph=g, params=params)

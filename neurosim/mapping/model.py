@@ -485,30 +485,46 @@ class Mapping:
             raise NeurosimError(f"{where}: not a neurosim mapping (expected fields version, hardware, layers, edges)")
         if d.get("version") != MAPPING_FORMAT_VERSION:
             raise NeurosimError(f"{where}: field 'version' = {d.get('version')!r}; allowed: {MAPPING_FORMAT_VERSION}")
-        if hw is None:
-            from neurosim.hardware import load_hardware
+        section = "hardware"
+        try:
+            if hw is None:
+                from neurosim.hardware import load_hardware
 
-            hw = load_hardware(d["hardware"], d.get("hardware_sets") or None)
-        layers = {}
-        for ld in d["layers"]:
-            lm = LayerMapping.from_dict(ld, where)
-            layers[lm.layer] = lm
-        edges = []
-        for ed in d.get("edges", []):
-            if ed.get("payload") not in PAYLOADS:
-                raise NeurosimError(f"{where}: edge {ed.get('src')} -> {ed.get('dst')}: payload "
-                                    f"{ed.get('payload')!r}; allowed: {', '.join(PAYLOADS)}")
-            for n in (ed["src"], ed["dst"]):
-                if n not in layers:
-                    raise NeurosimError(f"{where}: edge names unknown layer {n!r}")
-            edges.append(EdgeRoutes(ed["src"], ed["dst"], ed["payload"], float(ed["messages_per_element"]),
-                                    int(ed["bits"])))
-        m = cls(hardware=d["hardware"], workload=d.get("workload", ""), layers=layers, edges=edges, hw=hw,
-                hardware_sets=list(d.get("hardware_sets") or []), convention=dict(d.get("convention") or {}),
-                seq_len=int(d.get("seq_len", 0)), strategy=d.get("strategy", "output"),
-                placement=d.get("placement", "serpentine"), options=dict(d.get("options") or {}),
-                notes=list(d.get("notes") or []))
-        m.build_routes(hw)
+                try:
+                    hw = load_hardware(d["hardware"], d.get("hardware_sets") or None)
+                except NeurosimError as exc:
+                    from neurosim.errors import in_file
+
+                    raise in_file(f"{where}: field 'hardware'", exc) from None
+            layers = {}
+            for i, ld in enumerate(d["layers"]):
+                section = f"layers[{i}]"
+                lm = LayerMapping.from_dict(ld, where)
+                layers[lm.layer] = lm
+            edges = []
+            for i, ed in enumerate(d.get("edges", [])):
+                section = f"edges[{i}]"
+                if ed.get("payload") not in PAYLOADS:
+                    raise NeurosimError(f"{where}: edge {ed.get('src')} -> {ed.get('dst')}: payload "
+                                        f"{ed.get('payload')!r}; allowed: {', '.join(PAYLOADS)}")
+                for n in (ed["src"], ed["dst"]):
+                    if n not in layers:
+                        raise NeurosimError(f"{where}: edge names unknown layer {n!r}")
+                edges.append(EdgeRoutes(ed["src"], ed["dst"], ed["payload"], float(ed["messages_per_element"]),
+                                        int(ed["bits"])))
+            section = "(top level)"
+            m = cls(hardware=d["hardware"], workload=d.get("workload", ""), layers=layers, edges=edges, hw=hw,
+                    hardware_sets=list(d.get("hardware_sets") or []), convention=dict(d.get("convention") or {}),
+                    seq_len=int(d.get("seq_len", 0)), strategy=d.get("strategy", "output"),
+                    placement=d.get("placement", "serpentine"), options=dict(d.get("options") or {}),
+                    notes=list(d.get("notes") or []))
+            section = "layers (the pieces' places and ranges)"
+            m.build_routes(hw)
+        except (TypeError, KeyError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+            # a hand-edited or damaged file: one line naming the part that does not read
+            what = f"lacks {exc}" if isinstance(exc, KeyError) else (str(exc).splitlines() or [""])[0][:120]
+            raise NeurosimError(f"{where}: field {section}: not a valid saved mapping ({type(exc).__name__}: "
+                                f"{what})") from None
         return m
 
     def save(self, path: str | Path) -> Path:

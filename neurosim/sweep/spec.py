@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +44,8 @@ SWEEP_FORMAT_VERSION = 1
 ENGINES_NOW = ("analytic", "events")
 #: engines named in the design but not driven yet (name -> why); asking for one is an error that says so
 ENGINES_PENDING: dict[str, str] = {}
+#: points a sweep may have (the product is built in memory and every point is a Dask task)
+MAX_POINTS = 100_000
 AXES = ("workload", "hardware", "mapping", "w_bits", "unfold", "clip_quantile", "engine")
 
 
@@ -173,6 +176,13 @@ class SweepSpec(_Strict):
     def _axes(self) -> SweepSpec:
         if self.points is None and (not self.workloads or not self.hardware):
             raise ValueError("give 'workloads' and 'hardware' lists (the cartesian product), or a 'points' list")
+        e = self.encoding
+        n = (len(self.points) if self.points is not None else math.prod(
+            max(len(a), 1) for a in (self.workloads, self.hardware, self.mapping, e.w_bits, e.unfold,
+                                     e.clip_quantile, self.engine)))
+        if n > MAX_POINTS:  # checked before the product is built: a sweep of millions of points is a typo
+            raise ValueError(f"the sweep has {n:,} points; allowed: at most {MAX_POINTS:,} (list fewer axis values, "
+                             "or split it into several sweeps)")
         return self
 
     def expand(self) -> list[Point]:

@@ -230,13 +230,22 @@ def load_rates(path: str | Path) -> RatesFile:
                       ("layers", list)):
         if not isinstance(data.get(key), kind):
             raise NeurosimError(f"{where}: field {key} missing or not a {kind.__name__}")
-    layers = [_layer(row, f"{where}: layers[{i}]") for i, row in enumerate(data["layers"])]
-    if not layers:
-        raise NeurosimError(f"{where}: field layers is empty; allowed: one entry per spike encoder")
-    return RatesFile(path=str(p), model=data["model"], workload=data["workload"], family=data["family"],
-                     dims=dict(data["dims"]), settings=dict(data["settings"]), layers=layers,
-                     text=dict(data.get("text") or {}), sets=[str(s) for s in data.get("sets") or []],
-                     neurosim=str(data.get("neurosim") or ""), rate=data.get("rate"))
+    section = "layers"
+    try:  # a hand-edited file: a field of the wrong kind is one line naming it, never a traceback
+        layers = []
+        for i, row in enumerate(data["layers"]):
+            section = f"layers[{i}]"
+            layers.append(_layer(row, f"{where}: layers[{i}]"))
+        if not layers:
+            raise NeurosimError(f"{where}: field layers is empty; allowed: one entry per spike encoder")
+        section = "text, sets or rate"
+        return RatesFile(path=str(p), model=data["model"], workload=data["workload"], family=data["family"],
+                         dims=dict(data["dims"]), settings=dict(data["settings"]), layers=layers,
+                         text=dict(data.get("text") or {}), sets=[str(s) for s in data.get("sets") or []],
+                         neurosim=str(data.get("neurosim") or ""), rate=data.get("rate"))
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+        why = (str(exc).splitlines() or [""])[0][:100] or type(exc).__name__
+        raise NeurosimError(f"{where}: field {section}: a value of the wrong kind ({why})") from None
 
 
 def _layer(row: Any, where: str) -> LayerRates:

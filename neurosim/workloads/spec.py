@@ -27,10 +27,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+#: decoder/encoder blocks a workload may have: the largest public LLMs have ~130; a graph is built block by block, so
+#: a mistyped 10^9 would run for hours (the resource guard of docs/reliability.md)
+MAX_LAYERS = 1024
+
+
 class ModelDims(_Strict):
     """Architecture dimensions, as in the model's public config."""
 
-    layers: int = Field(gt=0)
+    layers: int = Field(gt=0, le=MAX_LAYERS)
     d_model: int = Field(gt=0)
     ffn: int = Field(gt=0)
     heads: int = Field(gt=0)

@@ -84,18 +84,27 @@ class CountHistogram:
     """Spike counts per element per token: ``values[i]`` occurs with probability ``probs[i]`` (a measured count
     histogram, e.g. from ``neurosim rates``). Keys may be a layer name, a role, or ``*``."""
 
-    def __init__(self, table: dict[str, dict[int, float]]):
+    def __init__(self, table: dict[str, dict[int, float]], where: str = "count histogram"):
+        self.where = where  # the file it came from, named in every error
         self.table: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for key, hist in table.items():
+            if any(abs(int(v)) > 2**31 for v in hist):
+                raise NeurosimError(f"{where}: {key!r}: a count beyond +-2^31; allowed: counts within the unfolding "
+                                    "steps of the layer")
             values = np.array(sorted(int(v) for v in hist), dtype=np.int64)
             probs = np.array([float(hist[v]) for v in sorted(hist, key=int)], dtype=float)
-            if len(values) == 0 or (probs < 0).any() or probs.sum() <= 0:
-                raise NeurosimError(f"count histogram {key!r}: needs non-negative frequencies that sum above 0")
+            if len(values) == 0 or not np.isfinite(probs).all() or (probs < 0).any() or probs.sum() <= 0:
+                raise NeurosimError(f"{where}: {key!r}: needs finite, non-negative frequencies that sum above 0")
             self.table[key] = (values, probs / probs.sum())
 
     def for_layer(self, layer: Layer) -> tuple[np.ndarray, np.ndarray] | None:
         for key in (layer.name, layer.role, "*"):
             if key in self.table:
+                values = self.table[key][0]
+                steps = spike_steps_of(layer)[0]
+                if np.abs(values).max(initial=0) > steps:
+                    raise NeurosimError(f"{self.where}: {key!r}: |count| {int(np.abs(values).max())} is above the "
+                                        f"{steps} unfolding steps of layer {layer.name}")
                 return self.table[key]
         return None
 
