@@ -77,11 +77,14 @@ test-lava: $(LAVA_STAMP)
 env: $(STAMP)
 models: $(MODELS_STAMP)
 
+# the first screen (at most 40 lines, tests/test_demo.py): the closed-form count by role beside the paper's, then
+# the flagship report's three headlines and its path; every layer with --by layer, the rest in the HTML report
 demo: $(MODELS_STAMP)
-	$(VENV)/bin/neurosim estimate sdllm-llama2-7b --energy paper-45nm --by role
+	@echo "== sdllm-llama2-7b, closed form: neurosim estimate sdllm-llama2-7b --energy paper-45nm --by role"
+	@$(VENV)/bin/neurosim estimate sdllm-llama2-7b --energy paper-45nm --by role
 	@echo
-	@echo "flagship report: sdllm-llama2-7b on hala-point, event-driven simulation (statistical mode)"
-	$(VENV)/bin/neurosim report sdllm-llama2-7b --hw hala-point --mode statistical --out-dir reports/demo
+	@echo "== flagship report: sdllm-llama2-7b on hala-point, event-driven simulation (statistical mode)"
+	@$(VENV)/bin/neurosim report sdllm-llama2-7b --hw hala-point --mode statistical --out-dir reports/demo
 
 # the report's browser test opens index.html in headless Chromium: install Debian's package when it is missing
 browser:

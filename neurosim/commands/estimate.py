@@ -60,14 +60,13 @@ def estimate_cmd(
     lines = [
         (f"workload {head['workload']} ({head['method'] or 'graph'}): W{head['w_bits']}, activations "
          f"{head['a_encoding']} {head['a_bits']}-bit, unfold {head['unfold']}, {head['seq_len']} tokens x batch "
-         f"{head['batch']}"),
+         f"{head['batch']}; firing rates: {head['rates']}"),
         f"convention: {conv}",
-        f"energy table: {est.table.name}" + (" (compute only)" if est.table.compute_only else "")
-        + f"; firing rates: {head['rates']}",
         (f"dense MACs {human(t['dense_macs'])}, ACs {human(t['acs'])}, MACs {human(t['macs'])}, "
         f"spikes {human(t['spikes'])}, neuron updates {human(t['neuron_updates'])}"),
         (f"FLOPs (bit-op scaled, as the papers print) {_tera(t['flops_T'])}; energy {_joules(t['energy_J'])} "
-         f"({_joules(t['energy_per_token_mJ'] * 1e-3)}/token)"),
+         f"({_joules(t['energy_per_token_mJ'] * 1e-3)}/token), energy table {est.table.name}"
+         + (" (compute only)" if est.table.compute_only else "")),
     ]
     side = _side_by_side(t, paper.totals) if paper is not None else []
     if fmt == "md":
@@ -75,7 +74,7 @@ def estimate_cmd(
         if side:
             sys.stdout.write("\n" + "\n".join(side[1:]) + "\n")
     else:
-        typer.echo("\n".join(lines + [""] + [side[0]] + [r.replace("|", " ").rstrip() for r in side[1:2] + side[3:]]
+        typer.echo("\n".join(lines + [side[0]] + [r.replace("|", " ").rstrip() for r in side[1:2] + side[3:]]
                               if side else lines))
 
 
