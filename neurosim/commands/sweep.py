@@ -18,6 +18,8 @@ def sweep_cmd(
     workers: int = typer.Option(2, "--workers", help="processes of the local cluster (without --scheduler)"),
     timeout: float = typer.Option(10.0, "--timeout", help="seconds to wait for --scheduler to answer"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list the points and which are done; run nothing"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display (a bar on a terminal, else a line "
+                                                            "per point)"),
     rates: Path | None = typer.Option(None, "--rates", help="measured rates (a `neurosim rates --save` file) for "
                                       "every point (the sweep file's run.rates otherwise); a point with another "
                                       "model or other encoder settings is refused before the sweep starts"),
@@ -49,7 +51,7 @@ def sweep_cmd(
         _dry_run(spec, ResultStore(out).done_ids(), fmt)
         return
     echo = typer.echo if fmt == "table" else (lambda msg: typer.echo(msg, err=True))
-    res = run_sweep(spec, out, scheduler=scheduler, workers=workers, timeout_s=timeout, echo=echo)
+    res = run_sweep(spec, out, scheduler=scheduler, workers=workers, timeout_s=timeout, echo=echo, quiet=quiet)
     df = res.results
     n_ok = int((df["status"] == "ok").sum()) if not df.empty else 0
     fronts = _fronts(df) if n_ok else {}

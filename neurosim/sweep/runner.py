@@ -100,8 +100,9 @@ def open_client(scheduler: str | None, workers: int, timeout_s: float):
 
 
 def run_sweep(spec: SweepSpec, out_dir: str | Path, scheduler: str | None = None, workers: int = 2,
-              timeout_s: float = 10.0, echo=None) -> SweepOutcome:
-    """Run every point of ``spec`` not already in ``out_dir``; see the module docstring."""
+              timeout_s: float = 10.0, echo=None, quiet: bool = False) -> SweepOutcome:
+    """Run every point of ``spec`` not already in ``out_dir``; see the module docstring. ``quiet``: no progress
+    (neither the bar on a terminal nor a line per point)."""
     from neurosim.sweep.evaluate import evaluate_point
 
     echo = echo or (lambda msg: print(msg, file=sys.stderr))
@@ -129,7 +130,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, scheduler: str | None = None
         futures = {client.submit(evaluate_point, p.model_dump(), run, spec.base_dir, events, pure=False): (i, p, pid)
                    for i, p, pid in todo}
         last = time.monotonic()
-        with _progress(len(todo), echo) as advance:
+        with _progress(len(todo), echo, quiet) as advance:
             for fut in as_completed(futures):
                 i, p, pid = futures.pop(fut)
                 try:
@@ -189,15 +190,15 @@ def _label(p, row: dict[str, Any]) -> str:
 class _progress:
     """A rich progress bar on a terminal; one plain line per point otherwise (logs, CI)."""
 
-    def __init__(self, total: int, echo):
-        self.total, self.echo, self.n = total, echo, 0
+    def __init__(self, total: int, echo, quiet: bool = False):
+        self.total, self.echo, self.n, self.quiet = total, echo, 0, quiet
         self.bar = None
 
     def __enter__(self):
         from rich.console import Console
 
         console = Console(stderr=True)
-        if console.is_terminal and self.total:
+        if console.is_terminal and self.total and not self.quiet:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -210,7 +211,7 @@ class _progress:
         self.n += 1
         if self.bar is not None:
             self.bar.update(self.task, advance=1, description=label[:70])
-        else:
+        elif not self.quiet:
             self.echo(f"[{self.n}/{self.total}] {label}")
 
     def __exit__(self, *exc) -> None:
