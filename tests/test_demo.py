@@ -2,7 +2,7 @@
 hardware-aware energy, latency per token), the by-role table beside the paper's count, and the report's path; the
 per-layer table stays behind --by layer. The demo's own commands (read from the Makefile) run in-process, the
 report on a cut-down run (two blocks, 32 tokens: blocks of two tokens, so it prints the same notes as the full run)
-so the test stays quick. The full `make demo` printed 37 lines when this was written."""
+so the test stays quick. The full `make demo` printed 38 lines when this was written."""
 
 from __future__ import annotations
 
