@@ -5,7 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,27 +19,99 @@ import yaml
 from neurosim.errors import NeurosimError
 
 
+def progress_line(msg: str) -> None:
+    """``io: msg`` on stderr when ``NEUROSIM_PROGRESS=lines`` (a sign for a test that a write is under way)."""
+    if os.environ.get("NEUROSIM_PROGRESS") == "lines":
+        print(f"io: {msg}", file=sys.stderr, flush=True)
+
+
+def hold_before_rename(path: Path) -> None:
+    """Testing aid: ``NEUROSIM_HOLD_WRITE=SECONDS[:NAME]`` waits that long with the complete new file (of a path
+    containing NAME, or any) under its temporary name, just before the rename; an interrupt test signals after the
+    ``io: holding PATH`` line, i.e. in the middle of the write."""
+    spec = os.environ.get("NEUROSIM_HOLD_WRITE")
+    if not spec:
+        return
+    seconds, _, name = spec.partition(":")
+    if not name or name in str(path):
+        progress_line(f"holding {path}")
+        time.sleep(float(seconds))
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM that arrive during the block are held and raised right after it: a few renames that
+    belong together happen all or none. (The main thread only; elsewhere the block runs as it is.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    signals = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.signal(s, lambda signum, _frame: got.append(signum)) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if got:
+            signal.raise_signal(got[0])
+
+
+def _mode_of_new_file(tmp: Path) -> None:
+    if tmp.exists() and not tmp.is_dir():  # mkstemp makes 0600 files; give the result the usual umask-based mode
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
 
-    An interrupted or failing writer leaves ``path`` untouched (old content or absent), never half-written.
+    An interrupted or failing writer leaves ``path`` untouched (old content or absent), never half-written, and
+    removes its temporary file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    with atomic_paths(path, suffixes=(suffix,)) as (tmp,):
+        yield tmp
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths: str | os.PathLike | None, suffixes: tuple[str | None, ...] = ()) -> Iterator[list]:
+    """Several files that belong together (a result and its run record, a graph and its weights): a temporary path
+    beside each (None for a None path); when the block succeeds every one is renamed over its target with SIGINT
+    and SIGTERM held, so an interrupt leaves all the old files or all the new ones; else every temporary is
+    removed."""
+    tmps: list[Path | None] = []
     try:
-        yield tmp_path
-        if tmp_path.exists():  # mkstemp makes 0600 files; give the result the usual umask-based mode
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
+        with deferred_signals():  # an interrupt lands once every temporary is known, so the cleanup below sees it
+            for i, path in enumerate(paths):
+                if path is None:
+                    tmps.append(None)
+                    continue
+                path = Path(path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                suffix = suffixes[i] if i < len(suffixes) and suffixes[i] else path.suffix
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+                os.close(fd)
+                tmps.append(Path(tmp))
+        for path in paths:
+            if path is not None:
+                progress_line(f"writing {path}")
+        yield tmps
+        done = [(t, Path(p)) for t, p in zip(tmps, paths) if t is not None]
+        for t, p in done:
+            _mode_of_new_file(t)
+            hold_before_rename(p)
+        with deferred_signals():
+            for t, p in done:
+                os.replace(t, p)
+        for _t, p in done:
+            progress_line(f"wrote {p}")
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        for t in tmps:
+            if t is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    t.unlink()
         raise
 
 
@@ -45,8 +121,21 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
+def json_text(obj: Any) -> str:
+    """``obj`` as the indented JSON neurosim writes (numpy scalars and arrays, paths as plain values)."""
+    return json.dumps(obj, indent=2, default=_json_default) + "\n"
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
-    return write_text_atomic(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+    return write_text_atomic(path, json_text(obj))
+
+
+def write_texts_atomic(texts: dict[str | os.PathLike, str]) -> list[Path]:
+    """Several text files that belong together, renamed into place all at once (:func:`atomic_paths`)."""
+    with atomic_paths(*texts) as tmps:
+        for tmp, text in zip(tmps, texts.values()):
+            tmp.write_text(text, encoding="utf-8")
+    return [Path(p) for p in texts]
 
 
 def _json_default(o: Any) -> Any:

@@ -230,7 +230,7 @@ def reproduce_cmd(
     """Recompute every FLOPs/Power cell of the SDLLM paper from the workload builders."""
     from neurosim.commands._common import check_format, json_document, print_lines
     from neurosim.errors import NeurosimError
-    from neurosim.io import write_json_atomic, write_text_atomic
+    from neurosim.io import json_text, write_texts_atomic
     from neurosim.reproduce import (
         conventions_table,
         figures_table,
@@ -252,10 +252,11 @@ def reproduce_cmd(
     cells = reproduce_sdllm()
     figures = figures_table(cells)
     summ = summary(cells)
-    write_text_atomic(out / "sdllm_cells.csv", to_csv_text(cells))
-    write_text_atomic(out / "sdllm_figures.csv", to_csv_text(figures))
-    write_json_atomic(out / "sdllm.json", {"summary": summ, "figures": figures.to_dict(orient="records")})
-    write_text_atomic(out / "README.md", _readme(cells, conventions_table(), figures, rule_evidence(cells), summ))
+    write_texts_atomic({  # the four files together: an interrupt leaves all the old ones or all the new ones
+        out / "sdllm_cells.csv": to_csv_text(cells),
+        out / "sdllm_figures.csv": to_csv_text(figures),
+        out / "sdllm.json": json_text({"summary": summ, "figures": figures.to_dict(orient="records")}),
+        out / "README.md": _readme(cells, conventions_table(), figures, rule_evidence(cells), summ)})
     tol = f"{summ['tolerance'] * 100:.1f} %"
     files = [out / n for n in FILES]
     lines = summary_lines(summ, out)

@@ -53,6 +53,9 @@ def simulate_cmd(
                                      "count histograms (unless --histogram)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar (there is none when stderr is not a "
                                                             "terminal)"),
+    max_memory: str | None = typer.Option(None, "--max-memory", help="the most memory the run may take (8G, "
+                                          "512M; default: what this machine has available): a run estimated above "
+                                          "it is refused before it starts"),
 ) -> None:
     """Simulate a workload on a mapped hardware model: counts per core, energy (paper-style and hardware-aware),
     latency, throughput, utilization and the critical path of a token."""
@@ -66,7 +69,9 @@ def simulate_cmd(
     for opt, path in (("--out", out), ("--save-run", save_run)):
         if path is not None and Path(path).is_dir():
             raise NeurosimError(f"{opt} {path}: is a directory; give a file name")
-    with _progress(quiet) as (step, advance):
+    from neurosim.machine import limited
+
+    with limited(max_memory), _progress(quiet) as (step, advance):
         sim = simulate(workload, hw_name, mode=mode, tokens=tokens, context=context, block=block, text=text,
                        sync=sync, seed=seed, sets=sets, hw_sets=hw_sets, convention=convention, mapping=mapping_file,
                        strategy=strategy, placement=placement, histogram=histogram, rates=rates, verify=verify,
@@ -77,14 +82,16 @@ def simulate_cmd(
             step("writing the run record")
             record = sim.record()
     text_out = render(sim, fmt, verify)
-    if out is not None:
-        from neurosim.io import write_text_atomic
-
-        write_text_atomic(out, text_out)
-    else:
+    if out is None:
         typer.echo(text_out, nl=False)
-    if record is not None:
-        record.save(save_run)
+    if out is not None or record is not None:  # the output and the run record together: all old or all new
+        from neurosim.io import atomic_paths
+
+        with atomic_paths(out, save_run if record is not None else None) as (out_tmp, run_tmp):
+            if out_tmp is not None:
+                out_tmp.write_text(text_out, encoding="utf-8")
+            if run_tmp is not None:
+                record.save(run_tmp)
     if out is not None or save_run is not None:
         for what, path in (("output", out), ("run record", save_run)):
             if path is not None:
@@ -187,7 +194,7 @@ def _markdown(res, s: dict) -> str:
     """The run as Markdown: counts and energy by action, energy by component, the headline lines."""
     import pandas as pd
 
-    from neurosim.commands._common import frame_markdown, human
+    from neurosim.commands._common import frame_markdown, human, md_text
 
     t, tok = res.timing, res.tokens
     hw = res.priced("hardware-aware").groupby("action")["energy_pj"].sum()
@@ -208,7 +215,7 @@ def _markdown(res, s: dict) -> str:
               f"tokens/s; simulated time {_time(t.makespan_ns)}; barriers {human(t.barriers)}")]
     lines += [f"note: {n}" for n in s["notes"]]
     return (frame_markdown(counts, "counts and energy (whole run)", ("count", "per_token")) + "\n"
-            + frame_markdown(comp, "energy by component") + "\n" + "\n".join(f"- {x}" for x in lines) + "\n")
+            + frame_markdown(comp, "energy by component") + "\n" + "\n".join(f"- {md_text(x)}" for x in lines) + "\n")
 
 
 def _plain(v):

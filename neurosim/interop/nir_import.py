@@ -153,10 +153,50 @@ def check_supported(types: list[tuple[str, str]], where: str) -> None:
         )
 
 
+#: copies of a NIR file's arrays an import holds at once (HDF5 read, NIR nodes, neurosim's parameters, the graph)
+NIR_COPIES = 4
+
+
+def array_bytes(path: str | Path) -> int:
+    """Bytes of every array (HDF5 dataset) in a NIR file, from its metadata: nothing is read."""
+    import h5py
+
+    total = 0
+
+    def add(_name, obj) -> None:
+        nonlocal total
+        if isinstance(obj, h5py.Dataset):
+            total += int(obj.size or 0) * int(obj.dtype.itemsize)
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(add)
+    except (RuntimeError, OSError, KeyError, ValueError, TypeError) as exc:
+        why = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+        raise NeurosimError(f"{path}: not a readable NIR file (HDF5 damaged: {why})") from None
+    return total
+
+
+def check_nir_fits(path: str | Path) -> None:
+    """The resource guard of an import: refuse, before reading any array, a NIR file whose arrays will not fit the
+    memory limit (``--max-memory``, else this machine's available memory; :mod:`neurosim.machine`)."""
+    from neurosim.machine import fmt_bytes, memory_limit, process_rss
+
+    nbytes = array_bytes(path)
+    need = process_rss() + NIR_COPIES * nbytes
+    limit, where = memory_limit()
+    if need > limit:
+        raise NeurosimError(f"{path}: its arrays hold {fmt_bytes(nbytes)}; importing them needs about "
+                            f"{fmt_bytes(need)} of memory; the limit is {fmt_bytes(limit)} ({where}); import a "
+                            "smaller network or raise the limit with --max-memory")
+
+
 def read_nir(path: str | Path):
-    """Read a NIR file with the ``nir`` package after checking every node type is one neurosim imports."""
+    """Read a NIR file with the ``nir`` package after checking every node type is one neurosim imports and that its
+    arrays fit in memory."""
     nir = _nir()
     check_supported(scan_node_types(path), str(path))
+    check_nir_fits(path)
     try:
         return nir.read(str(path))
     except (AssertionError, ValueError, KeyError, TypeError, OSError, RuntimeError, AttributeError,
@@ -413,14 +453,13 @@ def save_network(net: NirNetwork, graph_path: str | Path, spikes: dict[str, np.n
     """Write the graph as YAML and its parameters as ``<stem>.params.npz`` beside it (both atomically); with
     ``spikes`` (input port -> (steps, n) integer array) also the recorded input spikes as ``<stem>.spikes.npz``,
     named by ``meta.spikes`` (what ``simulate --mode exact`` feeds the network)."""
-    from neurosim.io import atomic_path, write_text_atomic
+    from neurosim.io import atomic_paths
 
     graph_path = Path(graph_path)
     ppath = params_path_for(graph_path)
     net.graph.meta["nir"]["params_file"] = ppath.name
     flat = {f"{layer}/{k}": v for layer, p in net.params.items() for k, v in p.items()}
-    with atomic_path(ppath, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, **flat)
+    spath = None
     if spikes is not None:
         spath = graph_path.with_name(graph_path.name.rsplit(".", 1)[0] + ".spikes.npz")
         for port, arr in spikes.items():
@@ -433,10 +472,13 @@ def save_network(net: NirNetwork, graph_path: str | Path, spikes: dict[str, np.n
             if a.ndim != 2 or a.shape[1] != width or (a.dtype.kind == "f" and not np.all(a == np.round(a))):
                 raise NeurosimError(f"recorded spikes for input {port!r}: shape {a.shape}, {a.dtype}; expected "
                                     f"(steps, {width}) integers (0/1 spikes or graded payloads)")
-        with atomic_path(spath, suffix=".npz") as tmp:
-            np.savez_compressed(tmp, **{k: np.asarray(v).astype(np.int32) for k, v in spikes.items()})
         net.graph.meta["spikes"] = spath.name
-    write_text_atomic(graph_path, net.graph.to_yaml())
+    # the graph and its arrays together: an interrupt leaves all the old files or all the new ones
+    with atomic_paths(ppath, spath, graph_path, suffixes=(".npz", ".npz", None)) as (ptmp, stmp, gtmp):
+        np.savez_compressed(ptmp, **flat)
+        if stmp is not None:
+            np.savez_compressed(stmp, **{k: np.asarray(v).astype(np.int32) for k, v in spikes.items()})
+        gtmp.write_text(net.graph.to_yaml(), encoding="utf-8")
     return graph_path, ppath
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from neurosim.errors import NeurosimError
+from neurosim.io import deferred_signals, hold_before_rename, progress_line
 
 MANIFEST = ".neurosim-report"
 MANIFEST_FORMAT = "neurosim-report"
@@ -73,22 +74,26 @@ def staged_dir(out: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     """Yield an empty temporary directory; when the block succeeds, its files become ``out``'s report."""
     out = Path(out)
     check_out_dir(out, force)
+    tmp: Path | None = None
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a report directory is an ordinary directory
-    except OSError as exc:
-        raise _os_error(out, exc) from None
-    try:
+        with deferred_signals():  # an interrupt lands after the temporary is known, so the cleanup below sees it
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+            tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a report directory is an ordinary directory
+        progress_line(f"writing {out}")
         yield tmp
         files = sorted(p.name for p in tmp.iterdir())
         (tmp / MANIFEST).write_text(json.dumps({"format": MANIFEST_FORMAT, "version": 1, "files": files}, indent=1)
                                     + "\n", encoding="utf-8")
-        _install(tmp, out, files, force)
+        hold_before_rename(out)
+        with deferred_signals():  # the renames that swap the directories: all of them or none
+            _install(tmp, out, files, force)
+        progress_line(f"wrote {out}")
     except OSError as exc:
         raise _os_error(out, exc) from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _install(tmp: Path, out: Path, files: list[str], force: bool) -> None:
