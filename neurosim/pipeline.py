@@ -198,6 +198,7 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = DEFA
 
         exact_model_name(load_workload(workload, sets or None))
     snn = None
+    guard = {"mode": mode, "tokens": tokens, "block": block, "context": context}
     if mode == "exact" and graph_file:  # an explicit-weight SNN: its own weights, neurons and input spikes
         from neurosim.snn import load_network_files
 
@@ -206,11 +207,16 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = DEFA
                                 "spikes (meta.spikes) or draws them from its inputs' firing rates")
         step("loading the network's weights and input spikes")
         g, snn = load_network_files(workload, tokens, seed)
+        guard["steps"] = int(snn.steps)
         r = resolved or resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement,
-                                step, graph=g, rates=rf)
+                                step, graph=g, hw=_guarded(g, None, hw_name, hw_sets, guard), rates=rf)
+    elif resolved is None:  # the graph and hardware first: the guard refuses before the mapping is made
+        spec0, g0 = load_graph_for(workload, sets or None, convention, rates=rf)
+        r = resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement, step,
+                    spec=spec0, graph=g0, hw=_guarded(g0, spec0, hw_name, hw_sets, guard))
     else:
-        r = resolved or resolve(workload, hw_name, sets, hw_sets, convention, mapping_file, strategy, placement,
-                                step, rates=rf)
+        r = resolved
+    check_resources(r.graph, r.hw, spec=r.spec, mapping=r.mapping, **guard)  # again, with the mapping's cores
     notes = [f"mapping: {r.mapping_source}; {r.mapping.chips_used} chips, {r.mapping.cores_used} cores"]
     if snn is not None:
         return simulate_snn_exact(r, snn, block=block, sync=sync, seed=seed, verify=verify, step=step,
@@ -227,6 +233,38 @@ def run_workload(workload: str, hw_name: str = "hala-point", *, mode: str = DEFA
         notes.append(f"spikes drawn from {source} (seed {seed}): per segment and step, binomial/multinomial")
         return simulate(r.graph, r.mapping, r.hw, cfg, StatisticalInput(seed, hist), progress=progress, notes=notes)
     return _run_exact(r, tokens, block, text, sync, seed, verify, step, progress, notes)
+
+
+# --- the resource guard -------------------------------------------------------------------------------------
+def check_resources(graph: Graph, hw: Any, *, mode: str, tokens: int | None = None, block: int | None = None,
+                    context: int = 0, mapping: Any = None, spec: Any = None, steps: int | None = None,
+                    say: Callable[[str], None] | None = None) -> Any:
+    """The one resource guard of every simulated run (:mod:`neurosim.budget`): estimate the run's memory and time
+    from the graph, the hardware and the mapping (before mapping: the cores its weights need) and refuse, in one
+    line that says what it would need and what would fit, a run beyond the memory limit (``--max-memory``,
+    ``NEUROSIM_MAX_MEMORY``, else this machine's available memory). Returns the estimate (:class:`~.budget.Need`)."""
+    from neurosim.budget import check_run
+
+    if tokens is None:
+        tokens = EXACT_DEFAULT_TOKENS if mode == "exact" else run_shape_for(graph).tokens
+    layers = None
+    if mode == "exact" and steps is None and spec is not None:
+        from neurosim.functional.engine import REAL_MODELS
+
+        layers = REAL_MODELS[exact_model_name(spec)][1]["layers"]
+    return check_run(graph, hw, mode=mode, tokens=int(tokens), block=block, context=context, mapping=mapping,
+                     real_model_layers=layers, steps=steps, say=say)
+
+
+def _guarded(graph: Graph, spec: Any, hw_name: str, hw_sets: list[str] | None, guard: dict[str, Any]) -> Any:
+    """The hardware model, after the guard has checked the run on it (before mapping; a long run says so)."""
+    import sys
+
+    from neurosim.hardware import load_hardware
+
+    hw = load_hardware(hw_name, hw_sets or None)
+    check_resources(graph, hw, spec=spec, say=lambda m: print(f"note: {m}", file=sys.stderr, flush=True), **guard)
+    return hw
 
 
 # --- the real model exact mode runs -------------------------------------------------------------------------

@@ -74,6 +74,8 @@ MEANINGS: dict[str, Meaning] = {
     "--weights": Meaning("which weights a run uses (a source or a format)", "text", ("weight",)),
     "--dt": Meaning("the time step in seconds", "float", ("time step",)),
     "--name": Meaning("the name given to what is written", "text", ("name",)),
+    "--max-memory": Meaning("the most memory a run may take (8G, 512M; default: what the machine has)", "text",
+                            ("memory",)),
     # --- one command's own flags -----------------------------------------------------------------------------------
     "--by": Meaning("rows per layer, block, role or kind", "text", ("layer",)),
     "--label": Meaning("a name for each run, in order", "text", ("name",)),

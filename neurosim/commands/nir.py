@@ -26,6 +26,9 @@ def import_nir_cmd(
     spikes: Path | None = typer.Option(None, "--spikes", help="recorded input spikes (.npz: one (steps, n) "
                                        "integer array per input port) written beside the graph for --mode exact"),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; csv: one row per layer"),
+    max_memory: str | None = typer.Option(None, "--max-memory", help="the most memory the import may take (8G, "
+                                          "512M; default: what this machine has available): a file whose arrays "
+                                          "need more is refused before they are read"),
 ) -> None:
     """Import a NIR graph as a neurosim graph that maps and simulates like any workload (with integer weights and
     thresholds, `simulate --mode exact` runs it in Loihi's fixed-point arithmetic)."""
@@ -43,8 +46,11 @@ def import_nir_cmd(
     for opt, v in (("--rate", rate), ("--input-rate", input_rate)):
         if not 0.0 <= v <= 1.0:
             raise NeurosimError(f"{opt} = {v}; allowed: [0, 1]")
-    net = import_nir(file, name=name, dt_s=dt, steps=steps, firing_rate=rate, input_encoding=input_encoding,
-                     input_rate=input_rate, w_bits=w_bits)
+    from neurosim.machine import limited
+
+    with limited(max_memory):
+        net = import_nir(file, name=name, dt_s=dt, steps=steps, firing_rate=rate, input_encoding=input_encoding,
+                         input_rate=input_rate, w_bits=w_bits)
     g, meta = net.graph, net.nir_meta
     rows = []
     for layer in g:

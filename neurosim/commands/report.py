@@ -49,6 +49,9 @@ def report_cmd(
                                                             "a terminal)"),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP + "; the headline figures and the "
                             "report's path (the report itself is the directory)"),
+    max_memory: str | None = typer.Option(None, "--max-memory", help="the most memory the run may take (8G, "
+                                          "512M; default: what this machine has available): a run estimated above "
+                                          "it is refused before it starts"),
 ) -> None:
     """Run a workload on a hardware model and write an HTML report of its energy, rates, mapping and timing."""
     from neurosim.api import report
@@ -56,7 +59,9 @@ def report_cmd(
     from neurosim.report.progress import steps
 
     check_format(fmt)
-    with steps("report", quiet=quiet) as step:
+    from neurosim.machine import limited
+
+    with limited(max_memory), steps("report", quiet=quiet) as step:
         rep = report(workload, _hardware_or_table(hw, energy, mode), out, mode=mode, text=text, measure=measure,
                      tokens=tokens, context=context,
                      seed=seed, sync=sync, sets=sets, hw_sets=hw_sets, seq=seq, batch=batch, convention=convention,
