@@ -45,6 +45,7 @@ from neurosim.graph import (
     Linear,
     SpikeEncoder,
 )
+from neurosim.machine import one_blas_thread
 
 ENGINE = "functional"
 
@@ -186,6 +187,7 @@ class FunctionalResult:
         return pd.DataFrame(rows)
 
 
+@one_blas_thread()  # floats that become spikes must not depend on the BLAS thread count (docs/reliability.md)
 def run(graph: Graph, model, ids: np.ndarray, *, fp: bool = False, on_linear: LinearHook | None = None,
         thresholds: dict[str, float] | None = None, fp_layers: tuple[str, ...] | set[str] = (),
         window: int | None = None, state: ForwardState | None = None, rotation_seed: int = 0,

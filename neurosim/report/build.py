@@ -129,6 +129,17 @@ def table_assumptions(table: EnergyTable, label: str) -> list[Assumption]:
     return out
 
 
+def created_now() -> str:
+    """When a record is made: now (UTC), or ``SOURCE_DATE_EPOCH`` when set (the reproducible-builds convention), so
+    that two runs of the same inputs write byte-identical records (docs/reliability.md, determinism)."""
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    when = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch.isdigit()
+            else _dt.datetime.now(_dt.timezone.utc))
+    return when.isoformat(timespec="seconds")
+
+
 def record_from_counters(
     counters: pd.DataFrame,
     *,
@@ -211,7 +222,7 @@ def record_from_counters(
     conv = graph.meta.get("convention", {})
     return RunRecord(
         neurosim_version=neurosim.__version__,
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        created=created_now(),
         title=title,
         workload=({"name": spec.name, "family": spec.family, "method": spec.method,
                    "description": " ".join(spec.description.split()), "source": spec.source,
