@@ -71,12 +71,19 @@ def main(argv: list[str] | None = None) -> int:
             code = exc.code
             return int(code) if isinstance(code, int) else (0 if code is None else 1)
         except NeurosimError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {one_line(str(exc))}", err=True)
             return exc.exit_code
         except KeyboardInterrupt as exc:
             typer.echo("interrupted: no output file was left half-written", err=True)
             return 128 + getattr(exc, "signum", signal.SIGINT)
     return 0
+
+
+def one_line(text: str) -> str:
+    """``text`` as one printable line: control characters, line and paragraph separators and invisible format
+    characters that a user file put in a name (a newline, an ANSI escape, a right-to-left override) are shown
+    escaped (``\\x1b``), so an error is one line and cannot rewrite the reader's terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:

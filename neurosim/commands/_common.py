@@ -73,13 +73,23 @@ def with_total(df, label_col: str, totals: dict[str, Any] | None = None, skip: t
     return pd.concat([df, pd.DataFrame([row])], ignore_index=True)
 
 
+def md_text(text: Any) -> str:
+    """Text from a user file inside Markdown, shown as text: HTML tags, table pipes and link brackets escaped, one
+    line (a workload named ``<img src=x onerror=...>`` stays those characters in any Markdown renderer)."""
+    out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for ch in "|[]":
+        out = out.replace(ch, "\\" + ch)
+    return " ".join(out.splitlines())
+
+
 def frame_markdown(df, title: str | None = None, human_cols: tuple[str, ...] = ()) -> str:
-    """A DataFrame as a Markdown table (with a ``###`` title)."""
+    """A DataFrame as a Markdown table (with a ``###`` title); every cell and title escaped (:func:`md_text`)."""
     cols = list(df.columns)
-    lines = ["| " + " | ".join(str(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    lines = ["| " + " | ".join(md_text(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(human(v) if c in human_cols else _cell(v) for c, v in zip(cols, row)) + " |")
-    return (f"### {title}\n\n" if title else "") + "\n".join(lines) + "\n"
+        lines.append("| " + " | ".join(md_text(human(v) if c in human_cols else _cell(v)) for c, v in zip(cols, row))
+                     + " |")
+    return (f"### {md_text(title)}\n\n" if title else "") + "\n".join(lines) + "\n"
 
 
 def print_frame(df, fmt: str, title: str | None = None, human_cols: tuple[str, ...] = ()) -> None:
@@ -105,7 +115,8 @@ def print_frame(df, fmt: str, title: str | None = None, human_cols: tuple[str, .
 def print_lines(lines: list[str], fmt: str) -> None:
     """Lines after a table: a Markdown list in md, plain lines otherwise (table)."""
     if lines:
-        sys.stdout.write(("\n" + "\n".join(f"- {x}" for x in lines) if fmt == "md" else "\n".join(lines)) + "\n")
+        sys.stdout.write(("\n" + "\n".join(f"- {md_text(x)}" for x in lines) if fmt == "md" else "\n".join(lines))
+                         + "\n")
 
 
 def print_document(obj: Any, fmt: str, title: str | None = None) -> None:

@@ -123,6 +123,8 @@ def _versus(runs, baselines, hw, sets, hw_sets, baseline_sets, context, prompt, 
     print_frame(shown, fmt, title=f"{cmp.workload} on {cmp.hardware} beside conventional baselines")
     if fmt == "csv":
         return
+    from neurosim.commands._common import md_text
+
     for b in cmp.break_even:
         line = f"break-even firing rate against {b.baseline}: {b.text()}"
         if b.status == "crosses" and b.gap is not None:
@@ -134,9 +136,9 @@ def _versus(runs, baselines, hw, sets, hw_sets, baseline_sets, context, prompt, 
             wo = b.rate_without_static
             line += f"; without static/idle power: {wo:.4g}" if wo is not None else \
                 f"; without static/idle power: {b.status_without_static}"
-        sys.stdout.write(("- " if fmt == "md" else "") + line + "\n")
+        sys.stdout.write(("- " + md_text(line) if fmt == "md" else line) + "\n")
     for n in cmp.notes:
-        sys.stdout.write(("- " if fmt == "md" else "note: ") + n + "\n")
+        sys.stdout.write(("- " + md_text(n) if fmt == "md" else "note: " + n) + "\n")
     if out is not None:
         sys.stdout.write(f"comparison: {Path(out) / 'index.html'}\n")
 

@@ -70,7 +70,9 @@ def estimate_cmd(
     ]
     side = _side_by_side(t, paper.totals) if paper is not None else []
     if fmt == "md":
-        sys.stdout.write("\n" + "\n".join(f"- {x}" for x in lines) + "\n")
+        from neurosim.commands._common import md_text
+
+        sys.stdout.write("\n" + "\n".join(f"- {md_text(x)}" for x in lines) + "\n")
         if side:
             sys.stdout.write("\n" + "\n".join(side[1:]) + "\n")
     else:

@@ -97,18 +97,23 @@ def hw_show(
     if fmt == "csv":
         print_frame(_with_totals(figs, head), "csv")
         return
-    typer.echo(f"{hw.name} (version {hw.version}{', extends ' + hw.extends if hw.extends else ''}): "
-               f"{head['description']}")
+    from neurosim.commands._common import md_text
+
+    def say(line: str) -> None:  # the model's own words (name, description, notes) as text in Markdown
+        typer.echo(md_text(line) if fmt == "md" else line)
+
+    say(f"{hw.name} (version {hw.version}{', extends ' + hw.extends if hw.extends else ''}): "
+        f"{head['description']}")
     typer.echo(f"{hw.n_chips} chip(s) on a {gx} x {gy} x {gz} grid; each a {w} x {h} mesh, {k} core(s) a tile, "
                f"{hw.usable_cores_per_chip} usable cores; {hw.total_cores} cores in all; memory "
                f"{hw.core.memory_partition}; static power {head['static_power_W']:.3g} W; barrier "
                f"{head['barrier_ns']:.0f} ns")
     if head["calibration"]:
-        typer.echo(f"calibration: {head['calibration']}")
+        say(f"calibration: {head['calibration']}")
     typer.echo("figures: " + ", ".join(f"{n} {what}" for what, n in head["provenance"].items() if n)
                + " (own = published for this chip; borrowed = another chip's figure, column 'borrowed')")
     for n in hw.notes:
-        typer.echo(f"note: {n}")
+        say(f"note: {n}")
     print_frame(figs, fmt, title=f"{hw.name}: figures (value as written, parsed, source / assumption)")
     print_frame(prices, fmt, title=f"{hw.name}: energy table (pJ per counted action)")
 

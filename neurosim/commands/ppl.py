@@ -47,7 +47,9 @@ def ppl_cmd(
     line = f"text: {inp.text_where} ({inp.ids.size} of {inp.text_tokens} tokens)"
     if fp_layers:
         line += f"; kept in fp: {', '.join(fp_layers)}"
-    sys.stdout.write(("\n- " if fmt == "md" else "") + line + "\n")
+    from neurosim.commands._common import md_text
+
+    sys.stdout.write(("\n- " + md_text(line) if fmt == "md" else line) + "\n")
 
 
 def register(app: typer.Typer) -> None:

@@ -47,7 +47,9 @@ def quality_cmd(
                 f"model, {passages} passages ({n_tok} tokens)")
     line = (f"text: {inp.text_where}; reference: {reference}; spikes_vs_fp: spikes / the fp-weight run's at the same "
             "T (seed 003: 1.06 for 1.58-bit on MRPC)")
-    sys.stdout.write(("\n- " if fmt == "md" else "") + line + "\n")
+    from neurosim.commands._common import md_text
+
+    sys.stdout.write(("\n- " + md_text(line) if fmt == "md" else line) + "\n")
 
 
 def register(app: typer.Typer) -> None:

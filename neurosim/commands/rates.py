@@ -73,7 +73,9 @@ def rates_cmd(
     if save:
         lines.append(f"rates file: {save} (use it with --rates {save})")
     if fmt == "md":
-        sys.stdout.write("\n" + "\n".join(f"- {x}" for x in lines) + "\n")
+        from neurosim.commands._common import md_text
+
+        sys.stdout.write("\n" + "\n".join(f"- {md_text(x)}" for x in lines) + "\n")
     else:
         typer.echo("\n".join(lines))
 

@@ -51,6 +51,8 @@ class PageCheck:
     page_height: int = 0
     viewport_width: int = 0
     screenshot: bytes = b""
+    dialogs: list[str] = field(default_factory=list)  # alert/confirm/prompt: proof that a script ran
+    active_elements: int = 0  # elements that could run script or load a frame: script, iframe, on* handlers, ...
 
     @property
     def broken_images(self) -> list[dict[str, Any]]:
@@ -66,6 +68,13 @@ class _Cdp:
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
 
+    def _event(self, msg: dict[str, Any]) -> None:
+        self.events.append(msg)
+        if msg.get("method") == "Page.javascriptDialogOpening":  # a script ran: dismiss its dialog, the page goes on
+            self.next_id += 1
+            self.ws.send(json.dumps({"id": self.next_id, "method": "Page.handleJavaScriptDialog",
+                                     "params": {"accept": False}}))
+
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         self.next_id += 1
         my_id = self.next_id
@@ -77,7 +86,7 @@ class _Cdp:
                     raise NeurosimError(f"chromium: {method} failed: {msg['error'].get('message')}")
                 return msg.get("result", {})
             if "method" in msg:
-                self.events.append(msg)
+                self._event(msg)
 
     def wait_for(self, method: str, deadline: float) -> None:
         import websocket
@@ -90,7 +99,7 @@ class _Cdp:
             except websocket.WebSocketTimeoutException:
                 break
             if "method" in msg:
-                self.events.append(msg)
+                self._event(msg)
                 if msg["method"] == method:
                     return
         raise NeurosimError(f"chromium: no {method} before the time limit")
@@ -107,7 +116,7 @@ class _Cdp:
             except websocket.WebSocketTimeoutException:
                 continue
             if "method" in msg:
-                self.events.append(msg)
+                self._event(msg)
         self.ws.settimeout(self.timeout_s)
 
     def close(self) -> None:
@@ -161,11 +170,14 @@ def check_page(html_path: str | os.PathLike, width: int = 1280, height: int = 90
         js = ("JSON.stringify({images: Array.from(document.images).map(i => ({src: i.src.slice(0, 48), alt: i.alt, "
               "naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight, complete: i.complete})), "
               "w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight, "
-              "vw: window.innerWidth})")
+              "vw: window.innerWidth, active: document.querySelectorAll('script, iframe, frame, object, embed, "
+              "base, meta[http-equiv=refresh]').length + Array.from(document.querySelectorAll('*')).filter(e => "
+              "Array.from(e.attributes).some(a => /^on/i.test(a.name) || /^\\s*(javascript|vbscript):/i.test("
+              "a.value))).length})")
         res = cdp.call("Runtime.evaluate", expression=js, returnByValue=True)
         info = json.loads(res["result"]["value"])
         check = PageCheck(url=url, images=info["images"], page_width=int(info["w"]), page_height=int(info["h"]),
-                          viewport_width=int(info["vw"]))
+                          viewport_width=int(info["vw"]), active_elements=int(info["active"]))
         full_h = min(max(check.page_height, height), 16000)
         cdp.call("Emulation.setDeviceMetricsOverride", width=width, height=full_h, deviceScaleFactor=1, mobile=False)
         shot = cdp.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
@@ -180,6 +192,8 @@ def check_page(html_path: str | os.PathLike, width: int = 1280, height: int = 90
             elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
                 check.console_errors.append(" ".join(str(a.get("value", a.get("description", "")))
                                                      for a in p.get("args", [])))
+            elif m == "Page.javascriptDialogOpening":
+                check.dialogs.append(f"{p.get('type')}: {p.get('message')}")
             elif m == "Runtime.exceptionThrown":
                 check.console_errors.append(p.get("exceptionDetails", {}).get("text", "exception"))
             elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":

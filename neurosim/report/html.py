@@ -131,11 +131,17 @@ def figure_html(f: FigureOut, csv: Sequence[str] = ()) -> str:
             "</figure>")
 
 
+#: a report page's Content-Security-Policy: no script, no request; inline styles and data: images only
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
 def page(title: str, subtitle: str, body: Sequence[str], footer: str) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<meta name=\"generator\" content=\"neurosim report\">"
+        # defence in depth beside the escaping: the page may run no script and fetch nothing (its figures are data:)
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body><main>"
         f"<h1>{esc(title)}</h1><p class=\"sub\">{esc(subtitle)}</p>\n"
         + "\n".join(body)
