@@ -21,7 +21,7 @@ LAVA_SKIP_NOTE = note: Lava tests skipped: lava-nc 0.10 supports only Python 3.1
 	python3.10, PYENV_VERSION=3.10.13 python3.10, $${PYENV_ROOT:-~/.pyenv}/versions/3.10*); install one (e.g. \
 	pyenv install 3.10.13) and run make test-lava
 
-.PHONY: demo test env models lint bench reports clean browser lava-env test-lava sanafe-env validate cli-docs
+.PHONY: demo test env models lint bench reports clean browser lava-env test-lava sanafe-env validate cli-docs fuzz interrupts
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -98,6 +98,20 @@ test: $(MODELS_STAMP) $(INTEROP_STAMP) browser
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 	@$(MAKE) --no-print-directory test-lava
+
+# every input format, 10,000 generated files each (valid, mutated, hostile) through the CLI in-process: a result or
+# one line naming the file, never a traceback or a hang (docs/reliability.md; hours on 2 cores: FUZZ_EXAMPLES=N)
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(MODELS_STAMP) $(INTEROP_STAMP)
+	@mkdir -p build/fuzz
+	cd tests && ../$(PY) -m fuzz --examples $(FUZZ_EXAMPLES) --jobs 2 --timeout 180 --keep ../build/fuzz/failures \
+	  --json ../build/fuzz/fuzz.json
+
+# the interrupt test of every writer, 20 times in a row (docs/reliability.md)
+INTERRUPT_LOOPS ?= 20
+interrupts: $(MODELS_STAMP)
+	@for i in $$(seq $(INTERRUPT_LOOPS)); do echo "interrupts: round $$i of $(INTERRUPT_LOOPS)"; \
+	  $(PY) -m pytest -q -p no:cacheprovider tests/test_reliability_interrupts.py || exit 1; done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check neurosim tests benchmarks

@@ -607,7 +607,13 @@ def compare(runs: Sequence[Any], out: str | Path | None = None, *, labels: Seque
         check_out_dir(out_dir, force)
         sources = [str(r) if isinstance(r, (str, Path)) else "" for r in runs]
         with staged_dir(out_dir, force) as tmp:
-            write_compare(records, tmp, labels, sources=sources, step=progress or _no_step)
+            try:
+                write_compare(records, tmp, labels, sources=sources, step=progress or _no_step)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:  # a hand-edited record
+                named = ", ".join(s for s in sources if s) or "the runs"
+                why = (str(exc).splitlines() or [""])[0][:120] or type(exc).__name__
+                raise NeurosimError(f"{named}: a run record's table holds a value of the wrong kind ({why}); "
+                                    "re-save the runs with `neurosim report --save-run`") from None
         path = out_dir / "index.html"
     return Comparison(records, labels, path)
 

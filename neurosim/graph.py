@@ -512,7 +512,12 @@ class Graph:
             raise NeurosimError(f"{where}: field 'version' = {version!r}; allowed: {GRAPH_FORMAT_VERSION}")
         section = "meta"
         try:
-            g = cls(name=str(d.get("name", "graph")), meta=dict(d.get("meta") or {}))
+            meta = dict(d.get("meta") or {})
+            for key in ("seq_len", "batch"):  # what a run reads from a graph's meta: positive integers
+                v = meta.get(key)
+                if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+                    raise NeurosimError(f"{where}: field 'meta.{key}' = {v!r}; allowed: an integer > 0")
+            g = cls(name=str(d.get("name", "graph")), meta=meta)
             for i, ld in enumerate(d.get("layers") or []):
                 section = f"layers[{i}]"
                 g.add(layer_from_dict(ld, where))

@@ -411,7 +411,19 @@ def read_user_file(path: str | Path) -> dict[str, Any]:
 
 
 def apply_user_placement(m: Mapping, d: dict[str, Any], hw: Hardware) -> None:
-    """Set piece addresses from a user file; every neuro piece of every layer must be given a core."""
+    """Set piece addresses from a user file; every neuro piece of every layer must be given a core. A file of the
+    wrong shape (a hand edit, a damaged file) is one error naming it, never a traceback."""
+    try:
+        _apply_user_placement(m, d, hw)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError, OverflowError) as exc:
+        where = d.get("_where", "mapping file")
+        field = "layers" if "layers" in d else "placement"
+        why = f"lacks {exc}" if isinstance(exc, KeyError) else (str(exc).splitlines() or [""])[0][:120]
+        raise NeurosimError(f"{where}: field '{field}': not a valid placement ({type(exc).__name__}: {why}); "
+                            "allowed: {layer: [[chip, x, y, slot], ...]} or a mapping saved with --out") from None
+
+
+def _apply_user_placement(m: Mapping, d: dict[str, Any], hw: Hardware) -> None:
     where = d.get("_where", "mapping file")
     if d.get("version", MAPPING_FORMAT_VERSION) != MAPPING_FORMAT_VERSION:
         raise NeurosimError(f"{where}: field 'version' = {d.get('version')!r}; allowed: {MAPPING_FORMAT_VERSION}")

@@ -271,8 +271,33 @@ def load_run(path: str | os.PathLike) -> RunRecord:
             f"version {RUN_FORMAT_VERSION}: re-run `neurosim report ... --save-run` with this version"
         )
     try:
-        return RunRecord.model_validate(data)
+        rec = RunRecord.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
         raise NeurosimError(f"{p}: field '{loc}': {err['msg']}") from None
+    _check_tables(rec, str(p))
+    return rec
+
+
+def _check_tables(model: BaseModel, where: str, path: str = "") -> None:
+    """Every table of a record: rows as long as its columns, each column's values all numbers or all text (a
+    hand-edited cell of the wrong kind is one error naming the table and column, not a failure deep in a report)."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        items = value if isinstance(value, list) else value.values() if isinstance(value, dict) else [value]
+        for item in items:
+            at = f"{path}{name}"
+            if isinstance(item, Table):
+                for i, row in enumerate(item.data):
+                    if len(row) != len(item.columns):
+                        raise NeurosimError(f"{where}: field '{at}.data.{i}': {len(row)} values for "
+                                            f"{len(item.columns)} columns")
+                for j, col in enumerate(item.columns):
+                    kinds = {"number" if isinstance(r[j], (int, float)) else "text" if isinstance(r[j], str)
+                             else "other" for r in item.data if r[j] is not None}
+                    if len(kinds) > 1 or "other" in kinds:
+                        raise NeurosimError(f"{where}: field '{at}' column '{col}' mixes {' and '.join(sorted(kinds))}"
+                                            " values; allowed: all numbers or all text (null where missing)")
+            elif isinstance(item, BaseModel):
+                _check_tables(item, where, f"{at}.")

@@ -49,7 +49,7 @@ UNKNOWN_KEYS = ["extra", "valeu", "__class__", "<script>", "", " ", "0", "layers
 
 def hostile_values() -> st.SearchStrategy[Any]:
     return st.one_of(
-        st.sampled_from(HOSTILE_SCALARS),
+        st.sampled_from(HOSTILE_SCALARS).map(copy.deepcopy),  # a copy: a later mutation must not change the pool
         st.integers(),
         st.floats(allow_nan=True, allow_infinity=True),
         st.text(max_size=30),
@@ -113,7 +113,8 @@ def _mutate_once(draw, doc: Any) -> Any:
         node.extend(copy.deepcopy(node[: draw(st.integers(1, 3))]) * draw(st.sampled_from([1, 2, 50])))
         return doc
     new = {"replace": lambda: draw(hostile_values()), "tweak": lambda: _tweak(draw, node),
-           "wrap": lambda: draw(st.sampled_from([[node], {"value": node}, {"value": [node]}])),
+           "wrap": lambda: draw(st.sampled_from([0, 1, 2]).map(lambda i: [[node], {"value": node},
+                                                                          {"value": [node]}][i])),
            "stringify": lambda: str(node), "duplicate": lambda: [node, node]}[op]()
     if not path:
         return new
@@ -383,9 +384,25 @@ def energy_docs() -> list[dict]:
     return _yaml_docs(ROOT / "hwmodels" / "energy")
 
 
+@st.composite
+def valid_energy(draw) -> dict:
+    """A table that prices some actions (each with a source) and lists the rest as not charged."""
+    from neurosim.counters import ACTIONS
+
+    actions = sorted(ACTIONS)
+    priced = draw(st.lists(st.sampled_from(actions), unique=True, max_size=len(actions)))
+    prices = [{"action": a, "energy_pj": draw(st.floats(0, 1e4)),
+               "scale": draw(st.sampled_from(["none", "bitop", "per_64_bits"])),
+               "numeric": draw(st.sampled_from(["any", "fp", "int", "spike"])),
+               "source": draw(st.text("abc <>&|", min_size=1, max_size=12))} for a in priced]
+    return {"version": 1, "name": draw(st.text("abcxyz-<>", min_size=1, max_size=10)),
+            "compute_only": draw(st.booleans()), "prices": prices,
+            "not_charged": {a: "fuzz" for a in actions if a not in priced or draw(st.booleans())}}
+
+
 def energy_format() -> st.SearchStrategy[Case]:
     return doc_format("energy", "e.yaml", energy_docs, ["estimate", TINY, "--energy", "e.yaml", "--format", "json"],
-                      False)
+                      False, valid=valid_energy())
 
 
 # sweep spec ---------------------------------------------------------------------------------------------------------

@@ -39,7 +39,13 @@ def fuzz_format(name: str, examples: int, timeout_s: float = 60.0, seed: int | N
 
     if seed is not None:
         one = hypothesis_seed(seed)(one)
-    one()
+    try:
+        one()
+    except Exception as exc:  # noqa: BLE001 - the generator itself failed: a failure of the run, with the count so far
+        from fuzz.harness import Case, Outcome
+
+        tally.failures.append((Case(name, "harness", {}, [], ()),
+                               Outcome("harness", None, f"{type(exc).__name__}: {str(exc)[:300]}", 0.0)))
     tally.seconds = time.perf_counter() - t0
     return tally
 
