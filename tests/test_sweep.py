@@ -184,8 +184,8 @@ def test_sweep_on_a_loopback_dask_cluster_killed_half_way_resumes_exactly(tmp_pa
 
 def test_a_mistyped_workload_is_a_failed_point_and_the_sweep_exits_non_zero(tmp_path, cli):
     """Only a mapping that does not fit the hardware is 'infeasible' (a finished point); any other error (here a
-    mistyped workload) fails its point: counted and named in one line, not recorded (the next run retries it),
-    exit code 2."""
+    mistyped workload) fails its point: counted and named in one line, recorded with its error in failed/ and
+    results.csv (status 'failed'; not a finished point: the next run retries it), exit code 2."""
     sweep = tmp_path / "typo.yaml"
     sweep.write_text(yaml.safe_dump({"name": "typo", "run": {"seq_len": 16, "placement": "serpentine"}, "points": [
         {"workload": str(TINY.parent / "tiny-bert.yaml"), "hardware": "loihi2"},
@@ -199,10 +199,12 @@ def test_a_mistyped_workload_is_a_failed_point_and_the_sweep_exits_non_zero(tmp_
     assert "unknown workload 'minilm-l6x'" in last and "Traceback" not in err
     assert "ran 2 points, 1 failed" in stdout
     df = pd.read_csv(out / "results.csv")
-    assert list(df["workload"].str.rsplit("/", n=1).str[-1]) == ["tiny-bert.yaml", "spikingbert-4l"]
-    assert list(df["status"]) == ["ok", "infeasible"]  # the mistyped point is not recorded
-    assert "needs" in df["error"].iloc[1] and "neuro cores" in df["error"].iloc[1]  # the mapper's capacity message
-    assert len(list((out / "points").glob("*.json"))) == 2
+    assert list(df["workload"].str.rsplit("/", n=1).str[-1]) == ["tiny-bert.yaml", "minilm-l6x", "spikingbert-4l"]
+    assert list(df["status"]) == ["ok", "failed", "infeasible"]  # the mistyped point is recorded with its error
+    assert "unknown workload 'minilm-l6x'" in df["error"].iloc[1]
+    assert "needs" in df["error"].iloc[2] and "neuro cores" in df["error"].iloc[2]  # the mapper's capacity message
+    assert len(list((out / "points").glob("*.json"))) == 2  # finished points only: the failed one is retried
+    assert len(list((out / "failed").glob("*.json"))) == 1
 
 
 def test_missing_sweep_extra_is_a_one_line_error_naming_the_extra(tmp_path, cli, monkeypatch):

@@ -54,21 +54,22 @@ def sweep_cmd(
     res = run_sweep(spec, out, scheduler=scheduler, workers=workers, timeout_s=timeout, echo=echo, quiet=quiet)
     df = res.results
     n_ok = int((df["status"] == "ok").sum()) if not df.empty else 0
+    n_failed = int((df["status"] == "failed").sum()) if not df.empty else 0
     fronts = _fronts(df) if n_ok else {}
     if fmt == "table":
         typer.echo(f"ran {res.ran} points, {len(res.failed)} failed, {res.skipped} were already done; {len(df)} in "
-                   f"{out / 'results.csv'} ({n_ok} ok, {len(df) - n_ok} infeasible)")
+                   f"{out / 'results.csv'} ({n_ok} ok, {len(df) - n_ok - n_failed} infeasible, {n_failed} failed)")
         if res.plot:
             typer.echo(f"Pareto plot: {res.plot}")
         for engine, front in fronts.items():
             typer.echo(f"energy/latency Pareto front ({engine}):\n" + front.to_string(index=False))
     else:
         _print_outcome(res, df, n_ok, fronts, out, fmt)
-    if res.failed:  # not recorded, so the next run tries them again; "does not fit" is a finished, infeasible point
+    if res.failed:  # recorded in failed/ with the error, and tried again next run; "does not fit" is infeasible
         for f in res.failed[1:5]:
             typer.echo(f"also failed: {f}", err=True)
-        raise NeurosimError(f"{len(res.failed)} of {res.total} points failed (not recorded; the next run retries "
-                            f"them): {res.failed[0]}")
+        raise NeurosimError(f"{len(res.failed)} of {res.total} points failed (recorded with the error in "
+                            f"{out / 'failed'}; the next run retries them): {res.failed[0]}")
 
 
 def _fronts(df) -> dict:
@@ -93,7 +94,8 @@ def _print_outcome(res, df, n_ok: int, fronts: dict, out: Path, fmt: str) -> Non
     if fmt == "json":
         sys.stdout.write(json_document({
             "points": res.total, "ran": res.ran, "skipped": res.skipped, "failed": list(res.failed), "ok": n_ok,
-            "infeasible": len(df) - n_ok, "results": str(out / "results.csv"),
+            "infeasible": int((df["status"] == "infeasible").sum()) if not df.empty else 0,
+            "results": str(out / "results.csv"),
             "pareto_plot": str(res.plot) if res.plot else None,
             "fronts": {e: f.to_dict(orient="records") for e, f in fronts.items()},
             "rows": df.to_dict(orient="records")}))
@@ -103,8 +105,10 @@ def _print_outcome(res, df, n_ok: int, fronts: dict, out: Path, fmt: str) -> Non
         return
     for engine, front in fronts.items():
         print_frame(front, fmt, title=f"energy/latency Pareto front ({engine})")
+    n_infeasible = int((df["status"] == "infeasible").sum()) if not df.empty else 0
     print_lines([(f"ran {res.ran} points, {len(res.failed)} failed, {res.skipped} were already done; {len(df)} in "
-                 f"{out / 'results.csv'} ({n_ok} ok, {len(df) - n_ok} infeasible)")]
+                 f"{out / 'results.csv'} ({n_ok} ok, {n_infeasible} infeasible, {len(df) - n_ok - n_infeasible} "
+                 "failed)")]
                 + ([f"Pareto plot: {res.plot}"] if res.plot else []), fmt)
 
 

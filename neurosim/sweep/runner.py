@@ -4,21 +4,31 @@ Storage (``DIR``):
   points/<id>.json   one file per finished point, written atomically the moment it finishes (the truth);
   results.csv        the consolidated table (one row per point id), rebuilt atomically from points/ every few
                      seconds, at the end and on interruption; results.parquet beside it;
+  failed/<id>.json   a point that raised: its axes, status ``failed`` and the error (one line, and the traceback's
+                     last lines); in results.csv too. Not a finished point: the next run tries it again (and
+                     removes the file when it succeeds);
   sweep.yaml         the spec that was run (for the record);
-  pareto.png         energy per token against latency and against the quality proxy, Pareto fronts marked.
+  pareto.png         energy per token against latency and against the quality proxy, Pareto fronts marked;
+  .sweep.lock        held (an OS file lock) while a sweep writes here: a second sweep on the same folder stops with
+                     one line instead of mixing its results in; the OS drops the lock when the holder dies.
 
 A point's id hashes its axis values and the shared run settings; points already in points/ are not run again.
-A killed sweep (even SIGKILL) loses at most the points in flight. A point that cannot be mapped (the model does
-not fit the hardware) is a finished point with status ``infeasible``; a point that fails any other way (a
-mistyped workload, a bad setting, a crashed worker) is not recorded: the sweep counts it, names the first error,
-exits non-zero, and the next run tries it again.
+A killed sweep (even SIGKILL) loses at most the points in flight. A worker killed mid-point: the Dask scheduler
+runs its point again on another worker (up to ``distributed.scheduler.allowed-failures`` times, 3 by default;
+then the point fails with KilledWorker). A point that cannot be mapped (the model does not fit the hardware) is a
+finished point with status ``infeasible``; a point that fails any other way (a mistyped workload, a bad setting, a
+crashed worker) is recorded with its error in failed/, counted and named, the sweep exits non-zero, and the next
+run tries it again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +40,7 @@ from neurosim.io import atomic_path, write_json_atomic, write_text_atomic
 from neurosim.sweep.spec import AXES, SweepSpec
 
 CONSOLIDATE_EVERY_S = 2.0
+LOCK = ".sweep.lock"
 
 
 class ResultStore:
@@ -38,6 +49,7 @@ class ResultStore:
     def __init__(self, out_dir: str | Path):
         self.dir = Path(out_dir)
         self.points_dir = self.dir / "points"
+        self.failed_dir = self.dir / "failed"
 
     def done_ids(self) -> set[str]:
         if not self.points_dir.is_dir():
@@ -46,15 +58,52 @@ class ResultStore:
 
     def write_point(self, point_id: str, row: dict[str, Any]) -> None:
         write_json_atomic(self.points_dir / f"{point_id}.json", row)
+        (self.failed_dir / f"{point_id}.json").unlink(missing_ok=True)  # an earlier failure, now retried
 
-    def rows(self) -> list[dict[str, Any]]:
+    def write_failure(self, point_id: str, row: dict[str, Any]) -> None:
+        write_json_atomic(self.failed_dir / f"{point_id}.json", row)
+
+    @staticmethod
+    def _read(folder: Path) -> list[dict[str, Any]]:
         out = []
-        for p in sorted(self.points_dir.glob("*.json")) if self.points_dir.is_dir() else []:
+        for p in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             try:
                 out.append(json.loads(p.read_text(encoding="utf-8")))
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue  # never half-written (atomic), but skip anything foreign
         return out
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Finished points, then the failed points not finished since."""
+        done = self._read(self.points_dir)
+        ids = {r.get("point_id") for r in done}
+        return done + [r for r in self._read(self.failed_dir) if r.get("point_id") not in ids]
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold ``.sweep.lock`` while writing: a second sweep on this folder is refused in one line (who holds it,
+        since when) instead of mixing its results in. The OS drops the lock when the holder ends, even killed."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not a POSIX system: no lock
+            yield
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                who = " ".join(os.pread(fd, 200, 0).decode("utf-8", "replace").split()) or "another process"
+                raise NeurosimError(f"--out-dir {self.dir}: another sweep is writing there ({who}; lock "
+                                    f"{path}); wait for it to finish or give another --out-dir; nothing was run "
+                                    "and no result was touched") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def consolidate(self) -> pd.DataFrame:
         df = pd.DataFrame(self.rows())
@@ -117,6 +166,14 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, scheduler: str | None = None
     client, cluster = open_client(scheduler, workers, timeout_s)  # fails before anything is written
     from dask.distributed import as_completed  # the 'sweep' extra: open_client said so if it is missing
     store = ResultStore(out_dir)
+    locked = store.lock()
+    try:
+        locked.__enter__()
+    except BaseException:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        raise
     try:
         store.dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(store.dir / "sweep.yaml", _spec_yaml(spec))
@@ -135,8 +192,11 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, scheduler: str | None = None
                 i, p, pid = futures.pop(fut)
                 try:
                     row = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a failed point is counted, named and retried next run
+                except Exception as exc:  # noqa: BLE001 - a failed point is recorded, counted, named, retried next run
                     outcome.failed.append(_failure(p, pid, exc))
+                    store.write_failure(pid, {"point_id": pid, "index": i, **p.model_dump(), "status": "failed",
+                                              "error": _first_line(exc), "traceback": _trace(fut, exc),
+                                              "finished_at": time.time()})
                     advance(f"{_axes(p)}: FAILED ({_first_line(exc)[:80]})")
                     continue
                 store.write_point(pid, {"point_id": pid, "index": i, **p.model_dump(), **row,
@@ -147,10 +207,13 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, scheduler: str | None = None
                     store.consolidate()
                     last = time.monotonic()
     finally:
-        df = store.consolidate() if store.dir.is_dir() else pd.DataFrame()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        try:
+            df = store.consolidate() if store.dir.is_dir() else pd.DataFrame()
+        finally:
+            locked.__exit__(None, None, None)
+            client.close()
+            if cluster is not None:
+                cluster.close()
     outcome.results = df
     if not df.empty:
         from neurosim.sweep.plot import plot_pareto
@@ -173,6 +236,17 @@ def _first_line(exc: BaseException) -> str:
     """An error as one line: the message of a NeurosimError, else the exception type and its first line."""
     text = (str(exc).strip().splitlines() or [""])[0]
     return text if isinstance(exc, NeurosimError) else f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
+def _trace(fut, exc: BaseException) -> str:
+    """The last lines of a failed point's traceback (from the worker when Dask kept it)."""
+    import traceback
+
+    try:
+        tb = fut.traceback()
+    except Exception:  # noqa: BLE001 - a lost worker leaves none
+        tb = exc.__traceback__
+    return "".join(traceback.format_exception(type(exc), exc, tb)[-6:])[-4000:]
 
 
 def _failure(p, pid: str, exc: BaseException) -> str:
