@@ -241,3 +241,14 @@ def test_built_in_workloads_ship_their_own_rates_measured_on_the_shipped_text(wo
     total = sum(s for s, _ in per_role.values()) / sum(u for _, u in per_role.values())
     assert spec.firing_rate == pytest.approx(total, abs=5e-5) and spec.firing_rate != 0.216
     assert any("measured on the shipped text" in n for n in spec.notes)
+
+
+def test_set_rate_alone_sets_every_input_even_with_per_role_rates():
+    """The built-in workloads now state per-role rates: `--set rate=X` still means every input at X (it clears
+    them), unless the per-role rates are set too."""
+    from neurosim.workloads.spec import load_workload
+
+    spec = load_workload(WORKLOAD, ["rate=0.1"])
+    assert spec.rates == {} and all(spec.rate(r) == 0.1 for r in ("qkv", "o", "gate_up", "down", "lm_head"))
+    both = load_workload(WORKLOAD, ["rate=0.1", "rates.qkv=0.3"])
+    assert both.rate("qkv") == 0.3 and both.rate("o") == load_workload(WORKLOAD).rate("o")

@@ -211,3 +211,23 @@ def test_one_block_lowered_with_its_real_weights_and_spikes_runs_identically(min
     ref, other = (run_engine(e, net, 64) for e in ("functional", "events"))
     assert first_difference(ref, other) is None
     assert all(t.spikes.any() for t in ref.populations.values())
+
+
+@needs_models
+def test_a_rates_file_sets_every_lif_populations_rate(cli, tmp_path):
+    """`neurosim rates --save` on the LIF model, then `--rates FILE`: the LIF populations take their measured rates
+    (as spike encoders do), so the analytic count over the measured tokens gives the measured spikes."""
+    from neurosim.engines.analytic import count_graph
+    from neurosim.workloads.rates_file import apply_rates, load_rates
+
+    f = tmp_path / "r.yaml"
+    code, _, err = cli("rates", WL, "--set", "layers=1", "--tokens", "6", "--save", str(f))
+    assert code == 0, err
+    rf = load_rates(f)
+    graph = apply_rates(build_graph(load_workload(WL, ONE)), rf)
+    counts = count_graph(graph, seq_len=8)  # the 6 tokens with [CLS] and [SEP]
+    for lr in rf.layers:
+        lif = graph[lr.encoder]
+        assert isinstance(lif, LIF) and lif.firing_rate == pytest.approx(lr.rate)
+        spikes = counts[(counts.layer == lif.name) & (counts.action == "spike")]["count"].sum()
+        assert spikes == pytest.approx(lr.spikes, rel=1e-9)

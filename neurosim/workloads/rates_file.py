@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from neurosim.errors import NeurosimError
-from neurosim.graph import Graph, Linear, SpikeEncoder
+from neurosim.graph import LIF, Graph, Linear, SpikeEncoder
 
 RATES_FORMAT = "neurosim-rates"
 RATES_FORMAT_VERSION = 1
@@ -285,7 +285,7 @@ def apply_rates(graph: Graph, rates: RatesFile) -> Graph:
     the file lacks); the graph's meta records where the rates came from (``meta["rates"]``)."""
     by_layer = rates.rates_by_layer()
     missing = [layer.name for layer in graph
-               if (isinstance(layer, SpikeEncoder) or (isinstance(layer, Linear) and layer.spiking))
+               if (isinstance(layer, (SpikeEncoder, LIF)) or (isinstance(layer, Linear) and layer.spiking))
                and layer.name not in by_layer]
     if missing:
         raise NeurosimError(f"--rates {rates.path}: no measured rate for layer {missing[0]} ({len(missing)} spike-"
@@ -297,6 +297,8 @@ def apply_rates(graph: Graph, rates: RatesFile) -> Graph:
         rate = by_layer.get(layer.name)
         if rate is not None and isinstance(layer, SpikeEncoder):
             new = dataclasses.replace(layer, spec=dataclasses.replace(layer.spec, firing_rate=min(1.0, rate)))
+        elif rate is not None and isinstance(layer, LIF):  # seed 003's neurons in front of a projection
+            new = dataclasses.replace(layer, firing_rate=min(1.0, rate))
         elif rate is not None and isinstance(layer, Linear) and layer.spiking:
             new = dataclasses.replace(layer, input=dataclasses.replace(layer.input, firing_rate=min(1.0, rate)))
         g.add(new)

@@ -249,8 +249,16 @@ ALIASES = {
 
 def apply_overrides(data: dict[str, Any], sets: list[str] | None, where: str) -> dict[str, Any]:
     """Apply ``key=value`` overrides (dotted keys for nested fields, the short :data:`ALIASES`) to a workload
-    mapping (the rule is :func:`neurosim.overrides.apply_overrides`, shared with hardware models)."""
-    return overrides.apply_overrides(data, sets, where, ALIASES)
+    mapping (the rule is :func:`neurosim.overrides.apply_overrides`, shared with hardware models).
+
+    ``rate`` (``firing_rate``) set without ``rates``: every input takes that rate (the workload's per-role rates
+    are cleared, as the break-even solver does), so ``--set rate=X`` never goes silently unused."""
+    out = overrides.apply_overrides(data, sets, where, ALIASES)
+    keys = [str(s).split("=", 1)[0].strip() for s in sets or []]
+    if any(k in ("rate", "firing_rate") for k in keys) and not any(k == "rates" or k.startswith("rates.")
+                                                                    for k in keys):
+        out = {**out, "rates": {}}
+    return out
 
 
 def format_validation_error(exc: ValidationError, where: str, model: type[BaseModel] | None = None) -> str:
