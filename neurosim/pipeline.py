@@ -341,7 +341,7 @@ def simulate_exact(r: Resolved, model, ids, *, block: int | None = None, sync: b
     from neurosim.engines.events.exact import ExactCores, count_checks
     from neurosim.engines.events.plan import build_plan
     from neurosim.functional.engine import run as functional_run
-    from neurosim.graph import SpikeEncoder
+    from neurosim.graph import LIF, SpikeEncoder
 
     step = step or (lambda _m: None)
     plan = build_plan(r.graph, r.mapping, r.hw)
@@ -368,7 +368,7 @@ def simulate_exact(r: Resolved, model, ids, *, block: int | None = None, sync: b
     res.verify = ver
     res.functional_counters = fr.counters
     res.measured_rates = {n: float(st.rate) for n, st in fr.stats.items()
-                          if n in r.graph.layers and isinstance(r.graph[n], SpikeEncoder)}
+                          if n in r.graph.layers and isinstance(r.graph[n], (SpikeEncoder, LIF))}
     return res
 
 

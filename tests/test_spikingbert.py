@@ -156,6 +156,18 @@ def test_exact_mode_reproduces_every_projection_bit_for_bit(cli):
 
 
 @needs_models
+def test_an_exact_run_record_carries_every_lif_populations_measured_rate(cli, tmp_path):
+    run = tmp_path / "run.json"
+    code, _, err = cli("simulate", WL, "--hw", "kapoho-point", "--mode", "exact", "--set", "layers=1",
+                       "--tokens", "2", "--save-run", str(run), "--format", "json")
+    assert code == 0, err
+    rates = json.loads(run.read_text())["rates"]
+    rows = [dict(zip(rates["columns"], r)) for r in rates["data"]]
+    lifs = [r for r in rows if r["kind"] == "lif"]
+    assert len(lifs) == 4 and all(0.0 < r["measured"] < 1.0 for r in lifs), rows
+
+
+@needs_models
 def test_the_exact_trace_refuses_fp_weights(one_block):
     from neurosim.functional.engine import run
 
