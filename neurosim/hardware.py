@@ -300,6 +300,16 @@ class EmbeddedCores(_Strict):
         return self
 
 
+#: SANA-FE's Loihi NoC buffer depth, the default of ``chip.link_buffer`` when a hardware file does not give one
+LINK_BUFFER_SOURCE = ("SANA-FE 2.2.9 arch/loihi.yaml noc link_buffer_size: 16 messages per link buffer (the Loihi "
+                      "model Boyle et al., IEEE TCAD 2025, calibrated against Loihi)")
+
+
+def _default_link_buffer() -> Count:
+    return Count(value=16, source=LINK_BUFFER_SOURCE,
+                 assumption="the hardware file gives no link buffer depth; SANA-FE's Loihi figure is used")
+
+
 class ChipSpec(_Strict):
     mesh: Mesh
     hop: Hops
@@ -307,6 +317,10 @@ class ChipSpec(_Strict):
     barrier_sync: Time
     static_power: Power
     embedded: EmbeddedCores
+    link_buffer: Count = Field(default_factory=_default_link_buffer, description=(
+        "messages one link's buffer holds (each router-to-router link and each core's input port): a route of h "
+        "hops holds (h + 1) x link_buffer messages its receiver has not taken before its sender must wait "
+        "(back-pressure in the event simulator's step)"))
 
     @property
     def cores(self) -> int:

@@ -31,6 +31,9 @@ TIMING_ASSUMPTIONS = [
                          "core waits")),
     ("links", ("a directed link carries one message at a time: on-chip in 1 / tile_spike_bandwidth, chip-to-chip in "
               "packet_bits / chip_link.bandwidth; a bundle has drained when its busiest link has")),
+    ("back-pressure", ("a route of h hops holds (h + 1) x chip.link_buffer messages its receiver has not taken; a "
+                      "core sends its spikes' messages in neuron order and waits at a full route, holding back the "
+                      "rest (synchronous spike phases; a fluid model per sending core and step)")),
     ("synchronous mode", ("all cores step together; a step lasts as long as the slowest phase in it plus the barrier "
                          "(Hardware.barrier_ns over the chips used); a spike phase takes D + 1 steps")),
     ("asynchronous mode", ("no barrier; a spike phase's window is one stream whose time is the slowest of its source "

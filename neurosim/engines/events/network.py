@@ -198,3 +198,137 @@ class LinkState:
             return float(max(end[i] - now, 0.0)), int(inc.links[i])
         i = int(np.argmax(service))
         return float(service[i]), int(inc.links[i])
+
+
+# --- back-pressure: finite link buffers ------------------------------------------------------------------------------
+@dataclass
+class SenderOrder:
+    """The order in which a step's messages leave their sending cores, for the back-pressure term.
+
+    A core processes its neurons in order (its pieces one after the other, each in element order) and a neuron that
+    fires sends one message per destination core, so a sender's messages leave in that order: each piece's element
+    range cut at every boundary of its routes' intervals gives **blocks**; within a block every route that covers it
+    takes one message per spike (interleaved), while consecutive blocks follow one another. ``senders``: the
+    sending cores; ``piece_sender`` / ``route_sender``: each source piece's / route's sender; ``block_*`` the
+    blocks (piece, segment bounds, element width); ``pair_*`` every (route, block) the route covers;
+    ``blocks_at[k]`` / ``pairs_at[k]`` the blocks and pairs at position ``k`` of their sender's order."""
+
+    senders: np.ndarray
+    piece_sender: np.ndarray
+    route_sender: np.ndarray
+    block_piece: np.ndarray
+    block_lo: np.ndarray
+    block_hi: np.ndarray
+    block_width: np.ndarray
+    pair_route: np.ndarray
+    pair_block: np.ndarray
+    blocks_at: list[np.ndarray]
+    pairs_at: list[np.ndarray]
+
+    @property
+    def block_sender(self) -> np.ndarray:
+        return self.piece_sender[self.block_piece]
+
+    @classmethod
+    def of(cls, piece_core: np.ndarray, src_lo: np.ndarray, src_hi: np.ndarray, r_src: np.ndarray,
+           r_lo: np.ndarray, r_hi: np.ndarray, seg: np.ndarray) -> SenderOrder:
+        """Blocks of every source piece ``s`` (on core ``piece_core[s]``, segment interval ``[src_lo[s],
+        src_hi[s])``) from its routes' segment intervals ``[r_lo, r_hi)`` inside it (``r_src``: each route's
+        piece); ``seg``: element position of each segment boundary (for the widths). Vectorized (no loop over
+        pieces or routes)."""
+        i64 = (lambda a: np.asarray(a, dtype=np.int64))
+        src_lo, src_hi, r_src, r_lo, r_hi = i64(src_lo), i64(src_hi), i64(r_src), i64(r_lo), i64(r_hi)
+        senders, piece_sender = np.unique(i64(piece_core), return_inverse=True)
+        n_p = len(src_lo)
+        big = int(max(src_hi.max(initial=0), r_hi.max(initial=0))) + 2
+        cuts = np.unique(np.concatenate([np.arange(n_p) * big + src_lo, np.arange(n_p) * big + src_hi,
+                                         r_src * big + r_lo, r_src * big + r_hi]))
+        cp, cv = np.divmod(cuts, big)
+        inner = cp[1:] == cp[:-1]  # consecutive cuts of one piece bound a block
+        block_piece, block_lo, block_hi = cp[:-1][inner], cv[:-1][inner], cv[1:][inner]
+        key = block_piece * big + block_lo  # sorted: blocks by piece, then element order
+        first = np.searchsorted(key, r_src * big + r_lo)
+        last = np.searchsorted(key, r_src * big + r_hi)
+        pair_route, pair_block = ragged_arange(first, last - first)
+        # position of each block in its sending core's order: the core's pieces by element range, then blocks
+        sender = piece_sender[block_piece]
+        rank = np.lexsort((block_lo, src_lo[block_piece], sender))
+        pos = np.empty(len(rank), dtype=np.int64)
+        group_start = np.searchsorted(sender[rank], sender[rank], side="left")
+        pos[rank] = np.arange(len(rank)) - group_start
+        seg = np.asarray(seg, dtype=float)
+        width = seg[block_hi] - seg[block_lo] if len(seg) else np.zeros(len(block_lo))
+        route_sender = piece_sender[r_src] if len(r_src) else np.zeros(0, dtype=np.int64)
+        k_max = int(pos.max()) + 1 if len(pos) else 0
+        return cls(senders, piece_sender, route_sender, block_piece, block_lo, block_hi, width, pair_route,
+                   pair_block, _groups(pos, k_max), _groups(pos[pair_block], k_max))
+
+
+def _groups(pos: np.ndarray, n: int) -> list[np.ndarray]:
+    """Indices of ``pos`` grouped by value 0, 1, ..., n - 1 (each group in index order; empty ones too)."""
+    order = np.argsort(pos, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(pos, minlength=n))[:-1]) if n else []
+
+
+def route_capacity(hops: np.ndarray, link_buffer: float) -> np.ndarray:
+    """Messages a route can hold before its sender must wait: a route of ``h`` hops crosses ``h`` router-to-router
+    links and the receiving core's input port, each with a buffer of ``link_buffer`` messages."""
+    return (np.asarray(hops, dtype=float) + 1.0) * float(link_buffer)
+
+
+def blocked_send(order: SenderOrder, block_spikes: np.ndarray, sender_time: np.ndarray, block_weight: np.ndarray,
+                 receiver_time: np.ndarray, route_messages: np.ndarray, capacity: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """How much finite link buffers lengthen each sender's part of a step (back-pressure), vectorized over steps.
+
+    A fluid model of a mesh with credit flow control: a sender emits its blocks in order (block ``j`` takes
+    ``sender_time x block_weight[j]`` of its own time); route ``r``'s receiver takes its messages at one per
+    ``q_r = receiver_time[r] / route_messages[r]`` (its time in the step shared over everything it receives, in
+    arrival order); a route holds at most ``capacity[r]`` messages that its receiver has not yet taken, so the
+    sender cannot finish block ``j`` before each route it feeds there has a backlog of at most that many. A
+    blocked message holds back every message behind it in the sender's order (head-of-line blocking).
+
+        S_j   = max(S_{j-1} + g_j, max_r (max(F_r, S_{j-1}) + w_rj - capacity_r q_r))     sender done with block j
+        F_r  <- max(max(F_r, S_{j-1}) + w_rj, S_j + q_r)                                  receiver done with it
+
+    with ``w_rj = messages_rj q_r``. The same recurrence with unbounded buffers gives the step without
+    back-pressure; the difference is the delay. It is zero when no route ever holds more than its capacity (a
+    route's backlog cannot exceed its messages), and, when a sender interleaves its messages over its receivers
+    (one block), at most one message's time: receivers that drain side by side stay busy while the sender waits.
+    It grows when consecutive blocks feed different receivers that drain slower than the sender emits: the
+    sender waits on one receiver while the next sits idle.
+
+    ``block_spikes`` (blocks x D): spikes (= messages per covering route) per block; ``sender_time`` (senders x D,
+    the sending cores of ``order``); ``block_weight`` (blocks x D, summing to 1 per sender); ``receiver_time``,
+    ``route_messages`` (routes x D); ``capacity`` (routes). Returns (delay per sender x D, the sender's step without
+    back-pressure: the later of its own time and its receivers', per sender x D).
+    """
+    n_src, d = sender_time.shape
+    r_src, b_src = order.route_sender, order.block_sender
+    m = np.asarray(route_messages, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(m > 0, receiver_time / np.where(m > 0, m, 1.0), 0.0)
+    # both cases side by side on the step axis: [finite buffers | unbounded buffers]
+    q2 = np.concatenate([q, q], axis=1)
+    slack = np.concatenate([capacity[:, None] * q, np.full_like(q, np.inf)], axis=1)
+    g = np.concatenate([sender_time[b_src] * block_weight] * 2, axis=1)
+    spk = np.concatenate([block_spikes, block_spikes], axis=1)
+    S = np.zeros((n_src, 2 * d))
+    F = np.zeros((len(q), 2 * d))
+    for bk, pk in zip(order.blocks_at, order.pairs_at):
+        prev = S.copy()
+        S[b_src[bk]] = prev[b_src[bk]] + g[bk]
+        if len(pk):
+            rk = order.pair_route[pk]
+            start = np.maximum(F[rk], prev[r_src[rk]])
+            w = spk[order.pair_block[pk]] * q2[rk]
+            np.maximum.at(S, r_src[rk], start + w - slack[rk])
+            F[rk] = np.maximum(start + w, S[r_src[rk]] + q2[rk])
+    end = S.copy()
+    if len(F):
+        np.maximum.at(end, r_src, F)
+    delay = np.maximum(end[:, :d] - end[:, d:], 0.0)
+    base = sender_time.copy()
+    if len(receiver_time):
+        np.maximum.at(base, r_src, receiver_time)
+    return delay, base

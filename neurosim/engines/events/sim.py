@@ -15,6 +15,9 @@ Resources and how time passes:
   fill);
 * **links**: every directed link is a FIFO server (:class:`~.network.LinkState`); a bundle has drained when its
   busiest link has; a message also takes its path's hop latencies;
+* **back-pressure** (synchronous spike phases): a route holds ``(hops + 1) x chip.link_buffer`` messages its
+  receiver has not taken; a sending core emits in neuron order and waits at a full route, holding back the rest
+  (:func:`~.network.blocked_send`); the step lasts at least each sender's part with those waits;
 * **barrier** (synchronous mode, :class:`SyncClock`): all cores advance algorithmic time steps together; a step
   lasts as long as the slowest phase in it, plus the barrier (``Hardware.barrier_ns`` over the chips used). A
   spike phase takes ``D`` steps plus one to integrate the last spikes; partial sums and read-outs take one step
@@ -43,7 +46,13 @@ from neurosim.cost import (
     output_neuron_rows,
     spike_source_rows,
 )
-from neurosim.engines.events.network import LinkIncidence, LinkState
+from neurosim.engines.events.network import (
+    LinkIncidence,
+    LinkState,
+    SenderOrder,
+    blocked_send,
+    route_capacity,
+)
 from neurosim.engines.events.plan import LayerPieces, Phase, Plan, Routes
 from neurosim.engines.events.tally import Tally
 from neurosim.engines.events.work import Block, OpWork, nonspike_work, rng_for, spike_steps_of
@@ -280,6 +289,15 @@ class SpikeGeom:
     dst_cores: np.ndarray
     dst_unique: bool
     inc: LinkIncidence
+    r_dst_row: np.ndarray  # row of each route's receiving piece among the consumers' synapse pieces (-1: none)
+    _order: SenderOrder | None = None
+
+    def order(self, seg: np.ndarray) -> SenderOrder:
+        """The order the source cores send their messages in (built when back-pressure is first possible)."""
+        if self._order is None:
+            self._order = SenderOrder.of(self.src_cores, self.src_lo, self.src_hi, self.r_src, self.r_lo, self.r_hi,
+                                         seg)
+        return self._order
 
     @classmethod
     def of(cls, plan: Plan, ph: Phase, inc: LinkIncidence) -> SpikeGeom:
@@ -299,6 +317,8 @@ class SpikeGeom:
         consumers, dst_cores = [], []
         offset = 0
         n_routes = int(sum(len(x) for x in routes))
+        dst_row = np.full(n_routes, -1, dtype=np.int64)
+        n_rows = 0
         for r in routes:
             if any(r is x for x in ph.spike_routes):
                 c = r.dst
@@ -306,6 +326,8 @@ class SpikeGeom:
                 cpos = np.full(len(c.lm), -1, dtype=np.int64)
                 cpos[syn] = np.arange(len(syn))
                 rows = cpos[r.dst_piece]
+                dst_row[offset:offset + len(r)] = np.where(rows >= 0, rows + n_rows, -1)
+                n_rows += len(syn)
                 cols = offset + np.arange(len(r))
                 recv = csr_matrix((np.ones(len(r)), (rows, cols)), shape=(len(syn), n_routes))
                 consumers.append((c, syn, np.searchsorted(seg, c.p["in_lo"][syn]),
@@ -321,7 +343,7 @@ class SpikeGeom:
                    np.searchsorted(seg, cat(lambda r: r.lo)), np.searchsorted(seg, cat(lambda r: r.hi)), r_src,
                    cat(lambda r: r.hops_onchip), cat(lambda r: r.hops_ew), cat(lambda r: r.hops_chip),
                    cat(lambda r: r.latency_ns), _gather(r_src, len(nm)), consumers, dcores,
-                   len(np.unique(dcores)) == len(dcores), inc)
+                   len(np.unique(dcores)) == len(dcores), inc, dst_row)
 
 
 @dataclass
@@ -375,6 +397,7 @@ class Simulator:
         self.barrier_ns = hw.barrier_ns(plan.chips_used)
         self.clock = SyncClock(self.env, self.barrier_ns) if cfg.sync else None
         self.links = LinkState(plan.mesh, carry=True)
+        self.link_buffer = hw.chip.link_buffer.v  # messages a link's buffer holds (back-pressure)
         self.cores = CoreState(plan.n_cores)
         self.phase_lock = [simpy.Resource(self.env, capacity=1) for _ in plan.phases]
         self.tally = Tally()
@@ -560,6 +583,7 @@ class Simulator:
             # one time step: the source neurons update and send, the messages cross the network and the
             # synapse cores integrate them before the barrier (what they add reaches the somas next step)
             live = allm > 0
+            bp = self._backpressure(ph, g, cs, allm, src_time, dtime, upd_step)  # (senders x D, order) or None
             for t in range(steps):
                 now = self.env.now
                 path = float(g.lat_r[live[:, t]].max(initial=0.0))
@@ -569,8 +593,13 @@ class Simulator:
                 core = max(s_dur, d_dur)
                 where = self._place(s_core if s_dur >= d_dur else d_core) if core >= drain else \
                     self.plan.mesh.describe(link)
-                yield from self._wait(max(core, drain), B * path, B, rec,
-                                      "neuro cores" if core >= drain else "network contention", where=where)
+                part = "neuro cores" if core >= drain else "network contention"
+                if bp is not None:
+                    i = int(np.argmax(bp[0][:, t]))
+                    if bp[0][i, t] > max(core, drain):
+                        core, drain, part, where = float(bp[0][i, t]), 0.0, "back-pressure", \
+                            self._place(int(bp[1].senders[i]))
+                yield from self._wait(max(core, drain), B * path, B, rec, part, where=where)
         else:  # the whole window as one stream: source, links and synapse cores overlap
             s_time = lat.units(updates=updates if not isinstance(src.layer, InputSpikes) else 0.0,
                                spikes=src_spikes.sum(axis=1), sends=sends.sum(axis=1), acs=rot_ops * g.share)
@@ -584,6 +613,37 @@ class Simulator:
                                   "neuro cores" if core >= drain else "network contention")
         if ph.partial_routes:
             yield from self._partials(ph, blk, rec)
+
+    def _backpressure(self, ph: Phase, g: SpikeGeom, cs: np.ndarray, allm: np.ndarray, src_time: np.ndarray,
+                      dtime: np.ndarray, upd_step) -> tuple[np.ndarray, SenderOrder] | None:
+        """Each sending core's step with back-pressure (``order.senders`` x D: its own time and its receivers',
+        lengthened by the waits of finite link buffers, :func:`~.network.blocked_send`; 0 where nothing waits), and
+        the order; None when no route of the phase carries more messages in a step than its buffers hold (then no
+        sender can ever wait)."""
+        if not len(allm):
+            return None
+        cap = route_capacity(g.hops_on + g.hops_chip, self.link_buffer)
+        if not (allm > cap[:, None]).any():
+            return None
+        order = g.order(ph.segments)
+        lat = self.lat
+        blk_spk = cs[order.block_hi] - cs[order.block_lo]  # blocks x D
+        n_src, piece = len(order.senders), order.block_piece
+        covering = np.bincount(order.pair_block, minlength=len(order.block_lo)).astype(float)
+        width = order.block_width / np.maximum(g.neurons[piece], 1.0)
+        upd = np.broadcast_to(np.asarray(upd_step, dtype=float), (len(g.nm), 1))[:, 0]
+        spike_ns = 0.0 if isinstance(g.src.layer, InputSpikes) else lat.spike
+        weight = (width * upd[piece] * lat.update)[:, None] + blk_spk * (spike_ns + covering[:, None] * lat.send)
+        total = np.zeros((n_src, weight.shape[1]))
+        np.add.at(total, order.block_sender, weight)
+        weight = weight / np.where(total > 0, total, 1.0)[order.block_sender]
+        sender_time = np.zeros((n_src, src_time.shape[1]))
+        np.add.at(sender_time, order.piece_sender, src_time[:, :, 1])  # a core's pieces one after the other
+        rows = g.r_dst_row
+        recv_t = np.where(rows[:, None] >= 0, dtime[np.maximum(rows, 0), :, 0], 0.0) if len(dtime) else \
+            np.zeros_like(allm)
+        delay, base = blocked_send(order, blk_spk, sender_time, weight, recv_t, allm, cap)
+        return np.where(delay > 0, base + delay, 0.0), order
 
     def _bundle_geom(self, key: tuple[int, str], routes: list[Routes], per_element: float | None = None
                      ) -> BundleGeom:
