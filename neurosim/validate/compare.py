@@ -33,7 +33,14 @@ from typing import Any
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.validate.networks import NETWORKS, SANAFE_CORES_PER_TILE, SANAFE_MESH_HEIGHT, NetDef, network
+from neurosim.validate.networks import (
+    NETWORKS,
+    PROBES,
+    SANAFE_CORES_PER_TILE,
+    SANAFE_MESH_HEIGHT,
+    NetDef,
+    network,
+)
 
 HARDWARE = "loihi-sanafe"
 SANAFE_VENV = Path(".venv-sanafe")
@@ -154,21 +161,44 @@ def slices_for(nd: NetDef, budget_gb: float) -> int:
     return max(2, k)
 
 
-def run_sanafe(nd: NetDef, cores: dict[str, np.ndarray], p: Paths, budget_gb: float, venv: Path = SANAFE_VENV
-               ) -> tuple[dict, list[list[str]]]:
+def same_exchange(a: Path, b: Path) -> bool:
+    """Do two SANA-FE input files hold the same network, placement and spikes (every array equal)?"""
+    if not (a.is_file() and b.is_file()):
+        return False
+    with np.load(a, allow_pickle=False) as x, np.load(b, allow_pickle=False) as y:
+        return sorted(x.files) == sorted(y.files) and all(np.array_equal(x[k], y[k]) for k in x.files)
+
+
+def _sanafe_run(part: NetDef, where: dict[str, np.ndarray], ex: Path, out: Path, venv: Path, reuse: bool
+                ) -> tuple[dict, list[str], bool]:
+    """Write SANA-FE's input and run it; with ``reuse``, an earlier output of the very same input is taken
+    instead (SANA-FE is deterministic: the same input gives the same figures). (result, command, reused)"""
+    cmd = [str(sanafe_python(venv)), str(RUNNER), str(ex), str(out)]
+    fresh = ex.with_name(ex.name + ".new.npz")
+    part.write_exchange(fresh, where)
+    reused = reuse and out.is_file() and same_exchange(fresh, ex)
+    fresh.replace(ex)
+    if not reused:
+        _run(cmd, f"SANA-FE {part.name}")
+    return json.loads(out.read_text()), cmd, reused
+
+
+def run_sanafe(nd: NetDef, cores: dict[str, np.ndarray], p: Paths, budget_gb: float, venv: Path = SANAFE_VENV,
+               reuse: bool = False) -> tuple[dict, list[list[str]]]:
     """Run the network in SANA-FE on neurosim's placement; a network too large for ``budget_gb`` runs in slices
-    of its last population (same inputs, same cores): energies add, the time is the slowest slice's."""
+    of its last population (same inputs, same cores): energies add, the time is the slowest slice's. ``reuse``:
+    take SANA-FE's earlier output where its input file is unchanged (the result says ``reused``)."""
     k = slices_for(nd, budget_gb)
     parts = [(nd, cores)] if k == 1 else nd.output_slices(cores, k)
-    results, cmds = [], []
+    results, cmds, reused = [], [], []
     for i, (part, where) in enumerate(parts):
         ex = p.exchange if k == 1 else p.exchange.with_name(f"{p.exchange.stem}.slice{i}.npz")
         out = p.sanafe if k == 1 else p.sanafe.with_name(f"sanafe.slice{i}.json")
-        part.write_exchange(ex, where)
-        cmd = [str(sanafe_python(venv)), str(RUNNER), str(ex), str(out)]
-        _run(cmd, f"SANA-FE {part.name}")
-        results.append(json.loads(out.read_text()))
+        res, cmd, again = _sanafe_run(part, where, ex, out, venv, reuse)
+        results.append(res)
         cmds.append(cmd)
+        reused.append(again)
+    results[0] = dict(results[0], reused=all(reused))
     if k == 1:
         return results[0], cmds
     merged = dict(results[0])
@@ -200,13 +230,11 @@ def packed_cores(nd: NetDef, per_core: int = 1024) -> dict[str, np.ndarray]:
     return out
 
 
-def run_sanafe_packed(nd: NetDef, p: Paths, venv: Path = SANAFE_VENV) -> dict[str, Any]:
+def run_sanafe_packed(nd: NetDef, p: Paths, venv: Path = SANAFE_VENV, reuse: bool = False) -> dict[str, Any]:
     """The network on SANA-FE's own packing (1024 neurons a core), for the core-count comparison."""
     cores = packed_cores(nd)
     ex, out = p.exchange.with_name(f"{nd.name}.packed.sanafe.npz"), p.sanafe.with_name("sanafe.packed.json")
-    nd.write_exchange(ex, cores)
-    _run([str(sanafe_python(venv)), str(RUNNER), str(ex), str(out)], f"SANA-FE {nd.name} (packed)")
-    sf = json.loads(out.read_text())
+    sf, _cmd, _reused = _sanafe_run(nd, cores, ex, out, venv, reuse)
     kib = {pr.name: pr.weight.size * pr.w_bits / 8 / 1024 / len(set(cores[pr.post].tolist()))
            for pr in nd.projections}
     return {"energy_pJ": sanafe_components(sf), "time_ns": sf["sim_time_ns"], "messages": sf["messages"],
@@ -267,20 +295,27 @@ def spike_agreement(nd: NetDef, graph: Path, sim_counts: dict, sf: dict) -> dict
     return out
 
 
-def compare(nd: NetDef, work: Path, budget_gb: float, venv: Path = SANAFE_VENV) -> dict[str, Any]:
+def compare(nd: NetDef, work: Path, budget_gb: float, venv: Path = SANAFE_VENV, reuse_sanafe: bool = False,
+            earlier: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One network in neurosim and SANA-FE, compared. ``reuse_sanafe``: SANA-FE's outputs of an earlier run are
+    taken where its input files are unchanged (``earlier``: that run's row, for SANA-FE's wall time)."""
     p = paths_for(nd.name, work)
     t0 = time.perf_counter()
     sim, cores, ns_cmds = run_neurosim(nd, p)
     t1 = time.perf_counter()
-    sf, sf_cmds = run_sanafe(nd, cores, p, budget_gb, venv)
-    packed = run_sanafe_packed(nd, p, venv) if nd.name in PACKED else None
+    sf, sf_cmds = run_sanafe(nd, cores, p, budget_gb, venv, reuse_sanafe)
+    packed = run_sanafe_packed(nd, p, venv, reuse_sanafe) if nd.name in PACKED else None
     t2 = time.perf_counter()
+    sanafe_wall = t2 - t1
+    if sf.get("reused") and earlier and "wall_s" in earlier:
+        sanafe_wall = earlier["wall_s"]["sanafe"]
     ns_e, sf_e = neurosim_components(sim), sanafe_components(sf)
     ratios = {c: (ns_e[c] / sf_e[c] if sf_e[c] else None) for c in ns_e}
     ratios["time"] = sim["makespan_ns"] / sf["sim_time_ns"] if sf["sim_time_ns"] else None
     simple = sf.get("sim_time_ns_simple")  # SANA-FE's analytic timing model (no NoC back-pressure), for reference
     ratios["time_simple"] = sim["makespan_ns"] / simple if simple else None
     tiles, sync = barrier_ns(cores)
+    bound = sim.get("time_steps", {}).get("bound_by", {})
     checks = {
         "total": _within(ratios["total"], TARGETS["total"]),
         "time": _within(ratios["time"], TARGETS["time"]),
@@ -288,21 +323,25 @@ def compare(nd: NetDef, work: Path, budget_gb: float, venv: Path = SANAFE_VENV) 
     }
     return {
         "network": nd.name, "title": nd.title, "tests": nd.what_it_tests, "steps": nd.steps,
+        "probe": nd.name in PROBES,
         "synapses": nd.synapses, "cores": sim["cores"], "tiles": tiles, "barrier_ns": sync,
+        "group_cores": {g: len(np.unique(w)) for g, w in cores.items()},
         "neurosim": {"energy_pJ": ns_e, "time_ns": sim["makespan_ns"], "counts": sim["counts"],
                      "calibration": sim.get("calibration", ""), "hardware": sim["hardware"],
-                     "verify": sim.get("verify")},
+                     "verify": sim.get("verify"), "time_steps": int(sum(bound.values())),
+                     "steps_back_pressure": int(sum(v for k, v in bound.items() if k.startswith("back-pressure")))},
         "sanafe": {"energy_pJ": sf_e, "time_ns": sf["sim_time_ns"], "time_ns_simple": simple,
                    "synaptic_events": sf["synaptic_events"],
                    "messages": sf["messages"], "neurons_updated": sf["neurons_updated"],
                    "neurons_fired": sf["neurons_fired"], "cores_used": sf["cores_used"],
                    "slices": sf.get("slices", 1), "peak_rss_GB": sf["peak_rss_GB"], "version": sf["version"],
+                   "reused": bool(sf.get("reused", False)),
                    "arch_sha256": sf["arch_sha256"], "arch_figures": sf["arch_figures"]},
         "spikes": spike_agreement(nd, p.graph, sim["counts"], sf),
         "sanafe_packed": packed,
         "ratios": ratios, "within": checks,
         "commands": [" ".join(_rel(c)) for c in ns_cmds + sf_cmds],
-        "wall_s": {"neurosim": t1 - t0, "sanafe": t2 - t1},
+        "wall_s": {"neurosim": t1 - t0, "sanafe": sanafe_wall},
     }
 
 
@@ -327,12 +366,16 @@ def _rel(cmd: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m neurosim.validate.compare", description=__doc__.splitlines()[0])
-    ap.add_argument("networks", nargs="*", help=f"networks to run (default: all of {', '.join(NETWORKS)})")
+    ap.add_argument("networks", nargs="*", help=f"networks to run (default: all of {', '.join(NETWORKS)} and the "
+                                                f"probes {', '.join(PROBES)})")
     ap.add_argument("--out", default="reports/calibration", help="report folder")
     ap.add_argument("--work", default="build/validate", help="where the networks and raw outputs go")
     ap.add_argument("--sanafe-memory-gb", type=float, default=9.0,
                     help="SANA-FE memory budget per run; a larger network runs in output slices")
     ap.add_argument("--venv", default=str(SANAFE_VENV), help="SANA-FE's environment")
+    ap.add_argument("--reuse-sanafe", action="store_true",
+                    help="take SANA-FE's outputs of an earlier run where its input files are unchanged (SANA-FE is "
+                         "deterministic); neurosim always runs")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite the report from the folder's results.json without running anything")
     args = ap.parse_args(argv)
@@ -346,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     why = sanafe_available(Path(args.venv))
     if why:
         raise SystemExit(f"error: {why}")
-    names = args.networks or list(NETWORKS)
+    names = args.networks or [*NETWORKS, *PROBES]
     work, out = Path(args.work), Path(args.out)
     from neurosim.validate.report import load_results, write_report
 
@@ -355,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
         nd = network(name)
         print(f"{name}: {nd.title} ...", file=sys.stderr, flush=True)
         try:
-            rows[name] = compare(nd, work, args.sanafe_memory_gb, Path(args.venv))
+            rows[name] = compare(nd, work, args.sanafe_memory_gb, Path(args.venv), args.reuse_sanafe,
+                                 rows.get(name))
         except NeurosimError as exc:  # recorded and reported; the other networks still run
             rows[name] = {"network": name, "title": nd.title, "tests": nd.what_it_tests, "error": str(exc)}
             print(f"  not compared: {exc}", file=sys.stderr, flush=True)

@@ -271,9 +271,24 @@ NETWORKS: dict[str, Callable[[], NetDef]] = {
 }
 
 
+def fanout(k: int, steps: int = 20) -> NetDef:
+    """The fan-out probe: dense-1024's input core feeding ``k`` receiving cores of 256 neurons each (every input
+    spike goes to all of them, one message per core), the same load on every receiver whatever ``k``."""
+    return dense(f"fanout-{k}", 1024, 256 * k, steps, threshold=60, dv=256, seed=1,
+                 title=f"fan-out probe: one input core -> {k} receiving core{'s' if k > 1 else ''}, {steps} steps",
+                 tests="how a sender's step depends on how many receivers it feeds side by side (back-pressure)")
+
+
+#: probes that isolate one effect (not part of the fixed set's targets): the fan-out probe for the timing model
+PROBES: dict[str, Callable[[], NetDef]] = {f"fanout-{k}": (lambda k=k: fanout(k)) for k in (1, 2, 4, 8)}
+
+
 def network(name: str) -> NetDef:
     if name == "small-64x32":
         return small()
+    if name in PROBES:
+        return PROBES[name]()
     if name not in NETWORKS:
-        raise NeurosimError(f"validation network {name!r}; allowed: {', '.join(NETWORKS)}, small-64x32")
+        raise NeurosimError(f"validation network {name!r}; allowed: {', '.join(NETWORKS)}, "
+                            f"{', '.join(PROBES)}, small-64x32")
     return NETWORKS[name]()

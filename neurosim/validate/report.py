@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from neurosim.io import write_json_atomic, write_text_atomic
 
 RESULTS = "results.json"
@@ -54,11 +56,24 @@ NOT_RUN = {
                        "refused when the network is written and in exact mode); the network is defined here and "
                        "runs as soon as they are supported (SANA-FE runs recurrent connections natively)."),
 }
-TIME_WHY = ("SANA-FE's detailed timing model makes a sending core wait when a route holds more than (hops + 1) x 16 "
-            "messages (its link buffers) and the wait holds back the sender's other messages too; here one input "
-            "core feeds several receiving cores faster than they drain, so its steps are longer. neurosim's step "
-            "(the slowest core, the network, the barrier) has no such back-pressure; against SANA-FE's own analytic "
-            "(simple) timing model, which has none either, neurosim's time is within the target (last column).")
+#: SANA-FE's detailed timing model, in words (sanafe 2.2.9 src/schedule.cpp, schedule_handle_message)
+SANAFE_NOC = ("SANA-FE's detailed model delays a sending core when the messages in flight on the links of a route "
+              "exceed (hops + 1) x 16, by the excess times the mean processing time of the messages in flight, and "
+              "delays each message by the messages on its route times that mean over (hops + 1) (its "
+              "src/schedule.cpp); the messages counted are those to every receiver whose path shares the links, as "
+              "if one receiver took them one after another")
+
+
+def time_why(row: dict[str, Any]) -> str:
+    """Why a network's simulated time is out of target while SANA-FE's simple model agrees (from the row)."""
+    return (f"neurosim's step has back-pressure from finite link buffers (`chip.link_buffer`, 16 messages a link, "
+            f"(hops + 1) x 16 a route): a sending core that meets a full route waits, and the wait holds back its "
+            f"later messages. Here a sending core sends each spike to every synapse core of the next layer in turn "
+            f"(one message per destination core), the receivers drain side by side and none sits idle while the "
+            f"sender waits, so the step stays the slowest receiver's work. {SANAFE_NOC}; its extra time grows with "
+            f"the number of receivers a core feeds side by side at the same load (the fan-out probe below), which "
+            f"finite buffers do not do. Against SANA-FE's analytic (simple) timing model, which has no network model, neurosim's "
+            f"time is within the target (last column).")
 
 
 def network_section(row: dict[str, Any]) -> str:
@@ -104,14 +119,19 @@ def network_section(row: dict[str, Any]) -> str:
                      f"input cores send only that slice's messages).")
     extra.append(f"Barrier: {row['barrier_ns']:g} ns (SANA-FE's entry for {row['tiles']} tiles), the same on both "
                  f"sides. SANA-FE peak memory {sf['peak_rss_GB']:.1f} GB; wall time neurosim "
-                 f"{row['wall_s']['neurosim']:.0f} s, SANA-FE {row['wall_s']['sanafe']:.0f} s.")
+                 f"{row['wall_s']['neurosim']:.0f} s, SANA-FE {row['wall_s']['sanafe']:.0f} s"
+                 + (" (SANA-FE's outputs of an earlier run of the same input files, `--reuse-sanafe`)." if
+                    sf.get("reused") else "."))
+    if ns.get("steps_back_pressure") is not None:
+        extra.append(f"Steps of neurosim's run bound by back-pressure (a sender waiting at a full route): "
+                     f"{ns['steps_back_pressure']} of {ns['time_steps']}.")
     misses = [k for k, v in ok.items() if v is False]
     if misses:
         why = []
         if row["network"] in WHY and any(k != "time" for k in misses):
             why.append(WHY[row["network"]])
         if "time" in misses and r.get("time_simple") is not None and abs(r["time_simple"] - 1) <= 0.25:
-            why.append(TIME_WHY)
+            why.append(time_why(row))
         extra.append(f"**Out of target: {', '.join(misses)}.** " + (" ".join(why) or "Not analysed yet."))
     lines += extra + [""]
     return "\n".join(lines)
@@ -134,8 +154,8 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
     return head + "\n" + "\n".join(body)
 
 
-def targets_text(rows: list[dict[str, Any]]) -> list[str]:
-    """The issue's must-show lines, from the measured rows."""
+def targets_text(rows: list[dict[str, Any]], probes: list[dict[str, Any]] = ()) -> list[str]:
+    """The issue's must-show lines, from the measured rows (``probes``: the fan-out probe's rows)."""
     done = [r for r in rows if "error" not in r]
     energy_ok = [r["network"] for r in done if r["within"]["total"] and all(r["within"][c] for c in COMPONENTS)]
     time_ok = [r["network"] for r in done if r["within"]["time"]]
@@ -151,12 +171,29 @@ def targets_text(rows: list[dict[str, Any]]) -> list[str]:
                    f"against SANA-FE's {_uJ(chain['sanafe']['energy_pJ']['network'])} uJ (ratio "
                    f"{chain['ratios']['network']:.3f}; the issue measured 852 uJ against SANA-FE's 23 uJ before "
                    f"the core model landed, on its own chain and placement).")
+    held = [r["network"] for r in done if r["neurosim"].get("steps_back_pressure")]
+    slow = [r["network"] for r in done if r["within"]["time"] is False and r.get("ratios", {}).get("time_simple")
+            and abs(r["ratios"]["time_simple"] - 1) <= TARGETS_TIME]
+    fan = sorted((r for r in probes if "error" not in r), key=_receivers)
+    if fan:
+        grow = [r["sanafe"]["time_ns"] / r["sanafe"]["time_ns_simple"] for r in fan]
+        top = int(np.argmax(grow))
+        out.append(f"- Back-pressure (finite link buffers, `chip.link_buffer`) bound steps of "
+                   f"{', '.join(held) if held else 'none of these networks'}: each sending core interleaves its "
+                   f"messages over its receiving cores, which drain side by side. The time gaps "
+                   f"({', '.join(slow) or 'none'}) are SANA-FE's detailed-model congestion heuristic: on the fan-out "
+                   f"probe (same work per receiver) it adds {grow[0] - 1:+.0%} over its simple model with "
+                   f"{_receivers(fan[0])} receiving core(s) and {grow[top] - 1:+.0%} with {_receivers(fan[top])}, "
+                   f"while neurosim stays within {max(abs(r['ratios']['time_simple'] - 1) for r in fan):.1%} of the "
+                   f"simple model (see the probe's section).")
     out += [f"- Not compared: {', '.join(r['network'] for r in rows if 'error' in r)}." if any(
         "error" in r for r in rows) else "- Every network was compared.", ""]
     return out
 
 
 COMPONENTS = ("synapse", "soma", "network")
+#: the issue's time target (|neurosim / SANA-FE - 1|), as neurosim.validate.compare.TARGETS["time"]
+TARGETS_TIME = 0.25
 
 
 def figure(rows: list[dict[str, Any]], path: Path) -> None:
@@ -191,9 +228,56 @@ def figure(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _receivers(row: dict[str, Any]) -> int:
+    """Receiving cores of a fan-out probe (its population's cores)."""
+    g = row.get("group_cores") or {}
+    return int(g.get("lif", row["cores"] - g.get("in", 1)))
+
+
+def probe_section(probes: list[dict[str, Any]]) -> list[str]:
+    """The fan-out probe: the same load on every receiving core, 1..k of them fed side by side."""
+    done = sorted((r for r in probes if "error" not in r), key=_receivers)
+    if not done:
+        return []
+    lines = ["## Back-pressure: the fan-out probe", "",
+             ("1024 inputs firing 20 % (on one core, or two where a core's fan-out runs out) feed k receiving cores of "
+              "256 neurons each; every spike goes to every receiver (one message per core), so each receiver has the "
+              "same work whatever k. With finite link buffers (credit flow control) the sender waits when a route is "
+              "full, but receivers that drain side by side stay busy, so the step stays one receiver's work for "
+              "every k; a message-by-message simulation of such a sender agrees (`tests/test_events_backpressure.py`)"
+              ". neurosim's back-pressure (`chip.link_buffer` = 16 messages a link, from SANA-FE's "
+              "`arch/loihi.yaml`) follows that model."),
+             "",
+             ("| receiving cores | sending cores | SANA-FE detailed (ms) | SANA-FE simple (ms) | detailed / simple | "
+              "neurosim (ms) | neurosim / detailed | neurosim / simple | neurosim steps bound by back-pressure |"),
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in done:
+        sf, ns = r["sanafe"], r["neurosim"]
+        simple = sf.get("time_ns_simple") or float("nan")
+        lines.append(f"| {_receivers(r)} | {r.get('group_cores', {}).get('in', 'n/a')} | "
+                     f"{sf['time_ns'] * 1e-6:,.3f} | {simple * 1e-6:,.3f} | {sf['time_ns'] / simple:.3f} | "
+                     f"{ns['time_ns'] * 1e-6:,.3f} | {r['ratios']['time']:.3f} | "
+                     f"{_ratio(r['ratios'].get('time_simple'), None)} | "
+                     f"{ns.get('steps_back_pressure', 'n/a')} of {ns.get('time_steps', 'n/a')} |")
+    grow = {id(r): r["sanafe"]["time_ns"] / r["sanafe"]["time_ns_simple"] for r in done}
+    lo, top = done[0], max(done, key=lambda r: grow[id(r)])
+    lines += ["", (f"SANA-FE's detailed model takes {grow[id(lo)] - 1:+.0%} over its simple model with "
+                   f"{_receivers(lo)} receiving core(s), up to {grow[id(top)] - 1:+.0%} with {_receivers(top)}, for "
+                   f"the same work per receiver; its simple model and neurosim stay flat. {SANAFE_NOC}. That "
+                   f"heuristic, not the buffer depth, is what the calibration networks' time gaps measure; neurosim "
+                   f"does not imitate it. Where a core does feed its receivers one after another (pieces or routes "
+                   f"over consecutive element ranges, e.g. an input core holding several fan-in chunks), neurosim's "
+                   f"back-pressure lengthens the step: the sender waits on one receiver while the next sits idle "
+                   f"(`tests/test_events_backpressure.py`)."), ""]
+    return lines
+
+
 def write_report(rows: list[dict[str, Any]], out: str | Path) -> Path:
     out = Path(out)
     write_json_atomic(out / RESULTS, {"targets": TARGET_TEXT, "networks": rows})
+    probes = [r for r in rows if r.get("probe")]
+    every = rows
+    rows = [r for r in rows if not r.get("probe")]
     figure(rows, out / FIGURE)
     from neurosim.validate.bounds import HALA_POINT_SOURCE, firing_at_power, saturation
 
@@ -212,7 +296,7 @@ def write_report(rows: list[dict[str, Any]], out: str | Path) -> Path:
         "",
         summary_table(rows),
         "",
-        *targets_text(rows),
+        *targets_text(rows, probes),
         ("Components: synapse = SANA-FE's synapse + dendrite energy vs neurosim's compute + memory (the synaptic op); "
         "soma = SANA-FE's soma (neuron access, update, spike) vs neurosim's neuron (update, spike); network = "
         "SANA-FE's axon out + axon in + hops vs neurosim's messages + hops + barrier tokens. Static energy is "
@@ -231,10 +315,13 @@ def write_report(rows: list[dict[str, Any]], out: str | Path) -> Path:
         "",
     ]
     text += [network_section(row) for row in rows]
+    text += probe_section(probes)
     text += ["## Commands to rerun", "", "```", "make validate   # all networks; creates .venv-sanafe when missing",
-             ".venv/bin/python -m neurosim.validate.compare NETWORK ...   # some networks", "```", "",
+             ".venv/bin/python -m neurosim.validate.compare NETWORK ...   # some networks",
+             (".venv/bin/python -m neurosim.validate.compare --reuse-sanafe   # SANA-FE's outputs kept where its "
+             "inputs are unchanged"), "```", "",
              "What `make validate` runs per network (from the repository root):", ""]
-    for row in rows:
+    for row in every:
         if "error" in row:
             continue
         text += [f"- {row['network']}:", "", "  ```"] + [f"  {c}" for c in row["commands"]] + ["  ```", ""]

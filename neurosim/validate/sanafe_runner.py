@@ -48,7 +48,7 @@ def _arch_figures(text: str) -> dict[str, float]:
     keys = ("energy_message_in", "latency_message_in", "energy_access_neuron", "latency_access_neuron",
             "energy_update_neuron", "latency_update_neuron", "energy_spike_out", "latency_spike_out",
             "energy_process_spike", "latency_process_spike", "energy_message_out", "latency_message_out",
-            "energy_north_hop", "latency_north_hop", "energy_east_hop", "latency_east_hop")
+            "energy_north_hop", "latency_north_hop", "energy_east_hop", "latency_east_hop", "link_buffer_size")
     out: dict[str, float] = {}
     for line in text.splitlines():
         key, _, value = line.strip().partition(":")
