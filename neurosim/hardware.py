@@ -514,12 +514,14 @@ class Hardware(_Strict):
                 if k > 1:
                     d["assumption"] = "; ".join(x for x in (d.get("assumption"), extra["assumption"]) if x)
                 prices.append(Price(action=action, energy_pj=f.v * k, max_w_bits=wmax * k, **d))
-        # graded spikes carry int activations up to message_bits: the synapse multiplies payload x weight
-        mac_graded = syn.v + acc.v
+        # graded spikes carry int activations up to message_bits: the synapse multiplies payload x weight. The cost
+        # model charges every MAC's weight read as its own synapse_read row (linear_synaptic_rows), so the MAC's
+        # price is the arithmetic beyond that read only: charging synapse.read here too would count it twice
         prices.append(Price(action="mac", numeric="int", max_a_bits=c.message_bits.v, max_w_bits=wmax,
-                            energy_pj=mac_graded, source=f"{ref} synapse.read + dendrite.accumulate",
+                            energy_pj=acc.v, source=f"{ref} dendrite.accumulate",
                             assumption="an int activation travels as a graded spike; the multiply by the payload "
-                                       "costs as an accumulate (the synaptic op is dominated by the weight read)"))
+                                       "costs as an accumulate, and its weight read is the synapse_read charged "
+                                       "beside it (one synaptic op per MAC, as for a binary spike)"))
         emb = self.chip.embedded.op_energy
         for action in ("mac", "add"):
             prices.append(Price(action=action, energy_pj=emb.v, **fig(emb, "chip.embedded.op_energy"),

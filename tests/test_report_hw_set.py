@@ -100,7 +100,8 @@ def depends_on_static_power(tables, cell) -> bool:
 
 def depends_on_synapse_price(tables, cell) -> bool:
     """The energy of the synaptic ops and every hardware-aware total over them, and every price built on the
-    synapse read (reads of wider weights, MACs on graded spikes: ``Hardware.energy_table``)."""
+    synapse read (reads of wider weights: ``Hardware.energy_table``; a MAC on a graded spike is priced as the
+    accumulate beyond its read, which is the synapse_read charged beside it, so its price does not move)."""
     name, i, col = cell
     r = _row(tables, name, i)
     layers = tables["layers.csv"].set_index("layer")
@@ -117,8 +118,7 @@ def depends_on_synapse_price(tables, cell) -> bool:
         "energy_by_layer_hardware-aware.csv": r.get("layer") in synaptic and col == "memory",
         "layers.csv": r.get("layer") in synaptic and col == "energy_pj_hardware_aware",
         "energy_by_action_hardware-aware.csv": r.get("action") == "synapse_read" and col == "energy_pj",
-        "assumptions.csv": col == "value" and (str(r.get("item")).startswith(("hardware-aware: synapse_read",
-                                                                               "hardware-aware: mac [int"))
+        "assumptions.csv": col == "value" and (str(r.get("item")).startswith("hardware-aware: synapse_read")
                                                or r.get("item") == "hardware: core.pipeline.synapse.read.energy"),
     }.get(name, False)
 
@@ -151,7 +151,7 @@ def test_a_synapse_price_changed_with_hw_set_changes_every_figure_that_depends_o
     blocks = {f"{'#' if b >= 0 else 'head'} hardware-aware # #" for b in layers["block"]}
     assert lines == {"# mJ/token", "hardware-aware hw:hala-point mJ/token #", "One synaptic op (a", *rows, *blocks,
                      "energy_J_hardware_aware #", "energy_per_token_mJ_hardware_aware #",
-                     "hardware-aware: synapse_read [w<=#b] #", "hardware-aware: mac [int w<=#b",
+                     "hardware-aware: synapse_read [w<=#b] #",
                      "hardware: core.pipeline.synapse.read.energy # pJ"}, lines
     # the synaptic-op sentence: the paper's price stays, the hardware's doubles, and so does the ratio
     op = re.compile(r"costs ([\d.]+) pJ paper-style .* and ([\d.]+) pJ hardware-aware .*\(([\d,.]+)x\)")
