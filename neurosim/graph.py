@@ -12,6 +12,7 @@ back to the class, and unknown types or fields are errors that name them.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -414,13 +415,68 @@ def layer_from_dict(d: dict[str, Any], where: str = "graph") -> Layer:
             f"{where}: layer {d.get('name')!r} ({tname}) has unknown field(s) {sorted(unknown)}; "
             f"allowed: {', '.join(names)}"
         )
+    hints = _field_hints(cls)
+    for key, value in d.items():
+        _check_field(where, f"layer {d.get('name')!r} field '{key}'", value, hints.get(key))
     for key in ("input", "spec"):
         if key in d and isinstance(d[key], dict):
+            spec_hints = _field_hints(ActivationSpec)
+            for k, v in d[key].items():
+                _check_field(where, f"layer {d.get('name')!r} field '{key}.{k}'", v, spec_hints.get(k))
             try:
                 d[key] = ActivationSpec(**d[key])
             except TypeError as exc:
                 raise NeurosimError(f"{where}: layer {d.get('name')!r} field '{key}': {exc}") from None
     return cls(**d)
+
+
+def _field_hints(cls: type) -> dict[str, str]:
+    """A dataclass's field annotations as written (``int``, ``float | None``, ...)."""
+    return {f.name: str(f.type) for f in dataclasses.fields(cls)}
+
+
+#: the scalar annotations a graph file's values are checked against (the others are checked by their classes)
+_SCALARS: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def _check_field(where: str, what: str, value: Any, hint: str | None) -> None:
+    """A value read from a graph file has its field's type (a number where a number goes, finite; text where text
+    goes): a wrong one is one error naming the file, the layer and the field, not a failure deep in a run."""
+    if hint is None:
+        return
+    parts = [h.strip() for h in hint.split("|")]
+    if value is None and "None" in parts:
+        return
+    kinds = [_SCALARS[h] for h in parts if h in _SCALARS]
+    if not kinds or len(kinds) != len([h for h in parts if h != "None"]):
+        return  # an enum, a nested spec or a container: its own class checks it
+    allowed = tuple(t for k in kinds for t in k)
+    ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+    if ok and isinstance(value, float) and math.isnan(value):  # inf is a value (a threshold never crossed)
+        ok = False
+    if not ok:
+        names = " or ".join(p if p != "float" else "a number (not NaN)" for p in parts)
+        raise NeurosimError(f"{where}: {what} = {value!r:.60}; allowed: {names}")
+
+
+def _check_meta(meta: dict[str, Any], where: str) -> None:
+    """What a run reads from a graph's meta, checked where it is read: positive integer ``seq_len``/``batch``/
+    ``local_window``, a positive ``spike_multiplier``, a ``convention`` mapping whose attention is a known kind."""
+    for key in ("seq_len", "batch", "local_window"):
+        v = meta.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+            raise NeurosimError(f"{where}: field 'meta.{key}' = {v!r:.60}; allowed: an integer > 0")
+    v = meta.get("spike_multiplier")
+    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf")):
+        raise NeurosimError(f"{where}: field 'meta.spike_multiplier' = {v!r:.60}; allowed: a number > 0")
+    conv = meta.get("convention")
+    if conv is not None:
+        if not isinstance(conv, dict):
+            raise NeurosimError(f"{where}: field 'meta.convention' = {conv!r:.60}; allowed: a mapping")
+        att = conv.get("attention", "causal")
+        if att not in ("full", "causal", "none"):
+            raise NeurosimError(f"{where}: field 'meta.convention.attention' = {att!r:.60}; allowed: full, causal, "
+                                "none")
 
 
 @dataclass
@@ -513,10 +569,7 @@ class Graph:
         section = "meta"
         try:
             meta = dict(d.get("meta") or {})
-            for key in ("seq_len", "batch"):  # what a run reads from a graph's meta: positive integers
-                v = meta.get(key)
-                if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
-                    raise NeurosimError(f"{where}: field 'meta.{key}' = {v!r}; allowed: an integer > 0")
+            _check_meta(meta, where)
             g = cls(name=str(d.get("name", "graph")), meta=meta)
             for i, ld in enumerate(d.get("layers") or []):
                 section = f"layers[{i}]"

@@ -248,10 +248,15 @@ def check_resources(graph: Graph, hw: Any, *, mode: str, tokens: int | None = No
     if tokens is None:
         tokens = EXACT_DEFAULT_TOKENS if mode == "exact" else run_shape_for(graph).tokens
     layers = None
-    if mode == "exact" and steps is None and spec is not None:
-        from neurosim.functional.engine import REAL_MODELS
+    if mode == "exact" and steps is None and spec is not None:  # the blocks of the real model exact mode loads
+        if spec.weights:  # a model file: its own blocks (read from its metadata, no weights loaded)
+            from neurosim.workloads.model_files import read_model_file
 
-        layers = REAL_MODELS[exact_model_name(spec)][1]["layers"]
+            layers = int(read_model_file(spec.weights).dims["layers"])
+        else:
+            from neurosim.functional.engine import REAL_MODELS
+
+            layers = REAL_MODELS[exact_model_name(spec)][1]["layers"]
     return check_run(graph, hw, mode=mode, tokens=int(tokens), block=block, context=context, mapping=mapping,
                      real_model_layers=layers, steps=steps, say=say)
 

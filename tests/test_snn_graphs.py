@@ -92,6 +92,30 @@ def test_map_simulate_and_estimate_take_a_graph_file(tmp_path, cli):
     assert code == 2 and "or a hardware model (" in err
 
 
+def _first(d: dict, kind: str) -> dict:
+    return next(layer for layer in d["layers"] if layer["type"] == kind)
+
+
+@pytest.mark.parametrize("edit, named", [
+    (lambda d: d["meta"].update(spike_multiplier=[3, 3]), "field 'meta.spike_multiplier' = [3, 3]"),
+    (lambda d: d["meta"].update(local_window=-4), "field 'meta.local_window' = -4"),
+    (lambda d: d["meta"].update(convention="paper"), "field 'meta.convention' = 'paper'"),
+    (lambda d: _first(d, "LIF").update(steps="x"), "field 'steps' = 'x'; allowed: int"),
+    (lambda d: _first(d, "LIF").update(threshold=float("nan")), "field 'threshold' = nan"),
+    (lambda d: _first(d, "Linear").update(out_features=[64]), "field 'out_features' = [64]"),
+])
+def test_a_graph_file_value_of_the_wrong_kind_is_one_line_naming_the_field(tmp_path, cli, edit, named):
+    """Found by make fuzz: a list where a number goes reached the cost model as a TypeError."""
+    import yaml
+
+    save_network_files(chain_net(width=64, layers=2, steps=10), tmp_path / "n.yaml")
+    d = yaml.safe_load((tmp_path / "n.yaml").read_text())
+    edit(d)
+    (tmp_path / "n.yaml").write_text(yaml.safe_dump(d))
+    code, _, err = cli("estimate", str(tmp_path / "n.yaml"), "--format", "json")
+    assert code == 2 and named in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_simulate_exact_on_an_import_nir_graph_gives_counts_energy_and_time(tmp_path, cli):
     """Must show (issue 12): `neurosim simulate net.yaml --hw loihi --mode exact --format json` on a graph written by
     import-nir: counts, energy by component and simulated time, every count checked."""
