@@ -118,3 +118,15 @@ def test_a_point_that_raises_is_recorded_with_its_error_and_retried_next_run(tmp
     assert not list((out / "failed").glob("*.json"))
     assert (pd.read_csv(out / "results.csv")["status"] == "ok").all()
 
+
+
+def test_a_writers_temporary_in_points_is_not_a_finished_point(tmp_path):
+    """Found by make interrupts: pathlib's glob("*.json") matches a writer's temporary (``.<id>.json.XXXX.json``);
+    consolidating on SIGTERM counted a point whose write the interrupt then undid."""
+    from neurosim.sweep.runner import ResultStore
+
+    store = ResultStore(tmp_path)
+    store.write_point("aaaa", {"point_id": "aaaa", "status": "ok"})
+    (store.points_dir / ".bbbb.json.x1y2.json").write_text(json.dumps({"point_id": "bbbb", "status": "ok"}))
+    assert store.done_ids() == {"aaaa"}
+    assert [r["point_id"] for r in store.rows()] == ["aaaa"]

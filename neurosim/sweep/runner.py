@@ -43,6 +43,14 @@ CONSOLIDATE_EVERY_S = 2.0
 LOCK = ".sweep.lock"
 
 
+def _entries(folder: Path) -> list[Path]:
+    """The point files of a folder: ``<id>.json``, never a writer's temporary (``.<id>.json.XXXX.json``, which
+    pathlib's glob matches: counting one would record a point that an interrupt then removes)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))
+
+
 class ResultStore:
     """The results folder: one JSON per point plus a consolidated table."""
 
@@ -54,7 +62,7 @@ class ResultStore:
     def done_ids(self) -> set[str]:
         if not self.points_dir.is_dir():
             return set()
-        return {p.stem for p in self.points_dir.glob("*.json")}
+        return {p.stem for p in _entries(self.points_dir)}
 
     def write_point(self, point_id: str, row: dict[str, Any]) -> None:
         write_json_atomic(self.points_dir / f"{point_id}.json", row)
@@ -66,7 +74,7 @@ class ResultStore:
     @staticmethod
     def _read(folder: Path) -> list[dict[str, Any]]:
         out = []
-        for p in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        for p in _entries(folder):
             try:
                 out.append(json.loads(p.read_text(encoding="utf-8")))
             except (json.JSONDecodeError, UnicodeDecodeError):
