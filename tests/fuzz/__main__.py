@@ -42,6 +42,7 @@ def _one(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fuzz", description=__doc__.splitlines()[0])
     p.add_argument("--format", choices=sorted(FORMATS), help="one format (default: every format)")
+    p.add_argument("--only", default=None, help="comma-separated formats to run (default: every format)")
     p.add_argument("--examples", type=int, default=10_000, help="cases per format (default 10000)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds before a case counts as a hang")
     p.add_argument("--jobs", type=int, default=2, help="formats run at once, each in its own process")
@@ -58,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         f"neurosim-fuzz-{os.getpid()}"
     out_dir.mkdir(parents=True, exist_ok=True)
     pending = sorted(FORMATS)
+    if args.only:
+        unknown = sorted(set(args.only.split(",")) - set(FORMATS))
+        if unknown:
+            p.error(f"--only: unknown format(s) {', '.join(unknown)}; allowed: {', '.join(sorted(FORMATS))}")
+        pending = [f for f in pending if f in args.only.split(",")]
     running: dict[str, subprocess.Popen] = {}
     t0 = time.perf_counter()
     results: dict[str, dict] = {}
