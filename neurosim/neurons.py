@@ -459,6 +459,8 @@ class DenseFixedParams:
     sign_mode: str | None = None
     num_message_bits: int = 0
     where: str = field(default="Dense", compare=False)
+    #: what is derived from the weights once (stored weights, BLAS operands), kept for every later run
+    _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         w = np.asarray(self.weights)
@@ -480,8 +482,31 @@ class DenseFixedParams:
 
     @property
     def stored_weights(self) -> np.ndarray:
-        """The weights after Lava's clip to 8 bits and truncation to ``num_weight_bits`` (int64)."""
-        return stored_weights(self.weights, self.num_weight_bits, self.sign_mode)
+        """The weights after Lava's clip to 8 bits and truncation to ``num_weight_bits`` (int64; computed once,
+        read-only)."""
+        w = self._derived.get("stored")
+        if w is None:
+            w = self._derived["stored"] = stored_weights(self.weights, self.num_weight_bits, self.sign_mode)
+            w.flags.writeable = False
+        return w
+
+    def product_operand(self, dtype: type) -> np.ndarray:
+        """The stored weights transposed, (in, out), C-ordered (BLAS's fastest layout for spikes @ weights), in
+        ``dtype`` (float32/float64 for BLAS, int64), made once."""
+        key = np.dtype(dtype).str
+        w = self._derived.get(key)
+        if w is None:
+            w = self._derived[key] = np.ascontiguousarray(self.stored_weights.T, dtype=dtype)
+        return w
+
+    @property
+    def row_sum_bound(self) -> float:
+        """The largest sum of |stored weight| over one output neuron's inputs (what bounds a product's partial
+        sums per unit of input)."""
+        b = self._derived.get("bound")
+        if b is None:
+            b = self._derived["bound"] = float(np.abs(self.stored_weights).sum(axis=1).max(initial=0))
+        return b
 
 
 def stored_weights(weights: np.ndarray, num_weight_bits: int, sign_mode: str) -> np.ndarray:
@@ -507,19 +532,40 @@ def _exact_matmul(spikes: np.ndarray, weights_t: np.ndarray) -> np.ndarray:
     return spikes.astype(np.int64) @ weights_t.astype(np.int64)
 
 
+def _exact_product(params: DenseFixedParams, s: np.ndarray) -> np.ndarray:
+    """``s @ stored.T`` exactly in int64, as :func:`_exact_matmul`, with the weight operands made once per Dense."""
+    dtype = product_dtype(float(np.abs(s).max(initial=0)) * params.row_sum_bound)
+    return (s.astype(dtype) @ params.product_operand(dtype)).astype(np.int64, copy=False)
+
+
+def product_dtype(bound: float) -> type:
+    """The cheapest type in which a product whose partial sums stay below ``bound`` in magnitude is exact: float32
+    (integers below 2^24), float64 (below 2^53), else int64."""
+    if bound < 2.0**24:
+        return np.float32
+    if bound < 2.0**53:
+        return np.float64
+    return np.int64
+
+
 def dense_fixed_accumulate(params: DenseFixedParams, s_in: np.ndarray, stored: np.ndarray | None = None) -> np.ndarray:
     """The int32 value Dense sends for input ``s_in`` (shape (..., in)), before its one-step delay.
 
     Vectorized over any leading axes (e.g. all time steps at once).
     """
-    w = params.stored_weights if stored is None else stored
     s = np.asarray(s_in)
+    if stored is None:
+        def product(x: np.ndarray) -> np.ndarray:
+            return _exact_product(params, x)
+    else:
+        def product(x: np.ndarray) -> np.ndarray:
+            return _exact_matmul(x, stored.T)
     if params.graded:
-        acc = wrap_int32(_exact_matmul(s.astype(np.int64), w.T))  # Lava: int32 dot product
+        acc = wrap_int32(product(s.astype(np.int64)))  # Lava: int32 dot product
         if params.weight_exp > 0:
             return wrap_int32(acc << params.weight_exp)
         return acc >> -params.weight_exp
-    acc = _exact_matmul((s != 0).astype(np.int8), w.T)  # Lava: int64 sum of the selected columns
+    acc = product(s != 0)  # Lava: int64 sum of the selected columns
     acc = acc << params.weight_exp if params.weight_exp > 0 else acc >> -params.weight_exp
     return wrap_int32(acc)
 
