@@ -120,6 +120,14 @@ lint: $(STAMP)
 bench: $(MODELS_STAMP)
 	$(PY) benchmarks/run.py
 
+# neurosim's event-driven engine beside Lava (.venv-lava) and SANA-FE (.venv-sanafe) on the same three networks,
+# interleaved rounds, identical spikes checked (docs/performance.md); SANA-FE's 4096 layer takes ~13.7 GB and
+# minutes: BENCH_PEERS_ARGS=--no-sanafe-4096 skips it
+.PHONY: bench-peers
+BENCH_PEERS_ARGS ?=
+bench-peers: $(STAMP) $(LAVA_STAMP) $(SANAFE_STAMP)
+	$(PY) benchmarks/bench_peers.py $(BENCH_PEERS_ARGS)
+
 # regenerate every kept report, the paper reproduction first
 reports: $(MODELS_STAMP)
 	$(VENV)/bin/neurosim reproduce sdllm --out-dir reports/sdllm
