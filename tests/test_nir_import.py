@@ -134,6 +134,16 @@ def test_unsupported_node_is_named(tmp_path, cli):
     assert code == 2 and "not a NIR file" in err
 
 
+def test_a_nan_parameter_is_one_line_naming_the_file_and_node(tmp_path, cli):
+    """Found by make fuzz: a NaN time constant reached int() as a ValueError traceback."""
+    bad = _lif(3)
+    bad.tau[1] = np.nan
+    nir.write(str(tmp_path / "nan.nir"), nir.NIRGraph.from_list(nir.Linear(weight=np.ones((3, 4))), bad))
+    code, _, err = cli("import-nir", str(tmp_path / "nan.nir"))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "nan.nir: NIR node" in err and "tau" in err and "NaN (1 of 3 values)" in err, err
+
+
 def test_import_nir_cli_writes_graph_and_params(tmp_path, cli):
     nir.write(str(tmp_path / "net.nir"), _recurrent_net())
     code, out, err = cli("import-nir", str(tmp_path / "net.nir"), "--out", str(tmp_path / "g.yaml"), "--steps", "10")

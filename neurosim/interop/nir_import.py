@@ -287,6 +287,9 @@ def _order(compute: list[str], edges: list[tuple[str, str]], roots: list[str]) -
 # --- conversion -------------------------------------------------------------------------------------------------
 def _vec(x: Any, n: int, name: str, what: str) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64).reshape(-1)
+    if np.isnan(a).any():  # inf is a value (a time constant or threshold never reached); NaN is not
+        raise NeurosimError(f"NIR node '{name}': {what} holds NaN ({int(np.isnan(a).sum())} of {a.size} values); "
+                            "allowed: numbers")
     if a.size == 1:
         return np.full(n, float(a[0]))
     if a.size != n:
@@ -438,8 +441,14 @@ def from_nir(
 
 def import_nir(path: str | Path, name: str | None = None, **kwargs: Any) -> NirNetwork:
     """Read a NIR file and convert it; every unsupported node is named in the error."""
+    from neurosim.errors import in_file
+
     path = Path(path)
-    return from_nir(read_nir(path), name=name or path.stem, source=str(path), **kwargs)
+    nir_graph = read_nir(path)
+    try:
+        return from_nir(nir_graph, name=name or path.stem, source=str(path), **kwargs)
+    except NeurosimError as exc:  # a node's error names the file it is in
+        raise in_file(str(path), exc) from None
 
 
 # --- saving beside the graph ------------------------------------------------------------------------------------

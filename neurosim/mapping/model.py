@@ -235,6 +235,7 @@ class Mapping:
     placement: str = "serpentine"
     options: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    source: str = field(default="", compare=False)  # the file it was read from ("" when made now); not saved
 
     # --- access ---------------------------------------------------------------------------------------------------
     def __getitem__(self, layer: str) -> LayerMapping:
@@ -517,7 +518,7 @@ class Mapping:
                     hardware_sets=list(d.get("hardware_sets") or []), convention=dict(d.get("convention") or {}),
                     seq_len=int(d.get("seq_len", 0)), strategy=d.get("strategy", "output"),
                     placement=d.get("placement", "serpentine"), options=dict(d.get("options") or {}),
-                    notes=list(d.get("notes") or []))
+                    notes=list(d.get("notes") or []), source=where if where != "mapping" else "")
             section = "layers (the pieces' places and ranges)"
             m.build_routes(hw)
         except (TypeError, KeyError, ValueError, AttributeError, IndexError, OverflowError) as exc:

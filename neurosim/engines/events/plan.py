@@ -279,7 +279,8 @@ def build_plan(graph: Graph, mapping: Mapping, hw: Hardware) -> Plan:
             for c in ph.layers[1:]:
                 r = routes_for(src, c, ("spike",))
                 if r is None:
-                    raise NeurosimError(f"mapping has no spike edge {src} -> {c}; remap with `neurosim map`")
+                    where = f"{mapping.source}: " if mapping.source else ""
+                    raise NeurosimError(f"{where}mapping has no spike edge {src} -> {c}; remap with `neurosim map`")
                 ph.spike_routes.append(r)
                 pr = routes_for(c, c, ("partial_sum",))
                 if pr is not None:
