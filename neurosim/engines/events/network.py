@@ -11,7 +11,7 @@ the load of every link in a step is one sparse product with the messages per rou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -201,6 +201,27 @@ class LinkState:
 
 
 # --- back-pressure: finite link buffers ------------------------------------------------------------------------------
+class Grouping:
+    """Rows of an index array grouped by value, for an unbuffered ``np.maximum.at(a, idx, values)`` done as one
+    sort (built once) and one ``np.maximum.reduceat`` per call; the maximum is exact, so the result is the same."""
+
+    def __init__(self, idx: np.ndarray):
+        idx = np.asarray(idx, dtype=np.int64)
+        self.n = len(idx)
+        self.perm = np.argsort(idx, kind="stable")
+        si = idx[self.perm]
+        self.starts = np.flatnonzero(np.concatenate([[True], si[1:] != si[:-1]])) if len(si) else \
+            np.zeros(0, dtype=np.int64)
+        self.rows = si[self.starts]
+
+    def maximum_into(self, a: np.ndarray, values: np.ndarray) -> None:
+        """``np.maximum.at(a, idx, values)`` (``values``: one row per index)."""
+        if not self.n:
+            return
+        red = np.maximum.reduceat(values[self.perm], self.starts, axis=0)
+        a[self.rows] = np.maximum(a[self.rows], red)
+
+
 @dataclass
 class SenderOrder:
     """The order in which a step's messages leave their sending cores, for the back-pressure term.
@@ -224,6 +245,15 @@ class SenderOrder:
     pair_block: np.ndarray
     blocks_at: list[np.ndarray]
     pairs_at: list[np.ndarray]
+    _groupings: dict = field(default_factory=dict)
+
+    def grouping(self, key: int, idx: np.ndarray) -> Grouping:
+        """The :class:`Grouping` of ``idx``, kept under ``key`` (the same index array on every call with that
+        key: the senders of the pairs at one position of the order, or -1 for every route's sender)."""
+        g = self._groupings.get(key)
+        if g is None:
+            g = self._groupings[key] = Grouping(idx)
+        return g
 
     @property
     def block_sender(self) -> np.ndarray:
@@ -308,27 +338,31 @@ def blocked_send(order: SenderOrder, block_spikes: np.ndarray, sender_time: np.n
     m = np.asarray(route_messages, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.where(m > 0, receiver_time / np.where(m > 0, m, 1.0), 0.0)
-    # both cases side by side on the step axis: [finite buffers | unbounded buffers]
-    q2 = np.concatenate([q, q], axis=1)
-    slack = np.concatenate([capacity[:, None] * q, np.full_like(q, np.inf)], axis=1)
-    g = np.concatenate([sender_time[b_src] * block_weight] * 2, axis=1)
-    spk = np.concatenate([block_spikes, block_spikes], axis=1)
-    S = np.zeros((n_src, 2 * d))
-    F = np.zeros((len(q), 2 * d))
-    for bk, pk in zip(order.blocks_at, order.pairs_at):
-        prev = S.copy()
-        S[b_src[bk]] = prev[b_src[bk]] + g[bk]
+    slack = capacity[:, None] * q
+    g = sender_time[b_src] * block_weight
+    # the two cases one after the other: finite buffers (S, F) and unbounded ones (S_u, F_u, where the capacity
+    # term is max(., -inf): no term)
+    S, S_u = np.zeros((n_src, d)), np.zeros((n_src, d))
+    F, F_u = np.zeros((len(q), d)), np.zeros((len(q), d))
+    for k, (bk, pk) in enumerate(zip(order.blocks_at, order.pairs_at)):
+        sb = b_src[bk]  # one block per sender at a position: no sender twice
         if len(pk):
             rk = order.pair_route[pk]
-            start = np.maximum(F[rk], prev[r_src[rk]])
-            w = spk[order.pair_block[pk]] * q2[rk]
-            np.maximum.at(S, r_src[rk], start + w - slack[rk])
-            F[rk] = np.maximum(start + w, S[r_src[rk]] + q2[rk])
-    end = S.copy()
+            rs = r_src[rk]
+            start, start_u = np.maximum(F[rk], S[rs]), np.maximum(F_u[rk], S_u[rs])  # S_{j-1}
+        S[sb] += g[bk]
+        S_u[sb] += g[bk]
+        if len(pk):
+            w = block_spikes[order.pair_block[pk]] * q[rk]
+            sent = start + w
+            order.grouping(k, rs).maximum_into(S, sent - slack[rk])
+            F[rk] = np.maximum(sent, S[rs] + q[rk])
+            F_u[rk] = np.maximum(start_u + w, S_u[rs] + q[rk])
     if len(F):
-        np.maximum.at(end, r_src, F)
-    delay = np.maximum(end[:, :d] - end[:, d:], 0.0)
+        order.grouping(-1, r_src).maximum_into(S, F)
+        order.grouping(-1, r_src).maximum_into(S_u, F_u)
+    delay = np.maximum(S - S_u, 0.0)
     base = sender_time.copy()
     if len(receiver_time):
-        np.maximum.at(base, r_src, receiver_time)
+        order.grouping(-1, r_src).maximum_into(base, receiver_time)
     return delay, base

@@ -146,24 +146,20 @@ class Plan:
 
 
 def _places_and_cores(lm: LayerMapping, hw: Hardware) -> tuple[np.ndarray, np.ndarray]:
+    """The place (text) and global core id (-1: host) of every piece of a layer (vectorized over pieces)."""
     p = lm.pieces
     n = len(lm)
-    places = np.empty(n, dtype=object)
-    cores = np.full(n, -1, dtype=np.int64)
+    role = np.asarray(p["role"])
+    chip, x, y, slot = (np.asarray(p[c], dtype=np.int64) for c in ("chip", "x", "y", "slot"))
     w, h, k = hw.mesh_shape
     neuro_total = hw.n_chips * w * h * k
     n_emb = hw.chip.embedded.count.n
-    for i in range(n):
-        role = p["role"][i]
-        chip, x, y, slot = (int(p[c][i]) for c in ("chip", "x", "y", "slot"))
-        if role == "host":
-            places[i] = "host"
-        elif role == "embedded":
-            places[i] = f"embedded:{chip}.{slot}"
-            cores[i] = neuro_total + chip * n_emb + slot
-        else:
-            places[i] = f"core:{chip}.{x}.{y}.{slot}"
-            cores[i] = int(core_index(hw, chip, x, y, slot))
+    host, emb = role == "host", role == "embedded"
+    cores = np.where(emb, neuro_total + chip * n_emb + slot, core_index(hw, chip, x, y, slot)).astype(np.int64)
+    cores[host] = -1
+    places = np.empty(n, dtype=object)
+    places[:] = [("host" if r == "host" else f"embedded:{c}.{s}" if r == "embedded" else f"core:{c}.{a}.{b}.{s}")
+                 for r, c, a, b, s in zip(role.tolist(), chip.tolist(), x.tolist(), y.tolist(), slot.tolist())]
     return places, cores
 
 

@@ -497,22 +497,20 @@ class Simulator:
         return B if self.clock is not None else 1
 
     def _combined(self, key: tuple[int, str], routes: list[Routes]) -> LinkIncidence:
-        """One link incidence over several route sets (their routes concatenated in order); cached."""
+        """One link incidence over several route sets (their routes concatenated in order); cached. The paths of
+        every route are expanded in one vectorized pass (the matrix is the column-wise stack of the route sets'
+        own incidences: the same links, entries and order)."""
         inc = self._incidence.get(key)
         if inc is None:
-            from scipy.sparse import csr_matrix, hstack
+            def ends(side: str) -> tuple[np.ndarray, ...]:
+                out = []
+                for col in ("chip", "x", "y"):
+                    parts = [(r.src if side == "src" else r.dst).p[col][r.src_piece if side == "src" else r.dst_piece]
+                             for r in routes]
+                    out.append(np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64))
+                return tuple(out)
 
-            parts = [r.incidence(self.plan.mesh) for r in routes]
-            links = np.unique(np.concatenate([p.links for p in parts])) if parts else np.zeros(0, dtype=np.int64)
-            mats = []
-            for p in parts:
-                rows = np.searchsorted(links, p.links)
-                m = p.matrix.tocoo()
-                mats.append(csr_matrix((m.data, (rows[m.row], m.col)), shape=(len(links), m.shape[1])))
-            matrix = hstack(mats).tocsr() if mats else None
-            service = np.where(self.plan.mesh.is_chip_link(links), self.plan.mesh.chip_service_ns,
-                               self.plan.mesh.onchip_service_ns)
-            inc = self._incidence[key] = LinkIncidence(links, matrix, service)
+            inc = self._incidence[key] = self.plan.mesh.incidence(ends("src"), ends("dst"))
         return inc
 
     @staticmethod

@@ -34,6 +34,8 @@ class Tally:
             self.layers[lp.name] = lp
         if pieces is None:
             arr += counts
+        elif len(pieces) < 2 or bool((pieces[1:] > pieces[:-1]).all()):  # each piece once: one add per piece
+            arr[pieces] += counts
         else:
             np.add.at(arr, pieces, counts)
 
@@ -48,16 +50,20 @@ class Tally:
 
     def frame(self) -> pd.DataFrame:
         """The counters table (:data:`neurosim.counters.COLUMNS`), one row per (layer, piece, action, operand)."""
-        text: dict[str, list[np.ndarray]] = {c: [] for c in ("layer", "role", "kind", "place", "component", "action",
-                                                             "a_repr")}
-        nums: dict[str, list[np.ndarray]] = {c: [] for c in ("block", "w_bits", "count")}
+        # scalar columns are kept as one value and a length per part and repeated once at the end
+        scalars = ("layer", "role", "kind", "component", "action", "a_repr", "block", "w_bits")
+        vals: dict[str, list] = {c: [] for c in scalars}
+        lengths: list[int] = []
+        places: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
 
         def put(n: int, values: dict) -> None:
-            for c, parts in text.items():
-                v = values[c]
-                parts.append(v if isinstance(v, np.ndarray) else np.full(n, v, dtype=object))
-            for c, parts in nums.items():
-                parts.append(np.broadcast_to(np.asarray(values[c], dtype=float), (n,)))
+            for c in scalars:
+                vals[c].append(values[c])
+            lengths.append(n)
+            places.append(values["place"] if isinstance(values["place"], np.ndarray) else
+                          np.full(n, values["place"], dtype=object))
+            counts.append(np.broadcast_to(np.asarray(values["count"], dtype=float), (n,)))
 
         for (name, action, w_bits, a_repr), arr in self.arrays.items():
             nz = np.nonzero(arr)[0]
@@ -73,9 +79,15 @@ class Tally:
                 put(1, {"layer": "", "role": "", "kind": "system", "place": "system",
                         "component": component_of(action), "action": action, "a_repr": "", "block": -1,
                         "w_bits": 0.0, "count": float(count)})
-        if not nums["count"]:
+        if not counts:
             return pd.DataFrame({c: [] for c in COLUMNS})
-        data = {c: np.concatenate(v) for c, v in {**text, **nums}.items()}
+        data: dict[str, np.ndarray] = {}
+        for c in scalars:
+            col = np.empty(len(lengths), dtype=float if c in ("block", "w_bits") else object)
+            col[:] = vals[c]
+            data[c] = np.repeat(col, lengths)
+        data["place"] = np.concatenate(places)
+        data["count"] = np.concatenate(counts)
         data["block"] = data["block"].astype(np.int64)
         data["engine"] = np.full(len(data["count"]), ENGINE, dtype=object)
         return pd.DataFrame({c: data[c] for c in COLUMNS})
