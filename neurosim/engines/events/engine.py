@@ -16,7 +16,7 @@ import pandas as pd
 
 from neurosim.cost import Rules
 from neurosim.energy import EnergyTable, load_energy_table
-from neurosim.engines.events.plan import Phase, Plan, build_plan
+from neurosim.engines.events.plan import Phase, Plan, plan_for
 from neurosim.engines.events.sim import PhaseTiming, SimConfig, Simulator, SpikeInput
 from neurosim.engines.events.work import (
     Block,
@@ -207,7 +207,7 @@ def simulate(graph: Graph, mapping: Mapping, hw: Hardware, cfg: SimConfig, spike
         raise NeurosimError(f"mapping was made for hardware {mapping.hardware!r}, not {hw.name!r}; remap with "
                             f"`neurosim map ... --hw {hw.name}`")
     t0 = time.perf_counter()
-    plan = plan or build_plan(graph, mapping, hw)
+    plan = plan or plan_for(graph, mapping, hw)
     rules = Rules.of(graph)
     blocks = make_blocks(cfg.tokens, cfg.block, cfg.context, rules.attention, rules.window)
     sim = Simulator(plan, cfg, spikes or StatisticalInput(cfg.seed), blocks, progress, count_nonspike)

@@ -112,10 +112,25 @@ class Mesh:
 
         n_routes = len(np.asarray(src[0]))
         route, link = self.paths(src, dst)
-        links, local = np.unique(link, return_inverse=True)
+        links, local = self._unique(link)
         m = csr_matrix((np.ones(len(route)), (local, route)), shape=(len(links), n_routes))
         service = np.where(self.is_chip_link(links), self.chip_service_ns, self.onchip_service_ns)
         return LinkIncidence(links, m, service)
+
+    def _unique(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``np.unique(ids, return_inverse=True)`` for link ids: by marking the links on a scratch array over every
+        link (no sort) when there are many ids, by sorting when there are few."""
+        if len(ids) * 16 < self.n_links:
+            return np.unique(ids, return_inverse=True)
+        mark = getattr(self, "_mark", None)
+        if mark is None:
+            mark = self._mark = np.zeros(self.n_links, dtype=np.int64)
+        mark[ids] = 1
+        links = np.flatnonzero(mark)
+        mark[links] = np.arange(len(links), dtype=np.int64)
+        local = mark[ids]
+        mark[links] = 0
+        return links, local
 
     def endpoints(self, ids: np.ndarray) -> tuple[np.ndarray, ...]:
         """Global router coordinates (ax, ay, az, bx, by, bz) of each link's two ends (a = lower coordinate)."""
@@ -306,6 +321,33 @@ def route_capacity(hops: np.ndarray, link_buffer: float) -> np.ndarray:
     return (np.asarray(hops, dtype=float) + 1.0) * float(link_buffer)
 
 
+def _one_block(order: SenderOrder, block_spikes: np.ndarray, sender_time: np.ndarray, g: np.ndarray,
+               receiver_time: np.ndarray, q: np.ndarray, slack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`blocked_send` when every sender sends one block (it interleaves its messages over all its routes): the
+    recurrence's single step written out (it starts from S = F = 0, so ``max(F_r, S_0) + w = w``); the same
+    arithmetic, without the loop's gathers."""
+    n_src, d = sender_time.shape
+    r_src, b_src = order.route_sender, order.block_sender
+    bk, pk = order.blocks_at[0], order.pairs_at[0]
+    rk, rs = order.pair_route[pk], r_src[order.pair_route[pk]]
+    S_u = np.zeros((n_src, d))
+    S_u[b_src[bk]] = g[bk]
+    S = S_u.copy()
+    w = block_spikes[order.pair_block[pk]] * q[rk]
+    order.grouping(0, rs).maximum_into(S, w - slack[rk])
+    qk = q[rk]
+    F = np.zeros((len(q), d))
+    F_u = np.zeros((len(q), d))
+    F[rk] = np.maximum(w, S[rs] + qk)
+    F_u[rk] = np.maximum(w, S_u[rs] + qk)
+    order.grouping(-1, r_src).maximum_into(S, F)
+    order.grouping(-1, r_src).maximum_into(S_u, F_u)
+    delay = np.maximum(S - S_u, 0.0)
+    base = sender_time.copy()
+    order.grouping(-1, r_src).maximum_into(base, receiver_time)
+    return delay, base
+
+
 def blocked_send(order: SenderOrder, block_spikes: np.ndarray, sender_time: np.ndarray, block_weight: np.ndarray,
                  receiver_time: np.ndarray, route_messages: np.ndarray, capacity: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -340,6 +382,8 @@ def blocked_send(order: SenderOrder, block_spikes: np.ndarray, sender_time: np.n
         q = np.where(m > 0, receiver_time / np.where(m > 0, m, 1.0), 0.0)
     slack = capacity[:, None] * q
     g = sender_time[b_src] * block_weight
+    if len(order.blocks_at) == 1 and len(q):
+        return _one_block(order, block_spikes, sender_time, g, receiver_time, q, slack)
     # the two cases one after the other: finite buffers (S, F) and unbounded ones (S_u, F_u, where the capacity
     # term is max(., -inf): no term)
     S, S_u = np.zeros((n_src, d)), np.zeros((n_src, d))

@@ -129,6 +129,7 @@ class Plan:
     phase_of: dict[str, int]
     n_cores: int
     n_shared: int
+    cache: dict = field(default_factory=dict)  # geometry the simulator derives from the plan (sim.Simulator)
 
     def consumers(self, phase: Phase) -> list[LayerPieces]:
         return [self.layers[n] for n in phase.layers[1:]]
@@ -317,3 +318,22 @@ def build_plan(graph: Graph, mapping: Mapping, hw: Hardware) -> Plan:
     w, h, k = hw.mesh_shape
     n_cores = hw.n_chips * (w * h * k + hw.chip.embedded.count.n)
     return Plan(graph, mapping, hw, mesh, layers, phases, phase_of, n_cores, len(shared))
+
+
+
+_last_plan: list = []  # [(mapping, graph, hardware, signature, plan)]: the plan of the last run, see plan_for
+
+
+def plan_for(graph: Graph, mapping: Mapping, hw: Hardware) -> Plan:
+    """:func:`build_plan`, kept for the last (graph, mapping, hardware) it was built for (the same objects): the runs
+    of one mapping in a process (sync and async, several token counts or seeds) share the plan and the geometry the
+    simulator derives from it (``Plan.cache``). One plan is kept (it holds its graph and mapping); a graph or
+    mapping whose layers or edges were added or removed in place since gets a new one."""
+    sig = (len(graph.layers), len(graph.edges), len(mapping.layers), len(mapping.edges))
+    if _last_plan:
+        m, g, h, k, plan = _last_plan[0]
+        if m is mapping and g is graph and h is hw and k == sig:
+            return plan
+    plan = build_plan(graph, mapping, hw)
+    _last_plan[:] = [(mapping, graph, hw, sig, plan)]
+    return plan

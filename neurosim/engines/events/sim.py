@@ -407,9 +407,11 @@ class Simulator:
         self.count_nonspike = count_nonspike
         self.rules = Rules.of(plan.graph)
         self.value_bits = int(plan.mapping.options.get("value_bits", 24))
-        self._incidence: dict[tuple[int, str], LinkIncidence] = {}
-        self._geoms: dict[int, SpikeGeom] = {}
-        self._bundles: dict[tuple[int, str], BundleGeom] = {}
+        # geometry derived from the plan alone (link incidences, spike-phase and bundle geometry): kept with the
+        # plan, so every run over one plan builds it once
+        self._incidence: dict[tuple[int, str], LinkIncidence] = plan.cache.setdefault("incidence", {})
+        self._geoms: dict[int, SpikeGeom] = plan.cache.setdefault("spike", {})
+        self._bundles: dict[tuple[int, str, float | None], BundleGeom] = plan.cache.setdefault("bundle", {})
         self.ew_hops = 0.0
         self.done = 0
         self.total = len(plan.phases) * len(blocks)
@@ -645,9 +647,9 @@ class Simulator:
 
     def _bundle_geom(self, key: tuple[int, str], routes: list[Routes], per_element: float | None = None
                      ) -> BundleGeom:
-        g = self._bundles.get(key)
+        g = self._bundles.get((*key, per_element))
         if g is None:
-            g = self._bundles[key] = BundleGeom.of(routes, self._combined(key, routes), per_element)
+            g = self._bundles[(*key, per_element)] = BundleGeom.of(routes, self._combined(key, routes), per_element)
         return g
 
     def _send(self, g: BundleGeom, factor: float, now: float, receivers: bool = True) -> tuple[float, float, float]:
