@@ -419,6 +419,9 @@ def layer_from_dict(d: dict[str, Any], where: str = "graph") -> Layer:
     for key, value in d.items():
         _check_field(where, f"layer {d.get('name')!r} field '{key}'", value, hints.get(key))
     for key in ("input", "spec"):
+        if key in d and not isinstance(d[key], (dict, ActivationSpec)):
+            raise NeurosimError(f"{where}: layer {d.get('name')!r} field '{key}' = {d[key]!r:.60}; allowed: a mapping "
+                                "of activation fields (encoding, bits, unfold, firing_rate, symmetric, clip_quantile)")
         if key in d and isinstance(d[key], dict):
             spec_hints = _field_hints(ActivationSpec)
             for k, v in d[key].items():
@@ -469,6 +472,17 @@ def _check_meta(meta: dict[str, Any], where: str) -> None:
     v = meta.get("spike_multiplier")
     if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf")):
         raise NeurosimError(f"{where}: field 'meta.spike_multiplier' = {v!r:.60}; allowed: a number > 0")
+    nir = meta.get("nir")
+    if nir is not None:
+        if not isinstance(nir, dict):
+            raise NeurosimError(f"{where}: field 'meta.nir' = {nir!r:.60}; allowed: a mapping (as neurosim "
+                                "import-nir writes it)")
+        for key in ("params_file", "file"):
+            if nir.get(key) is not None and not isinstance(nir[key], str):
+                raise NeurosimError(f"{where}: field 'meta.nir.{key}' = {nir[key]!r:.60}; allowed: a file name")
+    for key in ("spikes", "workload"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise NeurosimError(f"{where}: field 'meta.{key}' = {meta[key]!r:.60}; allowed: text")
     conv = meta.get("convention")
     if conv is not None:
         if not isinstance(conv, dict):

@@ -257,3 +257,16 @@ def test_a_saved_mapping_without_a_spike_edge_is_one_line_naming_the_file(tmp_pa
     code, _, err = cli("simulate", tiny, "--hw", "loihi2", "--mapping", str(tmp_path / "m.json"), "--tokens", "1")
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert f"{tmp_path / 'm.json'}: mapping has no spike edge {spike[0]['src']} -> {spike[0]['dst']}" in err, err
+
+
+def test_a_saved_mappings_options_of_the_wrong_kind_are_one_line(tmp_path, cli):
+    """Found by make fuzz: options.value_bits = [24, 24] reached int() in the simulator."""
+    from pathlib import Path
+
+    tiny = str(Path(__file__).resolve().parents[1] / "examples" / "sweeps" / "tiny-bert.yaml")
+    assert cli("map", tiny, "--hw", "loihi2", "--out", str(tmp_path / "m.json"))[0] == 0
+    d = json.loads((tmp_path / "m.json").read_text())
+    d["options"]["value_bits"] = [24, 24]
+    (tmp_path / "m.json").write_text(json.dumps(d))
+    code, _, err = cli("simulate", tiny, "--hw", "loihi2", "--mapping", str(tmp_path / "m.json"), "--tokens", "1")
+    assert code == 2 and "m.json: field 'options.value_bits' = [24, 24]; allowed: an integer 1..64" in err, err

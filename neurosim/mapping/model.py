@@ -514,6 +514,16 @@ class Mapping:
                 edges.append(EdgeRoutes(ed["src"], ed["dst"], ed["payload"], float(ed["messages_per_element"]),
                                         int(ed["bits"])))
             section = "(top level)"
+            options = d.get("options") or {}
+            if not isinstance(options, dict):
+                raise NeurosimError(f"{where}: field 'options' = {options!r:.60}; allowed: a mapping")
+            vb = options.get("value_bits", 24)
+            if isinstance(vb, bool) or not isinstance(vb, int) or not 1 <= vb <= 64:
+                raise NeurosimError(f"{where}: field 'options.value_bits' = {vb!r:.60}; allowed: an integer 1..64")
+            base = options.get("serpentine_totals")
+            if base is not None and not (isinstance(base, dict) and isinstance(base.get("hops", 0), (int, float))):
+                raise NeurosimError(f"{where}: field 'options.serpentine_totals' = {base!r:.60}; allowed: a mapping "
+                                    "of totals (as neurosim map writes it)")
             m = cls(hardware=d["hardware"], workload=d.get("workload", ""), layers=layers, edges=edges, hw=hw,
                     hardware_sets=list(d.get("hardware_sets") or []), convention=dict(d.get("convention") or {}),
                     seq_len=int(d.get("seq_len", 0)), strategy=d.get("strategy", "output"),
