@@ -1,9 +1,11 @@
 """Profile the event-driven engine at LM scale: a LLaMA2-7B decode token and the 1024-token prefill (cProfile).
 
 The mapping of LLaMA2-7B onto hala-point is built once (or read from ``--mapping``) and not profiled; each part is
-run once unprofiled (its wall time) and once under cProfile; ``docs/performance.md`` keeps the top lines.
+run once unprofiled (its wall time) and once under cProfile; ``docs/performance.md`` keeps the top lines. The
+profiled run reuses the plan and geometry the first run built (``plan_for``), unless ``--cold`` (then it builds
+them again, as a first run in a process does).
 
-    python benchmarks/profile_lm.py [decode] [prefill] [--top N] [--mapping PATH]
+    python benchmarks/profile_lm.py [decode] [prefill] [--top N] [--mapping PATH] [--cold]
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--mapping", default=None, help="a saved mapping (built and saved there when missing)")
     ap.add_argument("--no-profile", action="store_true", help="wall time only")
+    ap.add_argument("--cold", action="store_true", help="profile a run that builds the plan and geometry again")
     a = ap.parse_args()
     from neurosim.engines.events.engine import simulate
     from neurosim.engines.events.sim import SimConfig
@@ -46,6 +49,10 @@ def main() -> None:
         print(f"== {part}: {time.perf_counter() - t0:.2f} s unprofiled", flush=True)
         if a.no_profile:
             continue
+        if a.cold:
+            from neurosim.engines.events import plan as plan_mod
+
+            plan_mod._last_plan.clear()
         pr = cProfile.Profile()
         pr.enable()
         simulate(r.graph, r.mapping, r.hw, cfg)
