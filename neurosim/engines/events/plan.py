@@ -51,7 +51,13 @@ class LayerPieces:
         return self.lm.pieces
 
     def mask(self, *roles: str) -> np.ndarray:
-        return self.lm.mask(*roles)
+        """Pieces with one of ``roles`` (kept: the pieces do not change during a run; read-only)."""
+        masks = self.__dict__.setdefault("_masks", {})
+        m = masks.get(roles)
+        if m is None:
+            m = masks[roles] = self.lm.mask(*roles)
+            m.setflags(write=False)
+        return m
 
     def width(self, col: str) -> np.ndarray:
         p = self.lm.pieces

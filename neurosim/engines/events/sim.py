@@ -494,6 +494,14 @@ class Simulator:
                     self._places.setdefault(int(c), str(pl))
         return self._places.get(int(core), f"core #{core}")
 
+    def _fused(self, linear: str) -> str | None:
+        """:func:`~neurosim.cost.fused_soma` of a layer (cached: the graph does not change during a run)."""
+        if not hasattr(self, "_fused_of"):
+            self._fused_of: dict[str, str | None] = {}
+        if linear not in self._fused_of:
+            self._fused_of[linear] = fused_soma(self.plan.graph, linear)
+        return self._fused_of[linear]
+
     def _steps(self, B: int) -> int:
         """Hardware time steps one synchronous step of a block stands for."""
         return B if self.clock is not None else 1
@@ -566,7 +574,7 @@ class Simulator:
             total = acs.sum(axis=1)
             self._tally_rows(c, linear_synaptic_rows(layer, self.rules, spike_fanout=total), syn)
             # output neurons on the synapse cores, unless the LIF after the layer is their soma (fused)
-            fused = fused_soma(self.plan.graph, layer.name) is not None and not c.lm.tiled
+            fused = self._fused(layer.name) is not None and not c.lm.tiled
             upd = out_w * B * soma_steps * (0.0 if fused else 1.0)
             self._tally_rows(c, output_neuron_rows(upd, fused), syn)
             recv = recv_m @ allm
@@ -686,7 +694,7 @@ class Simulator:
             recv = np.zeros(len(c.lm))
             np.add.at(recv, r.dst_piece, r.elements * r.edge.messages_per_element * B)
             self.tally.add(c, "mac", values[acc], 1, f"int{self.value_bits}", pieces=acc)
-            fused = fused_soma(self.plan.graph, c.name) is not None  # the accumulators are the LIF's dendrites
+            fused = self._fused(c.name) is not None  # the accumulators are the LIF's dendrites
             upd = (c.p["out_hi"][acc] - c.p["out_lo"][acc]).astype(float) * B * (0.0 if fused else 1.0)
             self._tally_rows(c, output_neuron_rows(upd, fused), acc)
             d, _ = self.cores.occupy(c.cores[acc], self.lat.core_time(recv=recv[acc], reads=values[acc],
