@@ -270,3 +270,16 @@ def test_a_saved_mappings_options_of_the_wrong_kind_are_one_line(tmp_path, cli):
     (tmp_path / "m.json").write_text(json.dumps(d))
     code, _, err = cli("simulate", tiny, "--hw", "loihi2", "--mapping", str(tmp_path / "m.json"), "--tokens", "1")
     assert code == 2 and "m.json: field 'options.value_bits' = [24, 24]; allowed: an integer 1..64" in err, err
+
+
+def test_a_saved_mappings_piece_table_of_the_wrong_length_names_the_file(tmp_path, cli):
+    """Found by make fuzz: the piece table's error did not name the mapping file."""
+    from pathlib import Path
+
+    tiny = str(Path(__file__).resolve().parents[1] / "examples" / "sweeps" / "tiny-bert.yaml")
+    assert cli("map", tiny, "--hw", "loihi2", "--out", str(tmp_path / "m.json"))[0] == 0
+    d = json.loads((tmp_path / "m.json").read_text())
+    d["layers"][0]["pieces"]["chip"] = []
+    (tmp_path / "m.json").write_text(json.dumps(d))
+    code, _, err = cli("simulate", tiny, "--hw", "loihi2", "--mapping", str(tmp_path / "m.json"), "--tokens", "1")
+    assert code == 2 and f"{tmp_path / 'm.json'}: mapping: layer" in err and "column 'chip' has 0 entries" in err, err

@@ -167,6 +167,10 @@ class LayerMapping:
                        fused_with=str(d.get("fused_with", "") or ""))
         except KeyError as exc:
             raise NeurosimError(f"{where}: layer entry {d.get('layer', '?')!r} lacks field {exc.args[0]!r}") from None
+        except NeurosimError as exc:  # a piece table that does not read: name the file it is in
+            from neurosim.errors import in_file
+
+            raise in_file(where, exc) from None
 
 
 @dataclass
