@@ -68,8 +68,9 @@ def expect_exit(code: int, variant: str, sig: int, err: str) -> None:
     if variant == "hold":
         assert code == 128 + sig, err[-3000:]
         assert "interrupted: no output file was left half-written" in err
-    else:
-        assert code in (0, 128 + sig), err[-3000:]
+    else:  # 0: finished before the signal; 128 + sig: interrupted; -sig: the signal came after the command's work,
+        # as the interpreter exited (no handler left), which a shell reports as 128 + sig too; the files are checked
+        assert code in (0, 128 + sig, -sig), err[-3000:]
 
 
 def no_temporaries(folder: Path) -> None:
