@@ -477,6 +477,11 @@ def _check_meta(meta: dict[str, Any], where: str) -> None:
         if not isinstance(nir, dict):
             raise NeurosimError(f"{where}: field 'meta.nir' = {nir!r:.60}; allowed: a mapping (as neurosim "
                                 "import-nir writes it)")
+        ports = nir.get("inputs")
+        if ports is not None and not (isinstance(ports, dict) and all(
+                isinstance(v, dict) and isinstance(v.get("to", []), list) for v in ports.values())):
+            raise NeurosimError(f"{where}: field 'meta.nir.inputs' = {ports!r:.60}; allowed: a mapping port -> "
+                                "{to: [layer, ...], ...} (as neurosim import-nir writes it)")
         for key in ("params_file", "file"):
             if nir.get(key) is not None and not isinstance(nir[key], str):
                 raise NeurosimError(f"{where}: field 'meta.nir.{key}' = {nir[key]!r:.60}; allowed: a file name")
@@ -585,7 +590,12 @@ class Graph:
             meta = dict(d.get("meta") or {})
             _check_meta(meta, where)
             g = cls(name=str(d.get("name", "graph")), meta=meta)
-            for i, ld in enumerate(d.get("layers") or []):
+            layers, edges = d.get("layers"), d.get("edges")
+            if not isinstance(layers, list) or not layers:
+                raise NeurosimError(f"{where}: field 'layers' = {layers!r:.60}; allowed: a list of at least one layer")
+            if edges is not None and not isinstance(edges, list):
+                raise NeurosimError(f"{where}: field 'edges' = {edges!r:.60}; allowed: a list of [source, target]")
+            for i, ld in enumerate(layers):
                 section = f"layers[{i}]"
                 g.add(layer_from_dict(ld, where))
             for i, e in enumerate(d.get("edges") or []):

@@ -105,6 +105,8 @@ def _first(d: dict, kind: str) -> dict:
     (lambda d: _first(d, "Linear").update(out_features=[64]), "field 'out_features' = [64]"),
     (lambda d: _first(d, "Linear").update(input=""), "field 'input' = ''; allowed: a mapping"),
     (lambda d: d["meta"].update(nir=1.5e116), "field 'meta.nir' = 1.5e+116; allowed: a mapping"),
+    (lambda d: d["meta"]["nir"].update(inputs={"input": 0.0}), "field 'meta.nir.inputs' = {'input': 0.0}"),
+    (lambda d: d.update(layers=0.0), "field 'layers' = 0.0; allowed: a list of at least one layer"),
 ])
 def test_a_graph_file_value_of_the_wrong_kind_is_one_line_naming_the_field(tmp_path, cli, edit, named):
     """Found by make fuzz: a list where a number goes reached the cost model as a TypeError."""
