@@ -403,12 +403,7 @@ def with_input_layers(graph):
     messages). Graphs without such ports come back unchanged (the same object)."""
     from neurosim.graph import Graph, InputSpikes, Linear
 
-    nir_meta = graph.meta.get("nir") or {}
-    ports = (nir_meta.get("inputs") if isinstance(nir_meta, dict) else None) or {}
-    if not isinstance(ports, dict) or not all(isinstance(v, dict) and isinstance(v.get("to", []), list)
-                                              for v in ports.values()):
-        raise NeurosimError(f"graph {graph.name}: field 'meta.nir.inputs' = {ports!r:.60}; allowed: a mapping "
-                            "port -> {to: [layer, ...], ...} (as neurosim import-nir writes it)")
+    ports = (graph.meta.get("nir") or {}).get("inputs") or {}  # checked where a graph file is read (Graph)
     add = []
     for port, spec in ports.items():
         if port in graph.layers:
