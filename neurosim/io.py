@@ -274,3 +274,20 @@ def sibling(path: str | os.PathLike, name: Any, where: str) -> Path:
         raise NeurosimError(f"{where} = {str(name)[:80]!r}; allowed: a file name beside {Path(path).name} "
                             "(no folders)")
     return Path(path).with_name(name)
+
+
+def pyplot():
+    """matplotlib's pyplot for figures written to files: the Agg backend (a notebook's inline backend stays), text
+    drawn as it is written (no mathtext: a workload or layer named ``$x_1$`` or ``a$b`` is a name, not a formula
+    that fails to parse), and a character the font lacks drawn as a box without a warning on stderr."""
+    import warnings
+
+    import matplotlib
+
+    if "inline" not in matplotlib.get_backend():
+        matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["text.parse_math"] = False
+    warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
+    return plt

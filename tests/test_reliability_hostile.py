@@ -197,3 +197,24 @@ def test_names_inside_user_files_never_become_paths(tmp_path, cli):
     if (work / "rep" / "index.html").exists():
         assert_escaped((work / "rep" / "index.html").read_text(), "graph report")
         json.loads((work / "rep" / "run.json").read_text())
+
+
+def test_names_that_look_like_formulas_or_hold_control_characters_are_drawn_as_text(tmp_path, cli, capsys):
+    """A workload named ``a$\\frac{$b`` with a control character: matplotlib would parse ``$...$`` as a formula and
+    fail (found by make fuzz: `compare` refused a valid run record, blaming the record); every figure draws it as
+    written, and no warning about missing glyphs reaches stderr."""
+    import yaml
+
+    w = yaml.safe_load(TINY.read_text())
+    w["name"] = "a$\\frac{$b_\x15\x8b"
+    (tmp_path / "w.yaml").write_text(yaml.safe_dump(w))
+    code, _, err = cli("report", str(tmp_path / "w.yaml"), "--hw", "loihi2", "--out-dir", str(tmp_path / "rep"),
+                       "--save-run", str(tmp_path / "a.json"))
+    assert code == 0, err
+    code, _, err = cli("report", str(TINY), "--hw", "loihi2", "--out-dir", str(tmp_path / "rep2"), "--save-run",
+                       str(tmp_path / "b.json"))
+    assert code == 0, err
+    code, _, err = cli("compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out-dir",
+                       str(tmp_path / "cmp"))
+    assert code == 0, err
+    assert "Glyph" not in err and (tmp_path / "cmp" / "compare_energy.png").stat().st_size > 0

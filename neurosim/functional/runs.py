@@ -260,10 +260,9 @@ def plot_rates(result: FunctionalResult, table: pd.DataFrame, out_dir: str | Pat
                names: tuple[str | None, str | None] = ("rate_by_layer.png", "count_hist.png")) -> list[Path]:
     """Two PNGs: measured rate by block and projection, and the count histograms (seed 002 fig. 6 style);
     ``names`` renames them (None skips one)."""
-    import matplotlib
+    from neurosim.io import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

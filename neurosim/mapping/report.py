@@ -169,10 +169,9 @@ def chip_frame(m: Mapping) -> pd.DataFrame:
 
 def heatmap_png(report: dict[str, Any], m: Mapping, path: str | Path) -> Path:
     """:func:`heatmap_figure` written as a PNG."""
-    import matplotlib
+    from neurosim.io import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from neurosim.io import atomic_path
 

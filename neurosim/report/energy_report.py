@@ -539,10 +539,9 @@ def _caveats(runs: Runs) -> list[str]:
 # --- the figure -----------------------------------------------------------------------------------------------
 def draw_figure(runs: Runs, png: Path) -> None:
     """Energy per token by component (three estimates), and the decode token's critical path by part."""
-    import matplotlib
+    from neurosim.io import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from neurosim.io import atomic_path
 

@@ -30,12 +30,9 @@ WIDTH_IN = 10.0
 
 
 def _plt():
-    import matplotlib
+    from neurosim.io import pyplot
 
-    if "inline" not in matplotlib.get_backend():  # a notebook's inline backend stays (figures show in it)
-        matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()  # Agg unless a notebook's inline backend (figures show in it); user text as written
     plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
                          "xtick.labelsize": 9, "ytick.labelsize": 9, "svg.fonttype": "path",
                          "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100})

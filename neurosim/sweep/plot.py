@@ -26,10 +26,9 @@ def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def plot_pareto(df: pd.DataFrame, path: str | Path, title: str = "sweep") -> Path | None:
     """Write the two-panel PNG (atomically); None when no point has an energy figure."""
-    import matplotlib
+    from neurosim.io import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from neurosim.io import atomic_path
 

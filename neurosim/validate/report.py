@@ -197,10 +197,9 @@ TARGETS_TIME = 0.25
 
 
 def figure(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
+    from neurosim.io import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     rows = [row for row in rows if "error" not in row]
