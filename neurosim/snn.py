@@ -567,6 +567,15 @@ def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: 
                                     "allowed: lif, cuba_lif, if")
             if layer.reset != "zero":
                 raise NeurosimError(f"{where}: reset = {layer.reset!r}; Loihi's LIF resets v to zero; allowed: zero")
+            # the graph holds one threshold and one decay per population (a NIR file's per-neuron values,
+            # averaged); Loihi's LIF takes one value per population, so values that differ are refused, not averaged
+            for key, given in (("v_threshold", "vth"), ("threshold", "vth"), ("tau", "dv"), ("tau_mem", "dv"),
+                               ("tau_syn", "du")):
+                v = np.asarray(p[key], dtype=np.float64).reshape(-1) if key in p and given not in p else None
+                if v is not None and v.size and not np.all(v == v[0]):
+                    raise NeurosimError(f"{where}: {key} differs across the population ({np.nanmin(v):g} .. "
+                                        f"{np.nanmax(v):g}); Loihi's LIF takes one value per population: split it "
+                                        f"into populations of equal {key}, or give '{given}' in the parameters file")
             thr = layer.threshold
             if "vth" not in p and float(thr) != round(float(thr)):
                 raise NeurosimError(f"{where}: threshold = {thr} must be an integer (Loihi's vth) or given as 'vth' "

@@ -267,6 +267,31 @@ def test_exact_mode_refuses_what_loihi_cannot_run(tmp_path):
     assert spec is None and type(g["in"]).__name__ == "InputSpikes"
 
 
+@pytest.mark.parametrize("key, values", [("v_threshold", (8.0, 12.0)), ("tau", (1e-3, 2e-3))])
+def test_exact_mode_refuses_per_neuron_values_a_loihi_population_cannot_hold(tmp_path, cli, key, values):
+    """A NIR population whose neurons differ in threshold or time constant: the graph keeps their mean (enough to
+    count and price), but exact mode would run every neuron at that mean; it refuses, naming the layer and field
+    (found by make fuzz: thresholds 8 and 12 ran as 10 for all)."""
+    nir = pytest.importorskip("nir", reason="needs the 'nir' package (pip install 'neurosim[nir]')")
+    n = 6
+    lif = {"tau": np.full(n, 1e-3), "r": np.ones(n), "v_leak": np.zeros(n), "v_threshold": np.full(n, 10.0),
+           "v_reset": np.zeros(n)}
+    lif[key] = np.repeat(values, n // 2)
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([4])}),
+                            "fc": nir.Linear(weight=np.ones((n, 4))), "lif": nir.LIF(**lif),
+                            "output": nir.Output(output_type={"output": np.array([n])})},
+                     edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    nir.write(str(tmp_path / "net.nir"), g)
+    code, _, err = cli("import-nir", str(tmp_path / "net.nir"), "--out", str(tmp_path / "net.yaml"), "--input",
+                       "binary")
+    assert code == 0, err
+    code, _, err = cli("simulate", str(tmp_path / "net.yaml"), "--hw", "loihi2", "--mode", "exact")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"layer lif (LIF): {key} differs across the population" in err and "net.yaml" in err
+    code, _, err = cli("estimate", str(tmp_path / "net.yaml"))  # counting needs no per-neuron dynamics
+    assert code == 0, err
+
+
 def test_lm_workloads_keep_their_output_neurons_where_no_lif_follows():
     """A spike-driven projection whose output is not a LIF population (every built-in LM's projections) keeps its
     output neurons on its synapse cores: the fused core changes nothing there."""
