@@ -58,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.json).with_suffix("") if args.json else Path(os.environ.get("TMPDIR", "/tmp")) / \
         f"neurosim-fuzz-{os.getpid()}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    pending = sorted(FORMATS)
+    # the slowest formats first (a compare writes its plots, a graph or NIR file runs a network): with --jobs
+    # workers the run ends sooner
+    slow = ("run-record", "graph", "text", "nir")
+    pending = sorted(FORMATS, key=lambda f: (f not in slow, slow.index(f) if f in slow else 0, f))
     if args.only:
         unknown = sorted(set(args.only.split(",")) - set(FORMATS))
         if unknown:

