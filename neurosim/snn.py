@@ -486,6 +486,42 @@ def _int_param(p: dict[str, np.ndarray], key: str, default, where: str):
     return int(v) if v.ndim == 0 or v.size == 1 else v
 
 
+def _check_nir_input_scale(layer, p: dict[str, np.ndarray], dt_s, where: str) -> None:
+    """A NIR neuron's dynamics, discretised at ``dt`` (``nir_import.DISCRETISATION``), scale each step's input by
+    ``r dt / tau`` (LIF), ``w_in dt / tau_syn`` and ``r dt / tau_mem`` (CubaLIF) or ``r dt`` (IF), and pull v
+    towards ``v_leak``; Loihi's CUBA neuron adds its input unscaled and has no leak potential. Exact mode runs
+    Loihi's arithmetic, so a population whose NIR dynamics it would not reproduce is refused, with the scale and
+    how to fix it (snnTorch exports with ``r = tau / dt``, ``w_in = tau_syn / dt``: scale 1)."""
+    if dt_s is None:
+        return
+    dt = float(dt_s)
+
+    def one(key: str) -> float | None:
+        return float(np.asarray(p[key], dtype=np.float64).reshape(-1)[0]) if key in p and np.size(p[key]) else None
+
+    r, w_in = one("r"), one("w_in")
+    tau, tau_syn = one("tau") if "tau" in p else one("tau_mem"), one("tau_syn")
+    scales = []
+    if layer.neuron == "if" and r is not None:
+        scales.append(("r dt", r * dt, f"r = {r:g}, dt = {dt:g} s", "r = 1 / dt"))
+    elif layer.neuron in ("lif", "cuba_lif") and r is not None and tau:
+        name = "r dt / tau" + ("_mem" if layer.neuron == "cuba_lif" else "")
+        scales.append((name, r * dt / tau, f"r = {r:g}, tau = {tau:g} s, dt = {dt:g} s", "r = tau / dt"))
+    if layer.neuron == "cuba_lif" and tau_syn:
+        w = 1.0 if w_in is None else w_in
+        scales.append(("w_in dt / tau_syn", w * dt / tau_syn, f"w_in = {w:g}, tau_syn = {tau_syn:g} s, dt = {dt:g} s",
+                       "w_in = tau_syn / dt"))
+    for name, scale, values, fix in scales:
+        if not np.isclose(scale, 1.0, rtol=1e-3):
+            raise NeurosimError(f"{where}: the NIR dynamics scale each step's input by {name} = {scale:.6g} ({values}); "
+                                f"Loihi adds it unscaled, so exact mode would not run this network: export with {fix} "
+                                f"(snnTorch's convention) with the scale folded into integer weights, or give du, dv "
+                                f"and vth in the parameters file")
+    if "v_leak" in p and np.any(np.asarray(p["v_leak"]) != 0):
+        raise NeurosimError(f"{where}: v_leak is not 0; Loihi's neuron decays towards 0 and has no leak potential: "
+                            "give the population a bias (bias_mant, bias_exp) in the parameters file instead")
+
+
 def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: dict[str, np.ndarray] | None = None,
                        steps: int | None = None, seed: int = 0) -> SpikingNetwork:
     """The fixed-point network a graph file describes: each InputSpikes layer a source (its recorded spikes, or
@@ -512,6 +548,7 @@ def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: 
     if steps < 1:
         raise NeurosimError(f"graph {graph.name}: {steps} time steps; allowed: >= 1")
     net = SpikingNetwork(graph.name, meta={"graph": graph.name})
+    dt_s = (graph.meta.get("nir") or {}).get("dt_s")
     for layer in graph:
         where = f"layer {layer.name} ({type(layer).__name__})"
         p = params.get(layer.name, {})
@@ -576,6 +613,8 @@ def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: 
                     raise NeurosimError(f"{where}: {key} differs across the population ({np.nanmin(v):g} .. "
                                         f"{np.nanmax(v):g}); Loihi's LIF takes one value per population: split it "
                                         f"into populations of equal {key}, or give '{given}' in the parameters file")
+            if not ({"du", "dv"} & set(p)):
+                _check_nir_input_scale(layer, p, dt_s, where)
             thr = layer.threshold
             if "vth" not in p and float(thr) != round(float(thr)):
                 raise NeurosimError(f"{where}: threshold = {thr} must be an integer (Loihi's vth) or given as 'vth' "

@@ -127,7 +127,9 @@ def test_simulate_exact_on_an_import_nir_graph_gives_counts_energy_and_time(tmp_
     rng = np.random.default_rng(1)
 
     def lif(n, thr):
-        return nir.LIF(tau=np.full(n, 1e-3), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.full(n, float(thr)),
+        # r = tau / dt (snnTorch's export at import-nir's dt = 1e-4 s): the NIR dynamics add each step's input
+        # unscaled, as Loihi does
+        return nir.LIF(tau=np.full(n, 1e-3), r=np.full(n, 10.0), v_leak=np.zeros(n), v_threshold=np.full(n, float(thr)),
                        v_reset=np.zeros(n))
 
     w1 = rng.integers(-7, 8, (48, 64)).astype(float)
@@ -274,7 +276,7 @@ def test_exact_mode_refuses_per_neuron_values_a_loihi_population_cannot_hold(tmp
     (found by make fuzz: thresholds 8 and 12 ran as 10 for all)."""
     nir = pytest.importorskip("nir", reason="needs the 'nir' package (pip install 'neurosim[nir]')")
     n = 6
-    lif = {"tau": np.full(n, 1e-3), "r": np.ones(n), "v_leak": np.zeros(n), "v_threshold": np.full(n, 10.0),
+    lif = {"tau": np.full(n, 1e-3), "r": np.full(n, 10.0), "v_leak": np.zeros(n), "v_threshold": np.full(n, 10.0),
            "v_reset": np.zeros(n)}
     lif[key] = np.repeat(values, n // 2)
     g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([4])}),
@@ -290,6 +292,43 @@ def test_exact_mode_refuses_per_neuron_values_a_loihi_population_cannot_hold(tmp
     assert f"layer lif (LIF): {key} differs across the population" in err and "net.yaml" in err
     code, _, err = cli("estimate", str(tmp_path / "net.yaml"))  # counting needs no per-neuron dynamics
     assert code == 0, err
+
+
+@pytest.mark.parametrize("neuron, fields, named", [
+    ("LIF", {"r": 1.0}, "r dt / tau = 0.1 (r = 1, tau = 0.001 s, dt = 0.0001 s)"),
+    ("LIF", {"v_leak": 2.0}, "v_leak is not 0"),
+    ("CubaLIF", {"w_in": 1.0}, "w_in dt / tau_syn = 0.05"),
+    ("IF", {"r": 1.0}, "r dt = 0.0001"),
+])
+def test_exact_mode_refuses_nir_dynamics_loihi_would_not_reproduce(tmp_path, cli, neuron, fields, named):
+    """NIR's neurons scale each step's input by r dt / tau (w_in dt / tau_syn, r dt for IF) and leak towards
+    v_leak; Loihi adds the input unscaled and decays towards 0. Exact mode runs Loihi's arithmetic, so it refuses a
+    network whose NIR dynamics differ (it ran them with the scale silently dropped) and runs the same network
+    exported with snnTorch's convention (scale 1)."""
+    nir = pytest.importorskip("nir", reason="needs the 'nir' package (pip install 'neurosim[nir]')")
+    n, dt = 4, 1e-4
+    base = {"LIF": {"tau": 1e-3, "r": 1e-3 / dt, "v_leak": 0.0, "v_threshold": 5.0, "v_reset": 0.0},
+            "CubaLIF": {"tau_mem": 1e-3, "tau_syn": 2e-3, "r": 1e-3 / dt, "w_in": 2e-3 / dt, "v_leak": 0.0,
+                        "v_threshold": 5.0, "v_reset": 0.0},
+            "IF": {"r": 1 / dt, "v_threshold": 5.0, "v_reset": 0.0}}[neuron]
+
+    def run(values: dict) -> tuple[int, str]:
+        node = getattr(nir, neuron)(**{k: np.full(n, v) for k, v in values.items()})
+        g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([3])}),
+                                "fc": nir.Linear(weight=np.ones((n, 3))), "lif": node,
+                                "output": nir.Output(output_type={"output": np.array([n])})},
+                         edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+        nir.write(str(tmp_path / "net.nir"), g)
+        code, _, err = cli("import-nir", str(tmp_path / "net.nir"), "--out", str(tmp_path / "net.yaml"), "--input",
+                           "binary", "--dt", str(dt))
+        assert code == 0, err
+        code, _, err = cli("simulate", str(tmp_path / "net.yaml"), "--hw", "loihi2", "--mode", "exact")
+        return code, err
+
+    code, err = run(base)
+    assert code == 0, err
+    code, err = run({**base, **fields})
+    assert code == 2 and len(err.strip().splitlines()) == 1 and named in err and "net.yaml" in err, err
 
 
 def test_lm_workloads_keep_their_output_neurons_where_no_lif_follows():
@@ -390,7 +429,7 @@ def test_import_nir_attaches_recorded_input_spikes(tmp_path, cli):
     rng = np.random.default_rng(3)
     g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([20])}),
                             "fc": nir.Linear(weight=rng.integers(-7, 8, (12, 20)).astype(float)),
-                            "lif": nir.LIF(tau=np.full(12, 1e-3), r=np.ones(12), v_leak=np.zeros(12),
+                            "lif": nir.LIF(tau=np.full(12, 1e-3), r=np.full(12, 10.0), v_leak=np.zeros(12),
                                            v_threshold=np.full(12, 6.0), v_reset=np.zeros(12)),
                             "output": nir.Output(output_type={"output": np.array([12])})},
                      edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
