@@ -513,10 +513,12 @@ def _check_nir_input_scale(layer, p: dict[str, np.ndarray], dt_s, where: str) ->
                        "w_in = tau_syn / dt"))
     for name, scale, values, fix in scales:
         if not np.isclose(scale, 1.0, rtol=1e-3):
+            at = dt / scale  # the time step at which this scale would be 1
             raise NeurosimError(f"{where}: the NIR dynamics scale each step's input by {name} = {scale:.6g} ({values}); "
-                                f"Loihi adds it unscaled, so exact mode would not run this network: export with {fix} "
-                                f"(snnTorch's convention) with the scale folded into integer weights, or give du, dv "
-                                f"and vth in the parameters file")
+                                f"Loihi adds it unscaled, so exact mode would not run this network: if the file was "
+                                f"exported at another time step, import it with that one (`import-nir --dt {at:.6g}` "
+                                f"makes the scale 1); else export with {fix} (snnTorch's convention) with the scale "
+                                f"folded into integer weights, or give du, dv and vth in the parameters file")
     if "v_leak" in p and np.any(np.asarray(p["v_leak"]) != 0):
         raise NeurosimError(f"{where}: v_leak is not 0; Loihi's neuron decays towards 0 and has no leak potential: "
                             "give the population a bias (bias_mant, bias_exp) in the parameters file instead")
