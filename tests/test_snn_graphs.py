@@ -333,6 +333,28 @@ def test_exact_mode_refuses_nir_dynamics_loihi_would_not_reproduce(tmp_path, cli
         assert "import-nir --dt" in err, err
 
 
+def test_a_nir_affine_with_a_zero_bias_runs_in_exact_mode_as_a_linear(tmp_path, cli):
+    """snnTorch exports nn.Linear as a NIR Affine; a bias of zeros adds nothing, so it imports as a bias-free
+    projection (Loihi's Dense) and runs in exact mode; a non-zero bias is still refused there."""
+    nir = pytest.importorskip("nir", reason="needs the 'nir' package (pip install 'neurosim[nir]')")
+    n = 4
+    for bias, ok in ((np.zeros(n), True), (np.full(n, 0.5), False)):
+        g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([3])}),
+                                "fc": nir.Affine(weight=np.ones((n, 3)), bias=bias),
+                                "lif": nir.LIF(tau=np.full(n, 1e-3), r=np.full(n, 10.0), v_leak=np.zeros(n),
+                                               v_threshold=np.full(n, 2.0), v_reset=np.zeros(n)),
+                                "output": nir.Output(output_type={"output": np.array([n])})},
+                         edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+        nir.write(str(tmp_path / "net.nir"), g)
+        code, _, err = cli("import-nir", str(tmp_path / "net.nir"), "--out", str(tmp_path / "net.yaml"), "--input",
+                           "binary")
+        assert code == 0, err
+        code, _, err = cli("simulate", str(tmp_path / "net.yaml"), "--hw", "loihi2", "--mode", "exact")
+        assert (code == 0) == ok, err
+        if not ok:
+            assert "a bias on a projection has no Loihi Dense equivalent" in err
+
+
 def test_lm_workloads_keep_their_output_neurons_where_no_lif_follows():
     """A spike-driven projection whose output is not a LIF population (every built-in LM's projections) keeps its
     output neurons on its synapse cores: the fused core changes nothing there."""

@@ -377,8 +377,11 @@ def from_nir(
             p = {"weight": w}
             if t == "Affine":
                 p["bias"] = np.asarray(node.bias, dtype=np.float64).reshape(-1)
+            # an Affine whose bias is all zero is a Linear (nothing is added: no bias to count, and Loihi's Dense,
+            # which has none, runs it)
+            has_bias = t == "Affine" and not np.all(p["bias"] == 0)
             g.add(Linear(n, None, "nir", in_features=w.shape[1], out_features=w.shape[0], w_bits=int(w_bits),
-                         input=spec, bias=t == "Affine", w_format="fp" if w_bits >= 16 else "int"))
+                         input=spec, bias=has_bias, w_format="fp" if w_bits >= 16 else "int"))
             width[n] = w.shape[0]
             params[n] = p
             continue
