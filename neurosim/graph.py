@@ -587,7 +587,8 @@ class Graph:
             raise NeurosimError(f"{where}: field 'version' = {version!r}; allowed: {GRAPH_FORMAT_VERSION}")
         section = "meta"
         try:
-            meta = dict(d.get("meta") or {})
+            # a null seq_len or batch is one not given (the readers' defaults apply), not a value to read
+            meta = {k: v for k, v in dict(d.get("meta") or {}).items() if not (k in ("seq_len", "batch") and v is None)}
             _check_meta(meta, where)
             g = cls(name=str(d.get("name", "graph")), meta=meta)
             layers, edges = d.get("layers"), d.get("edges")

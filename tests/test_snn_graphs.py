@@ -92,6 +92,21 @@ def test_map_simulate_and_estimate_take_a_graph_file(tmp_path, cli):
     assert code == 2 and "or a hardware model (" in err
 
 
+def test_a_graph_file_with_a_null_seq_len_or_batch_takes_the_defaults(tmp_path, cli):
+    """`seq_len: null` in a hand-edited graph file is a value not given (found by make fuzz: estimate raised
+    TypeError from int(None))."""
+    import yaml
+
+    save_network_files(chain_net(width=16, layers=1, steps=4), tmp_path / "n.yaml")
+    d = yaml.safe_load((tmp_path / "n.yaml").read_text())
+    d["meta"].update(seq_len=None, batch=None)
+    (tmp_path / "n.yaml").write_text(yaml.safe_dump(d))
+    for args in (["estimate", str(tmp_path / "n.yaml"), "--format", "json"],
+                 ["simulate", str(tmp_path / "n.yaml"), "--hw", "loihi2", "--format", "json"]):
+        code, _, err = cli(*args)
+        assert code == 0, err
+
+
 def _first(d: dict, kind: str) -> dict:
     return next(layer for layer in d["layers"] if layer["type"] == kind)
 
