@@ -482,6 +482,9 @@ def _check_meta(meta: dict[str, Any], where: str) -> None:
                 isinstance(v, dict) and isinstance(v.get("to", []), list) for v in ports.values())):
             raise NeurosimError(f"{where}: field 'meta.nir.inputs' = {ports!r:.60}; allowed: a mapping port -> "
                                 "{to: [layer, ...], ...} (as neurosim import-nir writes it)")
+        dt = nir.get("dt_s")
+        if dt is not None and (isinstance(dt, bool) or not isinstance(dt, (int, float)) or not 0 < dt < float("inf")):
+            raise NeurosimError(f"{where}: field 'meta.nir.dt_s' = {dt!r:.60}; allowed: a time step in seconds > 0")
         for key in ("params_file", "file"):
             if nir.get(key) is not None and not isinstance(nir[key], str):
                 raise NeurosimError(f"{where}: field 'meta.nir.{key}' = {nir[key]!r:.60}; allowed: a file name")

@@ -444,8 +444,8 @@ def _npz(path: Path, what: str) -> dict[str, np.ndarray]:
     import zipfile
     import zlib
 
-    if not path.is_file():
-        raise NeurosimError(f"{path}: {what} not found (written beside the graph)")
+    if not path.is_file():  # the graph file and the field that name it come first (a hostile name is a name)
+        raise NeurosimError(f"{what} not found beside the graph: {path}")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -466,13 +466,13 @@ def load_graph_arrays(graph, graph_path: str | Path) -> tuple[dict[str, dict[str
     from neurosim.io import sibling
 
     ppath = sibling(graph_path, meta["params_file"], f"{graph_path}: meta.nir.params_file")
-    for key, v in _npz(ppath, "parameters file").items():
+    for key, v in _npz(ppath, f"{graph_path}: meta.nir.params_file: parameters file").items():
         layer, _, k = key.rpartition("/")
         params.setdefault(layer, {})[k] = v
     spikes = {}
     if graph.meta.get("spikes"):
         spikes = _npz(sibling(graph_path, graph.meta["spikes"], f"{graph_path}: meta.spikes"),
-                      "recorded input spikes file (meta.spikes)")
+                      f"{graph_path}: meta.spikes: recorded input spikes file")
     return params, spikes
 
 
@@ -494,6 +494,8 @@ def _check_nir_input_scale(layer, p: dict[str, np.ndarray], dt_s, where: str) ->
     how to fix it (snnTorch exports with ``r = tau / dt``, ``w_in = tau_syn / dt``: scale 1)."""
     if dt_s is None:
         return
+    if isinstance(dt_s, bool) or not isinstance(dt_s, (int, float)) or not 0 < dt_s < float("inf"):
+        raise NeurosimError(f"{where}: meta.nir.dt_s = {dt_s!r:.60}; allowed: a time step in seconds > 0")
     dt = float(dt_s)
 
     def one(key: str) -> float | None:
@@ -513,7 +515,7 @@ def _check_nir_input_scale(layer, p: dict[str, np.ndarray], dt_s, where: str) ->
                        "w_in = tau_syn / dt"))
     for name, scale, values, fix in scales:
         if not np.isclose(scale, 1.0, rtol=1e-3):
-            at = dt / scale  # the time step at which this scale would be 1
+            at = dt / scale if scale else float("inf")  # the time step at which this scale would be 1
             raise NeurosimError(f"{where}: the NIR dynamics scale each step's input by {name} = {scale:.6g} ({values}); "
                                 f"Loihi adds it unscaled, so exact mode would not run this network: if the file was "
                                 f"exported at another time step, import it with that one (`import-nir --dt {at:.6g}` "
@@ -555,6 +557,8 @@ def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: 
         where = f"layer {layer.name} ({type(layer).__name__})"
         p = params.get(layer.name, {})
         if isinstance(layer, InputSpikes):
+            if int(layer.n) < 1:
+                raise NeurosimError(f"{where}: n = {layer.n}; allowed: an integer >= 1 (input neurons)")
             s = spikes.get(layer.name)
             if s is None:
                 rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(layer.name.encode())])

@@ -107,6 +107,25 @@ def test_a_graph_file_with_a_null_seq_len_or_batch_takes_the_defaults(tmp_path, 
         assert code == 0, err
 
 
+@pytest.mark.parametrize("edit, named", [
+    (lambda d: d["meta"].setdefault("nir", {}).update(dt_s="x"), "field 'meta.nir.dt_s' = 'x'"),
+    (lambda d: d["meta"].setdefault("nir", {}).update(dt_s=0.0), "field 'meta.nir.dt_s' = 0.0"),
+    (lambda d: _first(d, "InputSpikes").update(n=-3), "in gives -3 features"),
+    (lambda d: d["meta"]["nir"].update(params_file="<b>x"), "meta.nir.params_file: parameters file not found"),
+])
+def test_exact_mode_names_the_graph_file_and_field_of_a_bad_value(tmp_path, cli, edit, named):
+    """Found by make fuzz (graph, on the final code): a dt_s that is text or 0 raised in the NIR scale check, a
+    negative input width in numpy; a missing parameters file was named by its (hostile) name, not the graph's."""
+    import yaml
+
+    save_network_files(chain_net(width=16, layers=1, steps=4), tmp_path / "n.yaml")
+    d = yaml.safe_load((tmp_path / "n.yaml").read_text())
+    edit(d)
+    (tmp_path / "n.yaml").write_text(yaml.safe_dump(d))
+    code, _, err = cli("simulate", str(tmp_path / "n.yaml"), "--hw", "loihi2", "--mode", "exact")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and named in err and "n.yaml" in err, err
+
+
 def _first(d: dict, kind: str) -> dict:
     return next(layer for layer in d["layers"] if layer["type"] == kind)
 
