@@ -449,7 +449,7 @@ def _npz(path: Path, what: str) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+    except (OSError, ValueError, EOFError, KeyError, NotImplementedError, zipfile.BadZipFile, zlib.error) as exc:
         raise NeurosimError(f"{path}: not a readable .npz ({str(exc).splitlines()[0] if str(exc) else 'bad file'})") \
             from None
 
@@ -610,6 +610,9 @@ def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: 
                                     "allowed: lif, cuba_lif, if")
             if layer.reset != "zero":
                 raise NeurosimError(f"{where}: reset = {layer.reset!r}; Loihi's LIF resets v to zero; allowed: zero")
+            if int(layer.steps) != 1:
+                raise NeurosimError(f"{where}: steps = {layer.steps}; allowed: 1 (a population of an SNN takes one "
+                                    "time step per token)")
             # the graph holds one threshold and one decay per population (a NIR file's per-neuron values,
             # averaged); Loihi's LIF takes one value per population, so values that differ are refused, not averaged
             for key, given in (("v_threshold", "vth"), ("threshold", "vth"), ("tau", "dv"), ("tau_mem", "dv"),
