@@ -482,6 +482,11 @@ def _check_meta(meta: dict[str, Any], where: str) -> None:
                 isinstance(v, dict) and isinstance(v.get("to", []), list) for v in ports.values())):
             raise NeurosimError(f"{where}: field 'meta.nir.inputs' = {ports!r:.60}; allowed: a mapping port -> "
                                 "{to: [layer, ...], ...} (as neurosim import-nir writes it)")
+        rec = nir.get("recurrent_edges")
+        if rec is not None and not (isinstance(rec, list) and all(
+                isinstance(e, (list, tuple)) and len(e) == 2 and all(isinstance(n, str) for n in e) for e in rec)):
+            raise NeurosimError(f"{where}: field 'meta.nir.recurrent_edges' = {rec!r:.60}; allowed: a list of "
+                                "[source layer, target layer]")
         dt = nir.get("dt_s")
         if dt is not None and (isinstance(dt, bool) or not isinstance(dt, (int, float)) or not 0 < dt < float("inf")):
             raise NeurosimError(f"{where}: field 'meta.nir.dt_s' = {dt!r:.60}; allowed: a time step in seconds > 0")

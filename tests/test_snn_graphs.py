@@ -113,6 +113,7 @@ def test_a_graph_file_with_a_null_seq_len_or_batch_takes_the_defaults(tmp_path, 
     (lambda d: _first(d, "InputSpikes").update(n=-3), "in gives -3 features"),
     (lambda d: d["meta"]["nir"].update(params_file="<b>x"), "meta.nir.params_file: parameters file not found"),
     (lambda d: _first(d, "LIF").update(steps=2**40 + 1), "steps = 1099511627777; allowed: 1"),
+    (lambda d: d["meta"]["nir"].update(recurrent_edges=1.5), "field 'meta.nir.recurrent_edges' = 1.5"),
 ])
 def test_exact_mode_names_the_graph_file_and_field_of_a_bad_value(tmp_path, cli, edit, named):
     """Found by make fuzz (graph, on the final code): a dt_s that is text or 0 raised in the NIR scale check, a
