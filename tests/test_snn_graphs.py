@@ -305,6 +305,22 @@ def test_exact_mode_refuses_what_loihi_cannot_run(tmp_path):
     assert spec is None and type(g["in"]).__name__ == "InputSpikes"
 
 
+def _nir_chain_exact(tmp_path, cli, fc, neuron, n_in: int, n: int) -> tuple[int, str]:
+    """Write input -> fc -> neuron -> output as a NIR file, import it (binary input) and run it in exact mode:
+    (exit code, stderr of the run)."""
+    import nir
+
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([n_in])}), "fc": fc, "lif": neuron,
+                            "output": nir.Output(output_type={"output": np.array([n])})},
+                     edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    nir.write(str(tmp_path / "net.nir"), g)
+    code, _, err = cli("import-nir", str(tmp_path / "net.nir"), "--out", str(tmp_path / "net.yaml"), "--input",
+                       "binary")
+    assert code == 0, err
+    code, _, err = cli("simulate", str(tmp_path / "net.yaml"), "--hw", "loihi2", "--mode", "exact")
+    return code, err
+
+
 @pytest.mark.parametrize("key, values", [("v_threshold", (8.0, 12.0)), ("tau", (1e-3, 2e-3))])
 def test_exact_mode_refuses_per_neuron_values_a_loihi_population_cannot_hold(tmp_path, cli, key, values):
     """A NIR population whose neurons differ in threshold or time constant: the graph keeps their mean (enough to
@@ -315,15 +331,7 @@ def test_exact_mode_refuses_per_neuron_values_a_loihi_population_cannot_hold(tmp
     lif = {"tau": np.full(n, 1e-3), "r": np.full(n, 10.0), "v_leak": np.zeros(n), "v_threshold": np.full(n, 10.0),
            "v_reset": np.zeros(n)}
     lif[key] = np.repeat(values, n // 2)
-    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([4])}),
-                            "fc": nir.Linear(weight=np.ones((n, 4))), "lif": nir.LIF(**lif),
-                            "output": nir.Output(output_type={"output": np.array([n])})},
-                     edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
-    nir.write(str(tmp_path / "net.nir"), g)
-    code, _, err = cli("import-nir", str(tmp_path / "net.nir"), "--out", str(tmp_path / "net.yaml"), "--input",
-                       "binary")
-    assert code == 0, err
-    code, _, err = cli("simulate", str(tmp_path / "net.yaml"), "--hw", "loihi2", "--mode", "exact")
+    code, err = _nir_chain_exact(tmp_path, cli, nir.Linear(weight=np.ones((n, 4))), nir.LIF(**lif), 4, n)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert f"layer lif (LIF): {key} differs across the population" in err and "net.yaml" in err
     code, _, err = cli("estimate", str(tmp_path / "net.yaml"))  # counting needs no per-neuron dynamics
@@ -348,18 +356,9 @@ def test_exact_mode_refuses_nir_dynamics_loihi_would_not_reproduce(tmp_path, cli
                         "v_threshold": 5.0, "v_reset": 0.0},
             "IF": {"r": 1 / dt, "v_threshold": 5.0, "v_reset": 0.0}}[neuron]
 
-    def run(values: dict) -> tuple[int, str]:
+    def run(values: dict) -> tuple[int, str]:  # dt = 1e-4 s, import-nir's default
         node = getattr(nir, neuron)(**{k: np.full(n, v) for k, v in values.items()})
-        g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([3])}),
-                                "fc": nir.Linear(weight=np.ones((n, 3))), "lif": node,
-                                "output": nir.Output(output_type={"output": np.array([n])})},
-                         edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
-        nir.write(str(tmp_path / "net.nir"), g)
-        code, _, err = cli("import-nir", str(tmp_path / "net.nir"), "--out", str(tmp_path / "net.yaml"), "--input",
-                           "binary", "--dt", str(dt))
-        assert code == 0, err
-        code, _, err = cli("simulate", str(tmp_path / "net.yaml"), "--hw", "loihi2", "--mode", "exact")
-        return code, err
+        return _nir_chain_exact(tmp_path, cli, nir.Linear(weight=np.ones((n, 3))), node, 3, n)
 
     code, err = run(base)
     assert code == 0, err
@@ -375,17 +374,9 @@ def test_a_nir_affine_with_a_zero_bias_runs_in_exact_mode_as_a_linear(tmp_path, 
     nir = pytest.importorskip("nir", reason="needs the 'nir' package (pip install 'neurosim[nir]')")
     n = 4
     for bias, ok in ((np.zeros(n), True), (np.full(n, 0.5), False)):
-        g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([3])}),
-                                "fc": nir.Affine(weight=np.ones((n, 3)), bias=bias),
-                                "lif": nir.LIF(tau=np.full(n, 1e-3), r=np.full(n, 10.0), v_leak=np.zeros(n),
-                                               v_threshold=np.full(n, 2.0), v_reset=np.zeros(n)),
-                                "output": nir.Output(output_type={"output": np.array([n])})},
-                         edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
-        nir.write(str(tmp_path / "net.nir"), g)
-        code, _, err = cli("import-nir", str(tmp_path / "net.nir"), "--out", str(tmp_path / "net.yaml"), "--input",
-                           "binary")
-        assert code == 0, err
-        code, _, err = cli("simulate", str(tmp_path / "net.yaml"), "--hw", "loihi2", "--mode", "exact")
+        lif = nir.LIF(tau=np.full(n, 1e-3), r=np.full(n, 10.0), v_leak=np.zeros(n), v_threshold=np.full(n, 2.0),
+                      v_reset=np.zeros(n))
+        code, err = _nir_chain_exact(tmp_path, cli, nir.Affine(weight=np.ones((n, 3)), bias=bias), lif, 3, n)
         assert (code == 0) == ok, err
         if not ok:
             assert "a bias on a projection has no Loihi Dense equivalent" in err
