@@ -344,12 +344,12 @@ def simulate_exact(r: Resolved, model, ids, *, block: int | None = None, sync: b
     partial products from the real spikes, the simulation times and counts them, and the result carries the
     verification against the functional engine (:class:`~.exact.Verification`)."""
     from neurosim.engines.events.exact import ExactCores, count_checks
-    from neurosim.engines.events.plan import build_plan
+    from neurosim.engines.events.plan import plan_for
     from neurosim.functional.engine import run as functional_run
     from neurosim.graph import LIF, SpikeEncoder
 
     step = step or (lambda _m: None)
-    plan = build_plan(r.graph, r.mapping, r.hw)
+    plan = plan_for(r.graph, r.mapping, r.hw)  # the plan and its geometry are reused by later runs
     cores = ExactCores(plan)
     step(f"running {model.name} on {len(ids)} tokens (functional engine, traced; the cores compute each layer)")
     t0 = time.perf_counter()
@@ -395,12 +395,12 @@ def simulate_snn_exact(r: Resolved, net, *, block: int | None = None, sync: bool
         count_checks,
         snn_reference_counts,
     )
-    from neurosim.engines.events.plan import build_plan
+    from neurosim.engines.events.plan import plan_for
     from neurosim.snn import first_difference, run_engine, run_functional
 
     step = step or (lambda _m: None)
     steps = int(net.steps)
-    plan = build_plan(r.graph, r.mapping, r.hw)
+    plan = plan_for(r.graph, r.mapping, r.hw)  # the plan and its geometry are reused by later runs
     step(f"running {net.name} for {steps} steps (fixed-point functional engine)")
     t0 = time.perf_counter()
     trace = run_functional(net, steps)

@@ -174,7 +174,15 @@ class ForwardState:
                 w_eff = w_eff * gamma.astype(np.float32)[None, :]
             w_rot = rot.apply(w_eff)
             cache[name] = (w_rot, b_eff)
-        q = quantize_weight(w_rot, lp.w_format, lp.w_bits, what=name)
+        # the quantized weight is kept beside the rotated one for the last (format, bits) it was asked in, so a
+        # later run of the same setting (a warm token, the next sweep point) does not quantize it again
+        fmt = (lp.w_format, float(lp.w_bits))
+        kept = cache.get(("quantized", name))
+        if kept is not None and kept[0] == fmt:
+            q = kept[1]
+        else:
+            q = quantize_weight(w_rot, lp.w_format, lp.w_bits, what=name)
+            cache[("quantized", name)] = (fmt, q)
         self.weights[name] = (q, b_eff)
         return q, b_eff
 

@@ -281,14 +281,14 @@ def count_checks(sim: pd.DataFrame, functional: pd.DataFrame, core_acs: dict[str
     slices of the real spikes. Returns the checks (layer, action, simulator, reference) and the counts that have
     no independent reference, each named with why."""
     key = ["layer", "action", "a_repr"]
-    s = sim.groupby(key)["count"].sum()
-    f = functional.groupby(key)["count"].sum()
+    s = sim.groupby(key)["count"].sum().to_dict()
+    f = functional.groupby(key)["count"].sum().to_dict()
     checks: list[tuple[str, str, float, float]] = []
     unchecked: list[str] = []
-    for k in sorted(set(s.index) | set(f.index)):
+    for k in sorted(set(s) | set(f)):
         layer, action, a_repr = k
         what = action if not a_repr else f"{action} ({a_repr})"
-        if k in f.index:
+        if k in f:
             checks.append((layer, what, float(s.get(k, 0.0)), float(f[k])))
         elif action in HARDWARE_ACTIONS:
             continue  # summarised below

@@ -209,6 +209,28 @@ class SpikeInput:
         return nonspike_work(layer, block, rules, lambda: rng_for(seed, layer.name + "/attention", block.index))
 
 
+@dataclass(frozen=True)
+class CoreGroup:
+    """A fixed list of cores that work is given to again and again (a phase's source or synapse cores): its valid
+    entries (core >= 0), the distinct cores among them and where each entry falls, worked out once."""
+
+    cores: np.ndarray
+    valid: np.ndarray | None  # mask of the entries with a core (None: all)
+    uniq: np.ndarray  # the distinct cores: in the given order when no core is listed twice, else sorted
+    inv: np.ndarray | None  # position in ``uniq`` of each valid entry (None: each entry is its own core)
+
+    @classmethod
+    def of(cls, cores: np.ndarray, unique: bool = False) -> CoreGroup:
+        """``unique``: no core is listed twice (the caller knows; nothing is grouped)."""
+        cores = np.asarray(cores)
+        valid = cores >= 0
+        v = cores[valid]
+        if unique:
+            return cls(cores, None if valid.all() else valid, v, None)
+        uniq, inv = np.unique(v, return_inverse=True)
+        return cls(cores, None if valid.all() else valid, uniq, inv.reshape(-1))
+
+
 class CoreState:
     """Every core as a FIFO server with two units (synapse, soma; see :class:`StageLatency`), vectorized: when each
     unit is next free and how long the core has been busy (ns)."""
@@ -217,36 +239,50 @@ class CoreState:
         self.free_at = np.zeros((n_cores, 2))
         self.busy_ns = np.zeros(n_cores)
 
-    def occupy(self, cores: np.ndarray, times, now: float, unique: bool = False) -> tuple[float, int]:
+    def occupy(self, cores: np.ndarray | CoreGroup, times, now: float, unique: bool = False) -> tuple[float, int]:
         """Give each core its work at ``now`` (a core listed twice does both, one after the other); return (ns
         until the last one is done, that core). ``times`` per core is one figure (the whole core: both units) or
         a pair (synapse unit, soma unit: each unit queues on its own, the two run side by side, e.g. a core
-        integrating this step's spikes while its neurons update). ``unique``: no core is listed twice."""
+        integrating this step's spikes while its neurons update). ``cores``: an array (``unique``: no core is listed
+        twice) or a :class:`CoreGroup` built once for cores that get work step after step. A core given no work
+        (its times all 0) is left as it is."""
+        grp = cores if isinstance(cores, CoreGroup) else CoreGroup.of(cores, unique)
+        shape = grp.cores.shape
         times = np.asarray(times, dtype=float)
-        pair = times.ndim == cores.ndim + 1 and times.shape[-1] == 2
-        if not pair:
-            times = np.broadcast_to(times, cores.shape) if times.shape != cores.shape else times
-            times = np.stack([times, times], axis=-1)
-        elif times.shape[:-1] != cores.shape:
-            times = np.broadcast_to(times, cores.shape + (2,))
-        live = (cores >= 0) & (times.max(axis=-1) > 0)
-        if not live.any():
-            return 0.0, -1
-        if unique:
-            uniq, work = cores[live], times[live]
+        pair = times.ndim == len(shape) + 1 and times.shape[-1] == 2
+        if pair:
+            if times.shape[:-1] != shape:
+                times = np.broadcast_to(times, shape + (2,))
+        elif times.shape != shape:
+            times = np.broadcast_to(times, shape)
+        if grp.valid is not None:
+            times = times[grp.valid]
         else:
-            uniq, inv = np.unique(cores[live], return_inverse=True)
-            work = np.stack([np.bincount(inv, weights=times[live][:, k], minlength=len(uniq)) for k in (0, 1)],
-                            axis=-1)
+            times = times.reshape((-1, 2) if pair else -1)
+        if grp.inv is None:
+            work = times
+        elif pair:
+            n = len(grp.uniq)
+            work = np.stack([np.bincount(grp.inv, weights=times[:, 0], minlength=n),
+                             np.bincount(grp.inv, weights=times[:, 1], minlength=n)], axis=-1)
+        else:
+            work = np.bincount(grp.inv, weights=times, minlength=len(grp.uniq))
+        live = (work.max(axis=-1) if pair else work) > 0
+        uniq = grp.uniq
+        if not live.all():
+            if not live.any():
+                return 0.0, -1
+            uniq, work = uniq[live], work[live]
         free = self.free_at[uniq]
         if pair:
-            start = np.maximum(free, now)
+            end = np.maximum(free, now) + work
+            self.free_at[uniq] = end
+            self.busy_ns[uniq] += work.max(axis=-1)
+            last = end.max(axis=-1)
         else:  # the whole core: both units start when the later one is free
-            start = np.repeat(np.maximum(free.max(axis=-1), now)[:, None], 2, axis=1)
-        end = start + work
-        self.free_at[uniq] = end
-        self.busy_ns[uniq] += work.max(axis=-1)
-        last = end.max(axis=-1)
+            last = np.maximum(free.max(axis=-1), now) + work
+            self.free_at[uniq] = last[:, None]
+            self.busy_ns[uniq] += work
         i = int(np.argmax(last))
         return float(last[i] - now), int(uniq[i])
 
@@ -291,6 +327,10 @@ class SpikeGeom:
     inc: LinkIncidence
     r_dst_row: np.ndarray  # row of each route's receiving piece among the consumers' synapse pieces (-1: none)
     _order: SenderOrder | None = None
+
+    def __post_init__(self) -> None:
+        self.src_group = CoreGroup.of(self.src_cores, self.src_unique)
+        self.dst_group = CoreGroup.of(self.dst_cores, self.dst_unique)
 
     def order(self, seg: np.ndarray) -> SenderOrder:
         """The order the source cores send their messages in (built when back-pressure is first possible)."""
@@ -353,7 +393,7 @@ class BundleGeom:
 
     tallies: list  # (layer pieces, piece indices, messages, on-chip hops, chip hops) per token
     ew: float
-    ends: list  # (cores, unique, messages per token, "send" | "recv") for neuro-core ends
+    ends: list  # (core group, messages per token, "send" | "recv") for neuro-core ends
     loads: np.ndarray
     path: float
     inc: LinkIncidence
@@ -377,7 +417,7 @@ class BundleGeom:
                 neuro_sender |= kind == "send"
                 u, inv2 = np.unique(idx, return_inverse=True)
                 cores = lp.cores[u]
-                ends.append((cores, len(np.unique(cores)) == len(cores), np.bincount(inv2, m), kind))
+                ends.append((CoreGroup.of(cores, len(np.unique(cores)) == len(cores)), np.bincount(inv2, m), kind))
         allm = np.concatenate(per_route) if per_route else np.zeros(0)
         lat = np.concatenate([r.latency_ns for r in routes]) if routes else np.zeros(0)
         return cls(tallies, ew, ends, inc.loads(allm), float(lat[allm > 0].max(initial=0.0)), inc, neuro_sender)
@@ -495,12 +535,11 @@ class Simulator:
         return self._places.get(int(core), f"core #{core}")
 
     def _fused(self, linear: str) -> str | None:
-        """:func:`~neurosim.cost.fused_soma` of a layer (cached: the graph does not change during a run)."""
-        if not hasattr(self, "_fused_of"):
-            self._fused_of: dict[str, str | None] = {}
-        if linear not in self._fused_of:
-            self._fused_of[linear] = fused_soma(self.plan.graph, linear)
-        return self._fused_of[linear]
+        """:func:`~neurosim.cost.fused_soma` of a layer (cached with the plan: the plan belongs to one graph)."""
+        fused: dict[str, str | None] = self.plan.cache.setdefault("fused", {})  # kept with the plan, like geometry
+        if linear not in fused:
+            fused[linear] = fused_soma(self.plan.graph, linear)
+        return fused[linear]
 
     def _steps(self, B: int) -> int:
         """Hardware time steps one synchronous step of a block stands for."""
@@ -595,8 +634,8 @@ class Simulator:
             for t in range(steps):
                 now = self.env.now
                 path = float(g.lat_r[live[:, t]].max(initial=0.0))
-                s_dur, s_core = self.cores.occupy(g.src_cores, src_time[:, t], now, g.src_unique)
-                d_dur, d_core = self.cores.occupy(g.dst_cores, dtime[:, t], now, g.dst_unique)
+                s_dur, s_core = self.cores.occupy(g.src_group, src_time[:, t], now)
+                d_dur, d_core = self.cores.occupy(g.dst_group, dtime[:, t], now)
                 drain, link = self.links.drain(g.inc, loads[:, t], now)
                 core = max(s_dur, d_dur)
                 where = self._place(s_core if s_dur >= d_dur else d_core) if core >= drain else \
@@ -612,8 +651,8 @@ class Simulator:
             s_time = lat.units(updates=updates if not isinstance(src.layer, InputSpikes) else 0.0,
                                spikes=src_spikes.sum(axis=1), sends=sends.sum(axis=1), acs=rot_ops * g.share)
             d_time = np.concatenate(dst_total, axis=0) if dst_total else np.zeros((0, 2))
-            s_dur, _ = self.cores.occupy(g.src_cores, s_time, now, g.src_unique)
-            d_dur, _ = self.cores.occupy(g.dst_cores, d_time, now, g.dst_unique)
+            s_dur, _ = self.cores.occupy(g.src_group, s_time, now)
+            d_dur, _ = self.cores.occupy(g.dst_group, d_time, now)
             drain, _ = self.links.drain(g.inc, loads.sum(axis=1), now)
             path = float(g.lat_r[tot > 0].max(initial=0.0))
             core = max(s_dur, d_dur)
@@ -669,12 +708,12 @@ class Simulator:
             self.tally.add(lp, "hop_chip", chip * factor, pieces=pieces)
         self.ew_hops += g.ew * factor
         core = 0.0
-        for cores, unique, per_token, kind in g.ends:
+        for cores, per_token, kind in g.ends:
             if kind == "recv" and not receivers:
                 continue
             t = self.lat.core_time(sends=per_token * factor) if kind == "send" else \
                 self.lat.core_time(recv=per_token * factor)
-            d, _ = self.cores.occupy(cores, t, now, unique)
+            d, _ = self.cores.occupy(cores, t, now)
             core = max(core, d)
         drain, _ = self.links.drain(g.inc, g.loads * factor, now)
         return core, drain, g.path
@@ -734,9 +773,9 @@ class Simulator:
             now = self.env.now
             core, drain, path = self._send(g, factor, now)
             if kind == "kv_read":  # the KV cores read a word per message before sending it
-                for cores, unique, per_token, end in g.ends:
+                for cores, per_token, end in g.ends:
                     if end == "send":
-                        d, _ = self.cores.occupy(cores, self.lat.core_time(reads=per_token * factor), now, unique)
+                        d, _ = self.cores.occupy(cores, self.lat.core_time(reads=per_token * factor), now)
                         core = max(core, d)
             yield from self._wait(max(core, drain), path, 1, rec,
                                   "KV-cache cores" if core >= drain else "network contention", lockstep=False)
