@@ -67,31 +67,36 @@ class Mesh:
     def paths(self, src: tuple[np.ndarray, np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray, np.ndarray]
               ) -> tuple[np.ndarray, np.ndarray]:
         """(route index, link id) pairs of the XY-then-Z paths from routers ``src = (chip, x, y)`` to ``dst``."""
-        sx, sy, sz, _, _ = global_coords(self.hw, *src)
-        dx, dy, dz, _, _ = global_coords(self.hw, *dst)
-        sx, sy, sz, dx, dy, dz = (np.asarray(v, dtype=np.int64) for v in (sx, sy, sz, dx, dy, dz))
-        owners, ids = [], []
-        # x along the source row and plane
-        lo, n, back = np.minimum(sx, dx), np.abs(dx - sx), (dx < sx).astype(np.int64)
-        r, k = ragged_arange(lo, n)
-        if len(r):
-            owners.append(r)
-            ids.append(((sz[r] * self.gy + sy[r]) * (self.gx - 1) + k) * 2 + back[r])
-        # y along the destination column, still in the source plane
-        lo, n, back = np.minimum(sy, dy), np.abs(dy - sy), (dy < sy).astype(np.int64)
-        r, k = ragged_arange(lo, n)
-        if len(r):
-            owners.append(r)
-            ids.append(self.n_x + ((sz[r] * self.gx + dx[r]) * (self.gy - 1) + k) * 2 + back[r])
-        # z at the destination router position
-        lo, n, back = np.minimum(sz, dz), np.abs(dz - sz), (dz < sz).astype(np.int64)
-        r, k = ragged_arange(lo, n)
-        if len(r):
-            owners.append(r)
-            ids.append(self.n_x + self.n_y + ((dy[r] * self.gx + dx[r]) * (self.gz - 1) + k) * 2 + back[r])
+        owners, ids, _, _ = self._legs(src, dst)
         if not owners:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         return np.concatenate(owners), np.concatenate(ids)
+
+    def _legs(self, src: tuple[np.ndarray, np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray, np.ndarray]
+              ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], np.ndarray]:
+        """The x, y and z legs of every route's path: per leg (route index, link id, position of the link within
+        its route's path), and every route's number of links."""
+        sx, sy, sz, _, _ = global_coords(self.hw, *src)
+        dx, dy, dz, _, _ = global_coords(self.hw, *dst)
+        sx, sy, sz, dx, dy, dz = (np.asarray(v, dtype=np.int64) for v in (sx, sy, sz, dx, dy, dz))
+        owners, ids, steps = [], [], []
+        before = np.zeros(len(sx), dtype=np.int64)  # links of the earlier legs of each route
+        for leg in ("x", "y", "z"):
+            a, b = {"x": (sx, dx), "y": (sy, dy), "z": (sz, dz)}[leg]
+            lo, n, back = np.minimum(a, b), np.abs(b - a), (b < a).astype(np.int64)
+            r, k = ragged_arange(lo, n)
+            if len(r):
+                if leg == "x":  # along the source row and plane
+                    link = ((sz[r] * self.gy + sy[r]) * (self.gx - 1) + k) * 2 + back[r]
+                elif leg == "y":  # along the destination column, still in the source plane
+                    link = self.n_x + ((sz[r] * self.gx + dx[r]) * (self.gy - 1) + k) * 2 + back[r]
+                else:  # at the destination router position
+                    link = self.n_x + self.n_y + ((dy[r] * self.gx + dx[r]) * (self.gz - 1) + k) * 2 + back[r]
+                owners.append(r)
+                ids.append(link)
+                steps.append(before[r] + (k - lo[r]))
+            before = before + n
+        return owners, ids, steps, before
 
     def is_chip_link(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
@@ -108,12 +113,18 @@ class Mesh:
 
     def incidence(self, src: tuple[np.ndarray, np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray, np.ndarray]
                   ) -> LinkIncidence:
-        from scipy.sparse import csr_matrix
+        from scipy.sparse import csc_matrix
 
         n_routes = len(np.asarray(src[0]))
-        route, link = self.paths(src, dst)
+        owners, ids, steps, per_route = self._legs(src, dst)
+        # column by column (route by route, each path in its order): placed directly, no sort
+        indptr = np.zeros(n_routes + 1, dtype=np.int64)
+        np.cumsum(per_route, out=indptr[1:])
+        link = np.empty(int(indptr[-1]), dtype=np.int64)
+        for r, ids_leg, k in zip(owners, ids, steps):
+            link[indptr[r] + k] = ids_leg
         links, local = self._unique(link)
-        m = csr_matrix((np.ones(len(route)), (local, route)), shape=(len(links), n_routes))
+        m = csc_matrix((np.ones(len(link)), local, indptr), shape=(len(links), n_routes))
         service = np.where(self.is_chip_link(links), self.chip_service_ns, self.onchip_service_ns)
         return LinkIncidence(links, m, service)
 

@@ -270,9 +270,9 @@ class CoreState:
         live = (work.max(axis=-1) if pair else work) > 0
         uniq = grp.uniq
         if not live.all():
-            if not live.any():
-                return 0.0, -1
             uniq, work = uniq[live], work[live]
+        if not len(uniq):
+            return 0.0, -1
         free = self.free_at[uniq]
         if pair:
             end = np.maximum(free, now) + work
