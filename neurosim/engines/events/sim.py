@@ -87,14 +87,21 @@ class StageLatency:
                    upd, p.soma["spike"].latency.v, p.axon_out["send"].latency.v,
                    getattr(hw.core, "stage_overlap", "pipelined") == "serial")
 
-    def _unit(self, stages: list[tuple[np.ndarray, float]]) -> np.ndarray:
-        times = [np.asarray(n, dtype=float) * lat for n, lat in stages]
+    def _unit(self, stages: list[tuple[np.ndarray, float]]) -> np.ndarray | float:
+        # a stage given no actions (the scalar 0 of a keyword left out) adds nothing to the busiest stage, the sum
+        # or the fill (action counts are >= 0), so it is skipped
+        stages = [(np.asarray(n, dtype=float), lat) for n, lat in stages if not (np.isscalar(n) and n == 0)]
+        if not stages:
+            return 0.0
+        times = [n * lat for n, lat in stages]
         if self.serial:
             return sum(times[1:], times[0])
         busy = times[0]
         for t in times[1:]:
             busy = np.maximum(busy, t)
-        fill = sum(((np.asarray(n, dtype=float) > 0) * lat for n, lat in stages), np.zeros_like(busy))
+        fill = (stages[0][0] > 0) * stages[0][1]
+        for n, lat in stages[1:]:
+            fill = fill + (n > 0) * lat
         return busy + fill
 
     def units(self, recv=0.0, reads=0.0, acs=0.0, updates=0.0, spikes=0.0, sends=0.0) -> np.ndarray:
@@ -267,22 +274,22 @@ class CoreState:
                              np.bincount(grp.inv, weights=times[:, 1], minlength=n)], axis=-1)
         else:
             work = np.bincount(grp.inv, weights=times, minlength=len(grp.uniq))
-        live = (work.max(axis=-1) if pair else work) > 0
+        wmax = np.maximum(work[:, 0], work[:, 1]) if pair else work
+        live = wmax > 0
         uniq = grp.uniq
         if not live.all():
-            uniq, work = uniq[live], work[live]
+            uniq, work, wmax = uniq[live], work[live], wmax[live]
         if not len(uniq):
             return 0.0, -1
         free = self.free_at[uniq]
         if pair:
             end = np.maximum(free, now) + work
             self.free_at[uniq] = end
-            self.busy_ns[uniq] += work.max(axis=-1)
-            last = end.max(axis=-1)
+            last = np.maximum(end[:, 0], end[:, 1])
         else:  # the whole core: both units start when the later one is free
-            last = np.maximum(free.max(axis=-1), now) + work
+            last = np.maximum(np.maximum(free[:, 0], free[:, 1]), now) + work
             self.free_at[uniq] = last[:, None]
-            self.busy_ns[uniq] += work
+        self.busy_ns[uniq] += wmax
         i = int(np.argmax(last))
         return float(last[i] - now), int(uniq[i])
 
