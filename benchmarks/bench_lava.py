@@ -6,8 +6,10 @@ step) are checked identical before any ratio is printed. Two Lava times are give
 start the processes, run, read back: what a user waits for) and stepping only (Lava's ``run`` call). neurosim's
 time is the best of three runs, end to end. Target: neurosim at least 100x faster.
 
-BLAS is held to one thread (OPENBLAS_NUM_THREADS=1): the products are small, and on a shared 2-core machine extra
-BLAS threads only contend.
+neurosim's products are exact integer sums (every partial sum below 2^24 in float32, or in float64 / int64), so the
+outputs are the same whatever the number of BLAS threads; Lava runs its processes in parallel on every core. Each
+neurosim engine is timed with one BLAS thread and with as many as the machine has (``--blas-threads``), in the same
+run, each against the same Lava run; the rows say which.
 
 Lava needs Python 3.10: run this with ``.venv-lava/bin/python benchmarks/bench_lava.py``; from another interpreter
 it re-runs itself there when ``.venv-lava`` exists, else says it is skipped.
@@ -23,6 +25,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Lava's processes (and its reading of the recorded values) run as before, on one BLAS thread each; neurosim's
+# engines are given their thread counts below (threadpoolctl raises the limit within the block)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy is first imported (inside the functions below)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +66,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1000, help="steps of the chain (default 1000)")
     parser.add_argument("--block-steps", type=int, default=300, help="steps of the transformer blocks (default 300)")
     parser.add_argument("--quick", action="store_true", help="downsized blocks (d=64/72) instead of full width")
+    parser.add_argument("--blas-threads", default=f"1,{os.cpu_count() or 1}",
+                        help="BLAS thread counts to time neurosim with, comma-separated (default: 1 and every core)")
     args = parser.parse_args()
     if not lava_importable():
         if LAVA_PY.exists() and Path(sys.executable).resolve() != LAVA_PY.resolve():
@@ -69,8 +75,12 @@ def main() -> int:
         print("bench_lava: skipped: lava-nc is not importable here and .venv-lava does not exist (make lava-env)")
         return 0
 
+    from threadpoolctl import threadpool_limits
+
     from neurosim.errors import NeurosimError
     from neurosim.snn import first_difference, run_engine
+
+    threads = sorted({max(int(x), 1) for x in str(args.blas_threads).split(",") if x.strip()})
 
     rows = []
     for label, net, steps in cases(args):
@@ -83,13 +93,16 @@ def main() -> int:
         except NeurosimError as exc:  # the event-driven engine may not offer simulate_snn yet
             print(f"  events: not run ({exc})")
         for engine in engines:
-            best = min((run_engine(engine, net, steps) for _ in range(3)), key=lambda t: t.wall_s)
-            diff = first_difference(lava, best)
-            same = "identical" if diff is None else diff.describe("lava", engine)
-            rows.append((label, engine, steps, lava.wall_s, lava.run_s, best.wall_s, same))
-            print(f"  lava {lava.wall_s:.2f} s end to end ({lava.run_s:.2f} s stepping); {engine} {best.wall_s:.4f} s;"
-                  f" x{lava.wall_s / best.wall_s:.0f} end to end, x{lava.run_s / best.wall_s:.0f} stepping; {same}",
-                  flush=True)
+            for n in threads:
+                with threadpool_limits(limits=n, user_api="blas"):
+                    best = min((run_engine(engine, net, steps) for _ in range(3)), key=lambda t: t.wall_s)
+                diff = first_difference(lava, best)
+                same = "identical" if diff is None else diff.describe("lava", engine)
+                name = f"{engine}, {n} BLAS thread{'s' if n > 1 else ''}"
+                rows.append((label, name, steps, lava.wall_s, lava.run_s, best.wall_s, same))
+                print(f"  lava {lava.wall_s:.2f} s end to end ({lava.run_s:.2f} s stepping); {name} "
+                      f"{best.wall_s:.4f} s; x{lava.wall_s / best.wall_s:.0f} end to end, "
+                      f"x{lava.run_s / best.wall_s:.0f} stepping; {same}", flush=True)
     print()
     print("| network | engine | steps | Lava end to end (s) | Lava stepping (s) | neurosim (s) "
           "| speed-up vs end to end | speed-up vs stepping | outputs |")

@@ -195,7 +195,12 @@ def lif_fixed_run_many(a_in: list[np.ndarray], params: list[FixedLifParams],
     if any(a.shape[0] != steps for a in a_in):
         raise NeurosimError("lif_fixed_run_many: every population needs the same number of steps")
     states = states if states is not None else [FixedLifState.zeros(n) for n in sizes]
-    a = wrap_int32(np.concatenate([np.asarray(x, dtype=np.int64) for x in a_in], axis=1)) if a_in else None
+    a = (np.concatenate([np.asarray(x, dtype=np.int64) for x in a_in], axis=1) if len(a_in) > 1
+         else np.asarray(a_in[0], dtype=np.int64)) if a_in else None
+    a_lo, a_hi = (int(a.min()), int(a.max())) if a is not None and a.size else (0, 0)
+    if a_lo < -(1 << 31) or a_hi >= 1 << 31:  # the input port is int32
+        a = wrap_int32(a)
+        a_lo, a_hi = (int(a.min()), int(a.max()))
 
     def per_neuron(values: list[np.ndarray | int]) -> np.ndarray:
         return np.concatenate([np.broadcast_to(np.asarray(x, dtype=np.int64), (n,)) for x, n in zip(values, sizes)])
@@ -211,7 +216,7 @@ def lif_fixed_run_many(a_in: list[np.ndarray], params: list[FixedLifParams],
     u_out = np.zeros((steps, n), dtype=np.int32)
     v_out = np.zeros((steps, n), dtype=np.int32)
     if steps and n:
-        a_max = max(int(a.max()), -int(a.min()))  # no |a| temporary: these arrays are time x neurons
+        a_max = max(a_hi, -a_lo)  # no |a| temporary: these arrays are time x neurons
         if a_max <= 1 << 17 and int(np.abs(u).max()) <= UV_LIMIT:
             _lif_fast(a, a_max << ACT_SHIFT, fu, fv, vth6, bias, u, v, spikes, u_out, v_out)
         else:
@@ -266,8 +271,7 @@ def _lif_fast(a, a_max, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> None:
         >= UV_LIMIT - 1
     )
     u_is_input = not keep_u and not fold  # then the record of u is the input itself
-    a6 = a.astype(np.float64)  # a << 6, in float64 (exact: below 2^24), one array instead of two
-    a6 *= 1 << ACT_SHIFT
+    a6 = np.multiply(a, float(1 << ACT_SHIFT), dtype=np.float64)  # a << 6 in float64 (exact: below 2^24), one pass
     uf, vf = u.astype(np.float64), v.astype(np.float64)
     fu_frac, fv_frac = fu / DECAY_UNITY, fv / DECAY_UNITY
     bias_f, vth_f = np.asarray(bias, dtype=np.float64), np.asarray(vth6, dtype=np.float64)
@@ -276,38 +280,43 @@ def _lif_fast(a, a_max, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> None:
     u_rec = None if u_is_input else np.empty((a6.shape[0], uf.size))
     v_rec = np.empty((a6.shape[0], uf.size))
     not_spiking = np.empty(spikes.shape, dtype=bool)
+    # each step is computed in place in its own row of the records (no copy of the state per step)
+    pu, pv = uf, vf  # the state before the step
     for t in range(a6.shape[0]):
-        if keep_u:
-            uf *= fu_frac
-            np.trunc(uf, out=uf)
-            uf += a6[t]
-        elif not u_is_input:
-            uf[...] = a6[t]
-        if fold:
-            np.greater(uf, UV_LIMIT, out=below)
-            uf[below] -= 2 * UV_LIMIT
-            np.less_equal(uf, -UV_LIMIT, out=below)
-            uf[below] += 2 * UV_LIMIT
-        if decay_v:
-            vf *= fv_frac
-            np.trunc(vf, out=vf)
-        vf += a6[t] if u_is_input else uf
-        if any_bias:
-            vf += bias_f
-        if clip:
-            np.minimum(vf, hi, out=vf)
-            np.maximum(vf, lo, out=vf)
-        keep = not_spiking[t]
-        np.less_equal(vf, vth_f, out=keep)
-        vf *= keep
         if not u_is_input:
-            u_rec[t] = uf
-        v_rec[t] = vf
+            cu = u_rec[t]
+            if keep_u:
+                np.multiply(pu, fu_frac, out=cu)
+                np.trunc(cu, out=cu)
+                cu += a6[t]
+            else:
+                cu[...] = a6[t]
+            if fold:
+                np.greater(cu, UV_LIMIT, out=below)
+                cu[below] -= 2 * UV_LIMIT
+                np.less_equal(cu, -UV_LIMIT, out=below)
+                cu[below] += 2 * UV_LIMIT
+            pu = cu
+        cv = v_rec[t]
+        if decay_v:
+            np.multiply(pv, fv_frac, out=cv)
+            np.trunc(cv, out=cv)
+        else:
+            cv[...] = pv
+        cv += a6[t] if u_is_input else pu
+        if any_bias:
+            cv += bias_f
+        if clip:
+            np.clip(cv, lo, hi, out=cv)
+        keep = not_spiking[t]
+        np.less_equal(cv, vth_f, out=keep)
+        cv *= keep
+        pv = cv
     np.logical_not(not_spiking, out=spikes)
     u_out[...] = a6 if u_is_input else u_rec
     v_out[...] = v_rec
-    u[...] = a6[-1] if u_is_input else uf
-    v[...] = vf
+    u[...] = a6[-1] if u_is_input else pu
+    v[...] = pv
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -558,17 +567,26 @@ def dense_fixed_accumulate(params: DenseFixedParams, s_in: np.ndarray, stored: n
     if stored is None:
         def product(x: np.ndarray) -> np.ndarray:
             return _exact_product(params, x)
+        row_bound = params.row_sum_bound
     else:
         def product(x: np.ndarray) -> np.ndarray:
             return _exact_matmul(x, stored.T)
+        row_bound = float("inf")
+    shift = params.weight_exp
     if params.graded:
-        acc = wrap_int32(product(s.astype(np.int64)))  # Lava: int32 dot product
-        if params.weight_exp > 0:
-            return wrap_int32(acc << params.weight_exp)
-        return acc >> -params.weight_exp
+        bound = float(np.abs(s).max(initial=0)) * row_bound
+        acc = product(s.astype(np.int64))  # Lava: int32 dot product
+        if bound >= 2.0**31:
+            acc = wrap_int32(acc)
+        if shift > 0:
+            return wrap_int32(acc << shift) if bound * 2.0**shift >= 2.0**31 else acc << shift
+        return acc >> -shift if shift else acc
     acc = product(s != 0)  # Lava: int64 sum of the selected columns
-    acc = acc << params.weight_exp if params.weight_exp > 0 else acc >> -params.weight_exp
-    return wrap_int32(acc)
+    if shift:
+        acc = acc << shift if shift > 0 else acc >> -shift
+    # the wrap to int32 changes nothing when no sum can reach 2^31 (every partial sum of selected columns is at
+    # most the largest row sum of |weights|)
+    return acc if row_bound * 2.0**max(shift, 0) < 2.0**31 else wrap_int32(acc)
 
 
 def dense_fixed_run(params: DenseFixedParams, s_in: np.ndarray) -> np.ndarray:

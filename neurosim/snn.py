@@ -220,8 +220,12 @@ def run_functional(net: SpikingNetwork, steps: int | None = None) -> NetworkTrac
     for level in net.levels():
         a_ins = []
         for name in level:
+            incoming = net.incoming(name)
+            if len(incoming) == 1:  # the usual case: the one projection's output is the input
+                a_ins.append(dense_fixed_run(incoming[0].dense, spikes[incoming[0].pre]))
+                continue
             a_in = np.zeros((steps, net.populations[name].n), dtype=np.int64)
-            for proj in net.incoming(name):
+            for proj in incoming:
                 a_in += dense_fixed_run(proj.dense, spikes[proj.pre])
             a_ins.append(a_in)
         for name, tr in zip(level, lif_fixed_run_many(a_ins, [net.populations[n].params for n in level])):

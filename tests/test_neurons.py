@@ -287,3 +287,43 @@ def test_unrolled_run_equals_single_steps_at_every_edge(du, dv, vth, bias, a_bit
         spikes = lif_fixed_step(state, a[t], params)
         assert np.array_equal(spikes, trace.spikes[t]), t
         assert np.array_equal(state.u, trace.u[t]) and np.array_equal(state.v, trace.v[t]), t
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    exp=st.integers(-8, 7),
+    graded=st.booleans(),
+    payload_bits=st.sampled_from([1, 8, 24]),
+    shape=st.tuples(st.integers(1, 40), st.integers(1, 9), st.integers(1, 4)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_dense_output_skips_the_int32_wrap_only_where_no_sum_can_reach_it(exp, graded, payload_bits, shape, seed):
+    """The fast product (wrap skipped when the weights' row sums bound every sum below 2^31) equals the reference
+    path on the stored weights, which always wraps as Lava does; large exponents and payloads do wrap."""
+    in_n, out_n, steps = shape
+    rng = np.random.default_rng(seed)
+    p = DenseFixedParams(rng.integers(-256, 256, (out_n, in_n)), 8, exp, "mixed",
+                         num_message_bits=24 if graded else 0)
+    hi = 1 << (payload_bits - 1) if graded else 2
+    s = rng.integers(-hi if graded else 0, hi, (steps, in_n))
+    assert np.array_equal(dense_fixed_accumulate(p, s), dense_fixed_accumulate(p, s, p.stored_weights))
+
+
+def test_a_network_run_is_the_same_on_one_or_two_blas_threads():
+    """The products are exact integer sums, so the spikes and states do not depend on the BLAS thread count."""
+    from threadpoolctl import threadpool_limits
+
+    from neurosim.snn import Population, Projection, SpikeSource, SpikingNetwork, run_functional
+
+    rng = np.random.default_rng(3)
+    src = SpikeSource("in", rng.random((50, 300)) < 0.2)
+    dense = DenseFixedParams(rng.integers(-64, 64, (400, 300)), 8, 0, "mixed")
+    net = SpikingNetwork("two-threads", {"in": src}, {"out": Population("out", 400, FixedLifParams(vth=200))},
+                         [Projection("w", "in", "out", dense)])
+    runs = []
+    for n in (1, 2):
+        with threadpool_limits(limits=n, user_api="blas"):
+            runs.append(run_functional(net))
+    a, b = (r.populations["out"] for r in runs)
+    assert a.spikes.any()
+    assert np.array_equal(a.spikes, b.spikes) and np.array_equal(a.u, b.u) and np.array_equal(a.v, b.v)
