@@ -247,6 +247,13 @@ class Grouping:
         red = np.maximum.reduceat(values[self.perm], self.starts, axis=0)
         a[self.rows] = np.maximum(a[self.rows], red)
 
+    def maxima(self, values: np.ndarray, n: int) -> np.ndarray:
+        """The largest row of ``values`` per index, as ``n`` rows (0 where an index has none; ``values`` >= 0)."""
+        out = np.zeros((n,) + values.shape[1:])
+        if self.n:
+            out[self.rows] = np.maximum.reduceat(values[self.perm], self.starts, axis=0)
+        return out
+
 
 @dataclass
 class SenderOrder:
@@ -335,24 +342,26 @@ def route_capacity(hops: np.ndarray, link_buffer: float) -> np.ndarray:
 def _one_block(order: SenderOrder, block_spikes: np.ndarray, sender_time: np.ndarray, g: np.ndarray,
                receiver_time: np.ndarray, q: np.ndarray, slack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`blocked_send` when every sender sends one block (it interleaves its messages over all its routes): the
-    recurrence's single step written out (it starts from S = F = 0, so ``max(F_r, S_0) + w = w``); the same
-    arithmetic, without the loop's gathers."""
+    recurrence's single step in closed form. It starts from S = F = 0, so with the block's own time ``g`` and, per
+    route, ``w = messages x q`` and ``x = w - capacity x q``:
+
+        S1 = max(g, max_r x_r);  S = max(S1, max_r max(w_r, S1 + q_r)) = max(S1, max_r w_r, S1 + max_r q_r)
+
+    and the same with S1 = g for unbounded buffers (adding is monotonic in floating point too, so ``max_r (S1 + q_r)``
+    is ``S1 + max_r q_r`` exactly). The three maxima per sender are one grouped reduction."""
     n_src, d = sender_time.shape
     r_src, b_src = order.route_sender, order.block_sender
     bk, pk = order.blocks_at[0], order.pairs_at[0]
-    rk, rs = order.pair_route[pk], r_src[order.pair_route[pk]]
-    S_u = np.zeros((n_src, d))
-    S_u[b_src[bk]] = g[bk]
-    S = S_u.copy()
-    w = block_spikes[order.pair_block[pk]] * q[rk]
-    order.grouping(0, rs).maximum_into(S, w - slack[rk])
+    rk = order.pair_route[pk]
+    g0 = np.zeros((n_src, d))
+    g0[b_src[bk]] = g[bk]
     qk = q[rk]
-    F = np.zeros((len(q), d))
-    F_u = np.zeros((len(q), d))
-    F[rk] = np.maximum(w, S[rs] + qk)
-    F_u[rk] = np.maximum(w, S_u[rs] + qk)
-    order.grouping(-1, r_src).maximum_into(S, F)
-    order.grouping(-1, r_src).maximum_into(S_u, F_u)
+    w = block_spikes[order.pair_block[pk]] * qk
+    m = order.grouping(0, r_src[rk]).maxima(np.concatenate([w - slack[rk], w, qk], axis=1), n_src)
+    x_max, w_max, q_max = m[:, :d], m[:, d:2 * d], m[:, 2 * d:]
+    s1 = np.maximum(g0, x_max)
+    S = np.maximum(np.maximum(s1, w_max), s1 + q_max)
+    S_u = np.maximum(np.maximum(g0, w_max), g0 + q_max)
     delay = np.maximum(S - S_u, 0.0)
     base = sender_time.copy()
     order.grouping(-1, r_src).maximum_into(base, receiver_time)

@@ -688,11 +688,9 @@ class Simulator:
         upd = np.broadcast_to(np.asarray(upd_step, dtype=float), (len(g.nm), 1))[:, 0]
         spike_ns = 0.0 if isinstance(g.src.layer, InputSpikes) else lat.spike
         weight = (width * upd[piece] * lat.update)[:, None] + blk_spk * (spike_ns + covering[:, None] * lat.send)
-        total = np.zeros((n_src, weight.shape[1]))
-        np.add.at(total, order.block_sender, weight)
+        total = _sum_rows(order.block_sender, weight, n_src)
         weight = weight / np.where(total > 0, total, 1.0)[order.block_sender]
-        sender_time = np.zeros((n_src, src_time.shape[1]))
-        np.add.at(sender_time, order.piece_sender, src_time[:, :, 1])  # a core's pieces one after the other
+        sender_time = _sum_rows(order.piece_sender, src_time[:, :, 1], n_src)  # a core's pieces one after the other
         rows = g.r_dst_row
         recv_t = np.where(rows[:, None] >= 0, dtime[np.maximum(rows, 0), :, 0], 0.0) if len(dtime) else \
             np.zeros_like(allm)
@@ -823,6 +821,15 @@ class Simulator:
         for action, count, w_bits, a_repr in rows:
             if count:
                 self.tally.add(lp, action, count * _share(lp, action), w_bits, a_repr)
+
+
+def _sum_rows(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """``np.add.at(zeros((n, k)), idx, values)``: the rows of ``values`` summed by index, each sum in row order (as
+    ``np.add.at`` adds them), a column at a time."""
+    out = np.empty((n, values.shape[1]))
+    for k in range(values.shape[1]):
+        out[:, k] = np.bincount(idx, weights=values[:, k], minlength=n)
+    return out
 
 
 def unfold_of(layer) -> float:
