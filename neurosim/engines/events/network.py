@@ -339,6 +339,19 @@ def route_capacity(hops: np.ndarray, link_buffer: float) -> np.ndarray:
     return (np.asarray(hops, dtype=float) + 1.0) * float(link_buffer)
 
 
+def one_block_never_waits(order: SenderOrder, capacity: np.ndarray) -> bool:
+    """True when back-pressure cannot lengthen any sender's step: every sender sends one block and every route holds
+    at least two messages. Proof, with the closed form of :func:`_one_block`: every route r of a sender carries the
+    block's ``m`` messages (it covers the whole block), so ``w_r = m q_r`` and ``x_r = q_r (m - C_r)``. If
+    ``S1 = g``, S and S_u are the same expression. Otherwise ``S1 = x_j`` for a route j (so ``m > C_j``), and with k
+    the route of the largest q, ``S1 + q_k <= q_k (m - C_j + 1) = w_k - q_k (C_j - 1)``, while ``w_k = max_r w_r``;
+    so ``S = max_r w_r <= S_u`` and the delay ``max(S - S_u, 0)`` is 0. The margin ``q_k (C_j - 1)`` is at least
+    ``1 / m`` of ``w_k``, far above the few ulps the floating-point arithmetic adds (with ``C = 1`` there is no
+    margin, and rounding can leave a delay of an ulp). Checked against the closed form on random draws
+    (``tests/test_events_backpressure.py``)."""
+    return len(order.blocks_at) == 1 and bool((np.asarray(capacity) >= 2.0).all())
+
+
 def _one_block(order: SenderOrder, block_spikes: np.ndarray, sender_time: np.ndarray, g: np.ndarray,
                receiver_time: np.ndarray, q: np.ndarray, slack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`blocked_send` when every sender sends one block (it interleaves its messages over all its routes): the
@@ -386,7 +399,8 @@ def blocked_send(order: SenderOrder, block_spikes: np.ndarray, sender_time: np.n
     with ``w_rj = messages_rj q_r``. The same recurrence with unbounded buffers gives the step without
     back-pressure; the difference is the delay. It is zero when no route ever holds more than its capacity (a
     route's backlog cannot exceed its messages), and, when a sender interleaves its messages over its receivers
-    (one block), at most one message's time: receivers that drain side by side stay busy while the sender waits.
+    (one block) and a route holds at least two messages, zero (:func:`one_block_never_waits`): receivers that drain
+    side by side stay busy while the sender waits.
     It grows when consecutive blocks feed different receivers that drain slower than the sender emits: the
     sender waits on one receiver while the next sits idle.
 
@@ -395,8 +409,7 @@ def blocked_send(order: SenderOrder, block_spikes: np.ndarray, sender_time: np.n
     ``route_messages`` (routes x D); ``capacity`` (routes). Returns (delay per sender x D, the sender's step without
     back-pressure: the later of its own time and its receivers', per sender x D).
     """
-    n_src, d = sender_time.shape
-    r_src, b_src = order.route_sender, order.block_sender
+    b_src = order.block_sender
     m = np.asarray(route_messages, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.where(m > 0, receiver_time / np.where(m > 0, m, 1.0), 0.0)
@@ -404,6 +417,14 @@ def blocked_send(order: SenderOrder, block_spikes: np.ndarray, sender_time: np.n
     g = sender_time[b_src] * block_weight
     if len(order.blocks_at) == 1 and len(q):
         return _one_block(order, block_spikes, sender_time, g, receiver_time, q, slack)
+    return _recurrence(order, block_spikes, sender_time, g, receiver_time, q, slack)
+
+
+def _recurrence(order: SenderOrder, block_spikes: np.ndarray, sender_time: np.ndarray, g: np.ndarray,
+                receiver_time: np.ndarray, q: np.ndarray, slack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`blocked_send`'s recurrence, position by position of the senders' orders (any number of blocks)."""
+    n_src, d = sender_time.shape
+    r_src, b_src = order.route_sender, order.block_sender
     # the two cases one after the other: finite buffers (S, F) and unbounded ones (S_u, F_u, where the capacity
     # term is max(., -inf): no term)
     S, S_u = np.zeros((n_src, d)), np.zeros((n_src, d))

@@ -51,6 +51,7 @@ from neurosim.engines.events.network import (
     LinkState,
     SenderOrder,
     blocked_send,
+    one_block_never_waits,
     route_capacity,
 )
 from neurosim.engines.events.plan import LayerPieces, Phase, Plan, Routes
@@ -680,6 +681,8 @@ class Simulator:
         if not (allm > cap[:, None]).any():
             return None
         order = g.order(ph.segments)
+        if one_block_never_waits(order, cap):  # e.g. a dense projection: its receivers drain side by side
+            return None
         lat = self.lat
         blk_spk = cs[order.block_hi] - cs[order.block_lo]  # blocks x D
         n_src, piece = len(order.senders), order.block_piece
