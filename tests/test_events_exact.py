@@ -191,3 +191,27 @@ def test_simulate_snn_matches_the_functional_network_run_step_by_step():
     assert isinstance(ev, NetworkTrace) and ev.engine == "events"
     assert first_difference(ref, ev) is None
     assert ref.populations["b"].spikes.sum() > 0 and ref.populations["a"].spikes.sum() > 0
+
+
+def test_a_warm_exact_run_equals_a_cold_one_and_other_bits_in_between_do_not_leak(tiny, tmp_path):
+    """What a process keeps between exact runs (the plan and its geometry, the model's rotated and quantized
+    weights) changes nothing: a second run on the same model, after a run at other weight bits on that model,
+    gives the counts, energy and every step of a run on a fresh model and a fresh plan."""
+    from neurosim.engines.events import plan as plan_mod
+
+    def run(r, model):
+        res = simulate_exact(r, model, IDS[:6], block=2)
+        assert res.verify.ok, res.verify.summary()
+        return res.counters, [(s.start_ns, s.work_ns, s.bound_by) for s in res.timing.steps], res.energy
+
+    model = tiny_model()
+    first = run(tiny, model)
+    path = tmp_path / "tiny-w8.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "w_bits": 8}))
+    other = run(resolve(str(path), "kapoho-point", hw_sets=SMALL_CORES), model)  # the same model at 8 bits
+    warm = run(tiny, model)
+    plan_mod._last_plan.clear()
+    cold = run(tiny, tiny_model())
+    for a in (first, warm):
+        assert a[0].equals(cold[0]) and a[1] == cold[1] and a[2] == cold[2]
+    assert not other[0].equals(cold[0])  # 8-bit weights count otherwise (the check can tell runs apart)
