@@ -339,6 +339,11 @@ class SpikeGeom:
     def __post_init__(self) -> None:
         self.src_group = CoreGroup.of(self.src_cores, self.src_unique)
         self.dst_group = CoreGroup.of(self.dst_cores, self.dst_unique)
+        # source and synapse cores as one group when no core is listed twice in either or is in both (then one
+        # queue update a step does what two did: the same cores, work and order)
+        both = np.concatenate([self.src_cores, self.dst_cores]).astype(np.int64)
+        plain = all(x.valid is None and x.inv is None for x in (self.src_group, self.dst_group))
+        self.both_group = CoreGroup(both, None, both, None) if plain and len(np.unique(both)) == len(both) else None
 
     def order(self, seg: np.ndarray) -> SenderOrder:
         """The order the source cores send their messages in (built when back-pressure is first possible)."""
@@ -639,15 +644,19 @@ class Simulator:
             # synapse cores integrate them before the barrier (what they add reaches the somas next step)
             live = allm > 0
             bp = self._backpressure(ph, g, cs, allm, src_time, dtime, upd_step)  # (senders x D, order) or None
+            both = np.concatenate([src_time, dtime], axis=0) if g.both_group is not None else None
+            paths = np.where(live, g.lat_r[:, None], 0.0).max(axis=0, initial=0.0)  # each step's longest path
             for t in range(steps):
                 now = self.env.now
-                path = float(g.lat_r[live[:, t]].max(initial=0.0))
-                s_dur, s_core = self.cores.occupy(g.src_group, src_time[:, t], now)
-                d_dur, d_core = self.cores.occupy(g.dst_group, dtime[:, t], now)
+                path = float(paths[t])
+                if both is not None:  # the source cores first, so a tie names a source core as below
+                    core, c = self.cores.occupy(g.both_group, both[:, t], now)
+                else:
+                    s_dur, s_core = self.cores.occupy(g.src_group, src_time[:, t], now)
+                    d_dur, d_core = self.cores.occupy(g.dst_group, dtime[:, t], now)
+                    core, c = max(s_dur, d_dur), (s_core if s_dur >= d_dur else d_core)
                 drain, link = self.links.drain(g.inc, loads[:, t], now)
-                core = max(s_dur, d_dur)
-                where = self._place(s_core if s_dur >= d_dur else d_core) if core >= drain else \
-                    self.plan.mesh.describe(link)
+                where = self._place(c) if core >= drain else self.plan.mesh.describe(link)
                 part = "neuro cores" if core >= drain else "network contention"
                 if bp is not None:
                     i = int(np.argmax(bp[0][:, t]))
