@@ -29,7 +29,9 @@ def sweep_file(path: Path, bits: list[int], throttle_s: float = 0.0, workload: s
 
 
 def points_in(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((out / "points").glob("*.json"))]
+    """The finished points: a writer's temporary (``.<id>.json.XXXX.json``, matched by pathlib's glob and empty while
+    it is written) is not one, as for the sweep itself."""
+    return [json.loads(p.read_text()) for p in sorted((out / "points").glob("*.json")) if not p.name.startswith(".")]
 
 
 def test_a_second_sweep_on_the_same_folder_stops_with_one_line(tmp_path, cli):
