@@ -228,9 +228,11 @@ class CoreGroup:
     inv: np.ndarray | None  # position in ``uniq`` of each valid entry (None: each entry is its own core)
 
     @classmethod
-    def of(cls, cores: np.ndarray, unique: bool = False) -> CoreGroup:
-        """``unique``: no core is listed twice (the caller knows; nothing is grouped)."""
+    def of(cls, cores: np.ndarray, unique: bool | None = False) -> CoreGroup:
+        """``unique``: no core is listed twice (the caller knows; nothing is grouped); None: find out."""
         cores = np.asarray(cores)
+        if unique is None:
+            unique = len(np.unique(cores)) == len(cores)
         valid = cores >= 0
         v = cores[valid]
         if unique:
@@ -316,7 +318,6 @@ class SpikeGeom:
     src: LayerPieces
     nm: np.ndarray
     src_cores: np.ndarray
-    src_unique: bool
     src_lo: np.ndarray
     src_hi: np.ndarray
     neurons: np.ndarray
@@ -331,14 +332,13 @@ class SpikeGeom:
     send_matrix: object
     consumers: list
     dst_cores: np.ndarray
-    dst_unique: bool
     inc: LinkIncidence
     r_dst_row: np.ndarray  # row of each route's receiving piece among the consumers' synapse pieces (-1: none)
     _order: SenderOrder | None = None
 
     def __post_init__(self) -> None:
-        self.src_group = CoreGroup.of(self.src_cores, self.src_unique)
-        self.dst_group = CoreGroup.of(self.dst_cores, self.dst_unique)
+        self.src_group = CoreGroup.of(self.src_cores, None)
+        self.dst_group = CoreGroup.of(self.dst_cores, None)
         # source and synapse cores as one group when no core is listed twice in either or is in both (then one
         # queue update a step does what two did: the same cores, work and order)
         both = np.concatenate([self.src_cores, self.dst_cores]).astype(np.int64)
@@ -390,13 +390,13 @@ class SpikeGeom:
             offset += len(r)
         dcores = np.concatenate(dst_cores) if dst_cores else np.zeros(0, dtype=np.int64)
         scores = src.cores[nm]
-        return cls(steps, src, nm, scores, len(np.unique(scores)) == len(scores),
+        return cls(steps, src, nm, scores,
                    np.searchsorted(seg, sp["out_lo"][nm]), np.searchsorted(seg, sp["out_hi"][nm]), neurons,
                    neurons / max(float(neurons.sum()), 1.0),
                    np.searchsorted(seg, cat(lambda r: r.lo)), np.searchsorted(seg, cat(lambda r: r.hi)), r_src,
                    cat(lambda r: r.hops_onchip), cat(lambda r: r.hops_ew), cat(lambda r: r.hops_chip),
                    cat(lambda r: r.latency_ns), _gather(r_src, len(nm)), consumers, dcores,
-                   len(np.unique(dcores)) == len(dcores), inc, dst_row)
+                   inc, dst_row)
 
 
 @dataclass
@@ -430,7 +430,7 @@ class BundleGeom:
                 neuro_sender |= kind == "send"
                 u, inv2 = np.unique(idx, return_inverse=True)
                 cores = lp.cores[u]
-                ends.append((CoreGroup.of(cores, len(np.unique(cores)) == len(cores)), np.bincount(inv2, m), kind))
+                ends.append((CoreGroup.of(cores, None), np.bincount(inv2, m), kind))
         allm = np.concatenate(per_route) if per_route else np.zeros(0)
         lat = np.concatenate([r.latency_ns for r in routes]) if routes else np.zeros(0)
         return cls(tallies, ew, ends, inc.loads(allm), float(lat[allm > 0].max(initial=0.0)), inc, neuro_sender)
