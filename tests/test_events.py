@@ -196,6 +196,37 @@ def test_xy_paths_have_as_many_links_as_hops():
     assert np.all(np.abs(ax - bx) + np.abs(ay - by) + np.abs(az - bz) == 1)
 
 
+@pytest.mark.parametrize("hw_name", ["hala-point", "loihi2", "loihi"])
+def test_link_incidence_from_runs_equals_the_expanded_paths(hw_name):
+    """The incidence built from each route's (at most three) runs of links crosses the same links as the paths
+    expanded link by link; whole message counts summed by the runs (starts and ends, a running sum) equal the
+    link x route product exactly, and fractional ones go through that product."""
+    from scipy.sparse import csc_matrix
+
+    hw = load_hardware(hw_name)
+    mesh = Mesh(hw)
+    w, h, _ = hw.mesh_shape
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 3, 200, 2000):
+        chip = rng.integers(0, hw.n_chips, (2, n))
+        x, y = rng.integers(0, w, (2, n)), rng.integers(0, h, (2, n))
+        if n > 3:  # some routes within one router, some between neighbours (one link), some from one router
+            x[1, :n // 8], y[1, :n // 8], chip[1, :n // 8] = x[0, :n // 8], y[0, :n // 8], chip[0, :n // 8]
+            chip[0, n // 2:], x[0, n // 2:], y[0, n // 2:] = chip[0, 0], x[0, 0], y[0, 0]
+        src, dst = (chip[0], x[0], y[0]), (chip[1], x[1], y[1])
+        route, link = mesh.paths(src, dst)
+        links, local = np.unique(link, return_inverse=True)
+        expanded = csc_matrix((np.ones(len(link)), (local.reshape(-1), route)), shape=(len(links), n))
+        inc = mesh.incidence(src, dst)
+        assert np.array_equal(inc.links, links)
+        assert abs(inc.matrix - expanded).nnz == 0
+        counts = rng.integers(0, 1000, (n, 8)).astype(float)
+        assert np.array_equal(inc.count_loads(counts), expanded @ counts)
+        assert np.array_equal(inc.loads(counts[:, 3]), expanded @ counts[:, 3])
+        frac = counts * 0.3
+        assert np.array_equal(inc.loads(frac), expanded @ frac)
+
+
 def test_every_counted_action_has_a_price_in_both_tables(smol):
     r = simulate(smol.graph, smol.mapping, smol.hw, SimConfig("statistical", tokens=2, block=1))
     for table in (r.hw_table, load_energy_table("paper-45nm")):

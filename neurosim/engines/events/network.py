@@ -5,8 +5,11 @@ The chips of one z-plane form one global mesh (as in :mod:`neurosim.mapping.rout
 then y, then z. Links are directed (a full-duplex link is two links). A link that crosses a chip boundary (and
 every z link) is a chip-to-chip link. A link serves one message at a time: an on-chip link in
 ``1 / tile_spike_bandwidth`` (the router's published spike rate), a chip-to-chip link in
-``packet_bits / link bandwidth``. Paths are expanded once per edge into a sparse link x route incidence matrix, so
-the load of every link in a step is one sparse product with the messages per route (never a loop over messages).
+``packet_bits / link bandwidth``. An XY-then-Z path is at most three runs of consecutive links (one per leg), so an
+edge bundle's incidence is kept as runs, and the load of every link in a step is one sparse product with the
+messages per route (each run adding its messages where it starts and removing them after it ends) and a running
+sum: never a loop over messages, and no path expanded link by link (fractional per-token loads, which a running
+sum would not add exactly, go through the link x route matrix, expanded once for that bundle).
 """
 
 from __future__ import annotations
@@ -32,19 +35,74 @@ def ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, 
 
 @dataclass
 class LinkIncidence:
-    """Which links the routes of one edge bundle cross: ``matrix[l, r] = 1`` when route r crosses link
-    ``links[l]``; ``service_ns[l]`` is that link's time per message."""
+    """Which links the routes of one edge bundle cross, as runs: on an XY-then-Z path a route's links on one leg are
+    consecutive links of one mesh row (or column, or z stack) in one direction, so its path is at most three runs.
+    ``links`` (ascending ids) are the links some route crosses; ``service_ns[l]`` is link ``links[l]``'s time per
+    message. The runs are kept in "run order", where every run is a range of consecutive positions
+    (``run_route``, ``run_first``, ``run_len``) and ``run_pos[i]`` is the place in ``links`` of the i-th link in
+    run order."""
 
     links: np.ndarray
-    matrix: object  # scipy.sparse.csr_matrix (n_links x n_routes)
     service_ns: np.ndarray
+    n_routes: int
+    run_route: np.ndarray
+    run_first: np.ndarray
+    run_len: np.ndarray
+    run_pos: np.ndarray
+    _ends: object = None  # (run-order links + 1) x routes: +1 where a run starts, -1 just after it ends
+    _matrix: object = None
+
+    @property
+    def matrix(self) -> object:
+        """``matrix[l, r] = 1`` when route r crosses link ``links[l]`` (scipy.sparse, n_links x n_routes; built when
+        first asked)."""
+        if self._matrix is None:
+            from scipy.sparse import csc_matrix
+
+            own, local = ragged_arange(self.run_first, self.run_len)
+            self._matrix = csc_matrix((np.ones(len(local)), (self.run_pos[local], self.run_route[own])),
+                                      shape=(len(self.links), self.n_routes))
+        return self._matrix
 
     def loads(self, messages: np.ndarray) -> np.ndarray:
-        """Messages on every crossed link for messages per route (routes, or routes x steps)."""
+        """Messages on every crossed link for messages per route (routes, or routes x steps): any values (whole
+        numbers go by :meth:`count_loads`, the same sums; others through the link x route matrix)."""
+        messages = np.asarray(messages, dtype=float)
         if len(self.links) == 0:
             shape = (0,) if messages.ndim == 1 else (0, messages.shape[1])
             return np.zeros(shape)
+        if np.array_equal(messages, np.floor(messages)) and 2.0 * np.abs(messages).sum() < 2.0 ** 53:
+            return self.count_loads(messages)
         return np.asarray(self.matrix @ messages)
+
+    def count_loads(self, messages: np.ndarray) -> np.ndarray:
+        """:meth:`loads` for whole numbers of messages (spike counts), from the runs alone: each run adds its
+        route's messages where it starts and takes them away just after it ends, and a running sum in run order
+        gives every link's load. Integer-valued sums are exact in floating point (below 2**53), so this equals the
+        link x route matrix's product exactly, with 6 entries a route at most (a 12-link path has 12 there) and
+        without expanding any path."""
+        if len(self.links) == 0:
+            shape = (0,) if messages.ndim == 1 else (0, messages.shape[1])
+            return np.zeros(shape)
+        if self._ends is None:  # column by column (route by route: its runs' starts, then their ends), no sort
+            from scipy.sparse import csc_matrix
+
+            by_route = np.argsort(self.run_route, kind="stable")
+            per_route = np.bincount(self.run_route, minlength=self.n_routes)
+            indptr = np.zeros(self.n_routes + 1, dtype=np.int64)
+            np.cumsum(2 * per_route, out=indptr[1:])
+            at = indptr[self.run_route[by_route]] + (np.arange(len(by_route)) - np.repeat(
+                np.cumsum(per_route) - per_route, per_route))
+            rows = np.empty(2 * len(by_route), dtype=np.int64)
+            vals = np.empty(2 * len(by_route))
+            rows[at], vals[at] = self.run_first[by_route], 1.0
+            at = at + per_route[self.run_route[by_route]]
+            rows[at], vals[at] = (self.run_first + self.run_len)[by_route], -1.0
+            self._ends = csc_matrix((vals, rows, indptr), shape=(len(self.links) + 1, self.n_routes))
+        d = np.asarray(self._ends @ messages)
+        out = np.empty((len(self.links),) + d.shape[1:])
+        out[self.run_pos] = np.cumsum(d[:-1], axis=0)
+        return out
 
 
 class Mesh:
@@ -72,31 +130,43 @@ class Mesh:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         return np.concatenate(owners), np.concatenate(ids)
 
-    def _legs(self, src: tuple[np.ndarray, np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray, np.ndarray]
-              ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], np.ndarray]:
-        """The x, y and z legs of every route's path: per leg (route index, link id, position of the link within
-        its route's path), and every route's number of links."""
+    def _runs(self, src: tuple[np.ndarray, np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray, np.ndarray]
+              ) -> tuple[list[tuple[np.ndarray, ...]], np.ndarray]:
+        """Every route's path as runs of links, leg by leg (x, then y, then z): per leg (the routes that have one,
+        the id of the run's lowest link, its number of links, where the run starts in its route's path; the links
+        of a run are 2 ids apart), and every route's number of links."""
         sx, sy, sz, _, _ = global_coords(self.hw, *src)
         dx, dy, dz, _, _ = global_coords(self.hw, *dst)
         sx, sy, sz, dx, dy, dz = (np.asarray(v, dtype=np.int64) for v in (sx, sy, sz, dx, dy, dz))
-        owners, ids, steps = [], [], []
+        runs = []
         before = np.zeros(len(sx), dtype=np.int64)  # links of the earlier legs of each route
         for leg in ("x", "y", "z"):
             a, b = {"x": (sx, dx), "y": (sy, dy), "z": (sz, dz)}[leg]
             lo, n, back = np.minimum(a, b), np.abs(b - a), (b < a).astype(np.int64)
-            r, k = ragged_arange(lo, n)
+            r = np.flatnonzero(n)
             if len(r):
                 if leg == "x":  # along the source row and plane
-                    link = ((sz[r] * self.gy + sy[r]) * (self.gx - 1) + k) * 2 + back[r]
+                    first = ((sz[r] * self.gy + sy[r]) * (self.gx - 1) + lo[r]) * 2 + back[r]
                 elif leg == "y":  # along the destination column, still in the source plane
-                    link = self.n_x + ((sz[r] * self.gx + dx[r]) * (self.gy - 1) + k) * 2 + back[r]
+                    first = self.n_x + ((sz[r] * self.gx + dx[r]) * (self.gy - 1) + lo[r]) * 2 + back[r]
                 else:  # at the destination router position
-                    link = self.n_x + self.n_y + ((dy[r] * self.gx + dx[r]) * (self.gz - 1) + k) * 2 + back[r]
-                owners.append(r)
-                ids.append(link)
-                steps.append(before[r] + (k - lo[r]))
+                    first = self.n_x + self.n_y + ((dy[r] * self.gx + dx[r]) * (self.gz - 1) + lo[r]) * 2 + back[r]
+                runs.append((r, first, n[r], before[r]))
             before = before + n
-        return owners, ids, steps, before
+        return runs, before
+
+    def _legs(self, src: tuple[np.ndarray, np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray, np.ndarray]
+              ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], np.ndarray]:
+        """The runs of :meth:`_runs` expanded link by link: per leg (route index, link id, position of the link
+        within its route's path), and every route's number of links."""
+        runs, per_route = self._runs(src, dst)
+        owners, ids, steps = [], [], []
+        for r, first, n, before in runs:
+            own, k = ragged_arange(np.zeros(len(r), dtype=np.int64), n)
+            owners.append(r[own])
+            ids.append(first[own] + 2 * k)
+            steps.append(before[own] + k)
+        return owners, ids, steps, per_route
 
     def is_chip_link(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
@@ -113,35 +183,38 @@ class Mesh:
 
     def incidence(self, src: tuple[np.ndarray, np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray, np.ndarray]
                   ) -> LinkIncidence:
-        from scipy.sparse import csc_matrix
+        """The links routes from routers ``src = (chip, x, y)`` to ``dst`` cross, as runs (no path is expanded).
 
+        A link's "key" is its direction times half the links plus half its id: the links of a run have consecutive
+        keys. The union of the runs' key ranges, merged where they overlap or touch, puts every crossed link at a
+        position ("run order") where each run is a range of consecutive positions."""
         n_routes = len(np.asarray(src[0]))
-        owners, ids, steps, per_route = self._legs(src, dst)
-        # column by column (route by route, each path in its order): placed directly, no sort
-        indptr = np.zeros(n_routes + 1, dtype=np.int64)
-        np.cumsum(per_route, out=indptr[1:])
-        link = np.empty(int(indptr[-1]), dtype=np.int64)
-        for r, ids_leg, k in zip(owners, ids, steps):
-            link[indptr[r] + k] = ids_leg
-        links, local = self._unique(link)
-        m = csc_matrix((np.ones(len(link)), local, indptr), shape=(len(links), n_routes))
+        runs, _ = self._runs(src, dst)
+        if not runs:
+            e = np.zeros(0, dtype=np.int64)
+            return LinkIncidence(e, np.zeros(0), n_routes, e, e, e, e)
+        half = self.n_links // 2
+        route = np.concatenate([r for r, _, _, _ in runs])
+        first = np.concatenate([f for _, f, _, _ in runs])
+        length = np.concatenate([n for _, _, n, _ in runs])
+        key = (first % 2) * half + first // 2
+        order = np.argsort(key, kind="stable")
+        lo, hi = key[order], (key + length)[order]
+        reach = np.maximum.accumulate(hi)
+        starts = np.flatnonzero(np.concatenate([[True], lo[1:] > reach[:-1]]))  # a new range of keys begins
+        k_lo = lo[starts]
+        k_len = reach[np.append(starts[1:], len(lo)) - 1] - k_lo
+        offset = np.cumsum(k_len) - k_len
+        which = np.searchsorted(k_lo, key, side="right") - 1
+        run_first = offset[which] + key - k_lo[which]
+        _, keys = ragged_arange(k_lo, k_len)
+        ids = (keys % half) * 2 + keys // half
+        by_id = np.argsort(ids)
+        links = ids[by_id]
+        run_pos = np.empty(len(ids), dtype=np.int64)
+        run_pos[by_id] = np.arange(len(ids), dtype=np.int64)
         service = np.where(self.is_chip_link(links), self.chip_service_ns, self.onchip_service_ns)
-        return LinkIncidence(links, m, service)
-
-    def _unique(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``np.unique(ids, return_inverse=True)`` for link ids: by marking the links on a scratch array over every
-        link (no sort) when there are many ids, by sorting when there are few."""
-        if len(ids) * 16 < self.n_links:
-            return np.unique(ids, return_inverse=True)
-        mark = getattr(self, "_mark", None)
-        if mark is None:
-            mark = self._mark = np.zeros(self.n_links, dtype=np.int64)
-        mark[ids] = 1
-        links = np.flatnonzero(mark)
-        mark[links] = np.arange(len(links), dtype=np.int64)
-        local = mark[ids]
-        mark[links] = 0
-        return links, local
+        return LinkIncidence(links, service, n_routes, route, run_first, length, run_pos)
 
     def endpoints(self, ids: np.ndarray) -> tuple[np.ndarray, ...]:
         """Global router coordinates (ax, ay, az, bx, by, bz) of each link's two ends (a = lower coordinate)."""
@@ -209,21 +282,32 @@ class LinkState:
         self.busy_ns = np.zeros(mesh.n_links)
         self.messages = np.zeros(mesh.n_links)
 
-    def drain(self, inc: LinkIncidence, loads: np.ndarray, now: float) -> tuple[float, int]:
-        """Send ``loads`` (messages per link of ``inc``) at ``now``; (ns until the last link is done, that link)."""
-        if len(inc.links) == 0:
+    def drain(self, inc: LinkIncidence, loads: np.ndarray, now: float, service: np.ndarray | None = None,
+              count: bool = True, loaded: np.ndarray | None = None) -> tuple[float, int]:
+        """Send ``loads`` (messages per link of ``inc``) at ``now``; (ns until the last link is done, that link).
+        ``service``: ``loads x inc.service_ns`` and ``loaded``: ``loads > 0``, when the caller has them;
+        ``count=False``: the caller counts the messages (:meth:`count`)."""
+        links = inc.links
+        if len(links) == 0:
             return 0.0, -1
-        service = loads * inc.service_ns
-        self.busy_ns[inc.links] += service
-        self.messages[inc.links] += loads
+        if service is None:
+            service = loads * inc.service_ns
+        self.busy_ns[links] += service
+        if count:
+            self.messages[links] += loads
         if self.carry:
-            start = np.maximum(self.free_at[inc.links], now)
-            end = start + service
-            self.free_at[inc.links] = np.where(loads > 0, end, self.free_at[inc.links])
+            free = self.free_at[links]
+            end = np.maximum(free, now) + service
+            self.free_at[links] = np.where(loads > 0 if loaded is None else loaded, end, free)
             i = int(np.argmax(end))
-            return float(max(end[i] - now, 0.0)), int(inc.links[i])
+            return float(max(end[i] - now, 0.0)), int(links[i])
         i = int(np.argmax(service))
-        return float(service[i]), int(inc.links[i])
+        return float(service[i]), int(links[i])
+
+    def count(self, inc: LinkIncidence, loads: np.ndarray) -> None:
+        """Count ``loads`` messages on the links of ``inc`` (what :meth:`drain` counts, for many drains at once)."""
+        if len(inc.links):
+            self.messages[inc.links] += loads
 
 
 # --- back-pressure: finite link buffers ------------------------------------------------------------------------------

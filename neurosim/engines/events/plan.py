@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurosim.engines.events.network import LinkIncidence, Mesh
+from neurosim.engines.events.network import Mesh
 from neurosim.errors import NeurosimError
 from neurosim.graph import LIF, Embedding, Graph, InputSpikes, Layer, Linear, SpikeEncoder
 from neurosim.hardware import Hardware
@@ -84,7 +84,6 @@ class Routes:
     hops_onchip: np.ndarray
     hops_ew: np.ndarray
     hops_chip: np.ndarray
-    _incidence: LinkIncidence | None = None
 
     @property
     def payload(self) -> str:
@@ -92,14 +91,6 @@ class Routes:
 
     def __len__(self) -> int:
         return len(self.src_piece)
-
-    def incidence(self, mesh: Mesh) -> LinkIncidence:
-        if self._incidence is None:
-            sp, dp = self.src.p, self.dst.p
-            a = (sp["chip"][self.src_piece], sp["x"][self.src_piece], sp["y"][self.src_piece])
-            b = (dp["chip"][self.dst_piece], dp["x"][self.dst_piece], dp["y"][self.dst_piece])
-            self._incidence = mesh.incidence(a, b)
-        return self._incidence
 
 
 @dataclass

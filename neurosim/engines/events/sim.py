@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import simpy
@@ -114,8 +115,11 @@ class StageLatency:
         else:
             e = np.asarray(sends, dtype=float) * self.send
             soma = np.maximum(upd, e) + (upd > 0) * self.update + (e > 0) * self.send
-        syn, soma = np.broadcast_arrays(syn, soma)
-        return np.stack([syn, soma], axis=-1)
+        syn, soma = np.asarray(syn, dtype=float), np.asarray(soma, dtype=float)
+        out = np.empty(np.broadcast_shapes(syn.shape, soma.shape) + (2,))
+        out[..., 0] = syn
+        out[..., 1] = soma
+        return out
 
     def core_time(self, recv=0.0, reads=0.0, acs=0.0, updates=0.0, spikes=0.0, sends=0.0) -> np.ndarray:
         """Time of each core's work (arrays broadcast): the slower of its synapse and soma units."""
@@ -227,6 +231,11 @@ class CoreGroup:
     uniq: np.ndarray  # the distinct cores: in the given order when no core is listed twice, else sorted
     inv: np.ndarray | None  # position in ``uniq`` of each valid entry (None: each entry is its own core)
 
+    @cached_property
+    def units(self) -> np.ndarray:
+        """Positions of the distinct cores' (synapse, soma) units in a flattened ``CoreState.free_at``."""
+        return _unit_index(self.uniq)
+
     @classmethod
     def of(cls, cores: np.ndarray, unique: bool | None = False) -> CoreGroup:
         """``unique``: no core is listed twice (the caller knows; nothing is grouped); None: find out."""
@@ -278,23 +287,49 @@ class CoreState:
         else:
             work = np.bincount(grp.inv, weights=times, minlength=len(grp.uniq))
         wmax = np.maximum(work[:, 0], work[:, 1]) if pair else work
-        live = wmax > 0
-        uniq = grp.uniq
-        if not live.all():
-            uniq, work, wmax = uniq[live], work[live], wmax[live]
+        return self._commit(grp.uniq, work, wmax, pair, now)
+
+    def occupy_pairs(self, grp: CoreGroup, work: np.ndarray, wmax: np.ndarray, now: float,
+                     live: np.ndarray | None = None) -> tuple[float, int]:
+        """:meth:`occupy` of a group of distinct cores (``grp.valid`` and ``grp.inv`` None) with their (synapse,
+        soma) times ``work``, the larger of each pair ``wmax`` and the cores given work ``live`` (None: all),
+        worked out for all steps of a phase at once."""
+        if live is None:
+            return self._commit(grp.uniq, work, wmax, True, now, None, grp.units)
+        return self._commit(grp.uniq, work, wmax, True, now, live)
+
+    def _commit(self, uniq: np.ndarray, work: np.ndarray, wmax: np.ndarray, pair: bool, now: float,
+                live: np.ndarray | None | bool = False, units: np.ndarray | None = None) -> tuple[float, int]:
+        """Queue the work of cores ``uniq`` (``live``: mask of those given work; None: all; False: find out;
+        ``units``: the cores' (synapse, soma) positions in the flattened ``free_at``, when known)."""
+        if live is False:
+            live = wmax > 0
+            if live.all():
+                live = None
+        if live is not None:
+            uniq, work, wmax, units = uniq[live], work[live], wmax[live], None
         if not len(uniq):
             return 0.0, -1
-        free = self.free_at[uniq]
-        if pair:
-            end = np.maximum(free, now) + work
-            self.free_at[uniq] = end
+        if pair:  # the two units of every core, one gather and one scatter over the flattened state
+            flat = self.free_at.reshape(-1)
+            units = _unit_index(uniq) if units is None else units
+            end = np.maximum(flat[units], now)
+            end += work.reshape(-1)
+            flat[units] = end
+            end = end.reshape(-1, 2)
             last = np.maximum(end[:, 0], end[:, 1])
         else:  # the whole core: both units start when the later one is free
+            free = self.free_at[uniq]
             last = np.maximum(np.maximum(free[:, 0], free[:, 1]), now) + work
             self.free_at[uniq] = last[:, None]
         self.busy_ns[uniq] += wmax
         i = int(np.argmax(last))
         return float(last[i] - now), int(uniq[i])
+
+
+def _unit_index(cores: np.ndarray) -> np.ndarray:
+    """Positions of the cores' (synapse, soma) units in a flattened ``CoreState.free_at`` (core-major)."""
+    return (np.asarray(cores, dtype=np.int64)[:, None] * 2 + np.arange(2)).reshape(-1)
 
 
 def _spike_routes(ph: Phase) -> list[Routes]:
@@ -335,6 +370,8 @@ class SpikeGeom:
     inc: LinkIncidence
     r_dst_row: np.ndarray  # row of each route's receiving piece among the consumers' synapse pieces (-1: none)
     _order: SenderOrder | None = None
+    _lat_groups: tuple | None = None  # (distinct path latencies, latency x route 0/1 matrix)
+    _capacity: np.ndarray | None = None  # messages each route holds (:func:`~.network.route_capacity`)
 
     def __post_init__(self) -> None:
         self.src_group = CoreGroup.of(self.src_cores, None)
@@ -344,6 +381,21 @@ class SpikeGeom:
         both = np.concatenate([self.src_cores, self.dst_cores]).astype(np.int64)
         plain = all(x.valid is None and x.inv is None for x in (self.src_group, self.dst_group))
         self.both_group = CoreGroup(both, None, both, None) if plain and len(np.unique(both)) == len(both) else None
+
+    def longest_paths(self, messages: np.ndarray) -> np.ndarray:
+        """Each step's longest path latency over the routes that carry a message (``messages``: routes x steps,
+        counts >= 0): messages summed per distinct latency (a count is > 0 exactly where a route of that latency
+        carries one), then the largest latency with any."""
+        if self._lat_groups is None:
+            from scipy.sparse import csr_matrix
+
+            values, inv = np.unique(self.lat_r, return_inverse=True)
+            n = len(self.lat_r)
+            self._lat_groups = (values, csr_matrix((np.ones(n), (inv.reshape(-1), np.arange(n))),
+                                                   shape=(len(values), n)))
+        values, groups = self._lat_groups
+        per_latency = np.asarray(groups @ messages)
+        return np.where(per_latency > 0, values[:, None], 0.0).max(axis=0, initial=0.0)
 
     def order(self, seg: np.ndarray) -> SenderOrder:
         """The order the source cores send their messages in (built when back-pressure is first possible)."""
@@ -605,8 +657,10 @@ class Simulator:
         if self.count_nonspike:
             self._place_rows(src, w.rows)
 
-        allm = cs[g.r_hi] - cs[g.r_lo]  # routes x D: one message per spike per destination core (multicast)
-        tot = allm.sum(axis=1)
+        # routes x D: one message per spike per destination core (multicast)
+        allm = np.take(cs, g.r_hi, axis=0) - np.take(cs, g.r_lo, axis=0)
+        cs_all = cs.sum(axis=1)  # whole numbers: a route's total is exactly its row's sum
+        tot = cs_all[g.r_hi] - cs_all[g.r_lo]
         n_src = len(g.nm)
         self.tally.add(src, "message", np.bincount(g.r_src, tot, n_src), pieces=g.nm)
         self.tally.add(src, "hop_onchip", np.bincount(g.r_src, tot * g.hops_on, n_src), pieces=g.nm)
@@ -637,25 +691,33 @@ class Simulator:
                 self._place_rows(c, self.spikes.nonspike(layer, blk, self.rules, self.cfg.seed).rows)
         dtime = np.concatenate(dst_time, axis=0) if dst_time else np.zeros((0, steps, 2))
 
-        loads = g.inc.loads(allm)
+        loads = g.inc.count_loads(allm)  # whole numbers of messages
         now = self.env.now
         if self.clock is not None:
             # one time step: the source neurons update and send, the messages cross the network and the
             # synapse cores integrate them before the barrier (what they add reaches the somas next step)
-            live = allm > 0
-            bp = self._backpressure(ph, g, cs, allm, src_time, dtime, upd_step)  # (senders x D, order) or None
-            both = np.concatenate([src_time, dtime], axis=0) if g.both_group is not None else None
-            paths = np.where(live, g.lat_r[:, None], 0.0).max(axis=0, initial=0.0)  # each step's longest path
+            bp = self._backpressure(ph, g, cs, allm, tot, src_time, dtime, upd_step)  # (senders x D, order) or None
+            if g.both_group is not None:  # steps first, so each step's work is one contiguous block
+                both = np.concatenate([src_time, dtime], axis=0).transpose(1, 0, 2).copy()
+                both_max = np.maximum(both[:, :, 0], both[:, :, 1])
+                both_live = both_max > 0
+                every = both_live.all(axis=1)
+            paths = g.longest_paths(allm)
+            self.links.count(g.inc, loads.sum(axis=1))  # whole numbers: the same sums as step by step
+            loads_t = np.ascontiguousarray(loads.T)
+            service_t = loads_t * g.inc.service_ns
+            loaded_t = loads_t > 0
             for t in range(steps):
                 now = self.env.now
                 path = float(paths[t])
-                if both is not None:  # the source cores first, so a tie names a source core as below
-                    core, c = self.cores.occupy(g.both_group, both[:, t], now)
+                if g.both_group is not None:  # the source cores first, so a tie names a source core as below
+                    core, c = self.cores.occupy_pairs(g.both_group, both[t], both_max[t], now,
+                                                      None if every[t] else both_live[t])
                 else:
                     s_dur, s_core = self.cores.occupy(g.src_group, src_time[:, t], now)
                     d_dur, d_core = self.cores.occupy(g.dst_group, dtime[:, t], now)
                     core, c = max(s_dur, d_dur), (s_core if s_dur >= d_dur else d_core)
-                drain, link = self.links.drain(g.inc, loads[:, t], now)
+                drain, link = self.links.drain(g.inc, loads_t[t], now, service_t[t], False, loaded_t[t])
                 where = self._place(c) if core >= drain else self.plan.mesh.describe(link)
                 part = "neuro cores" if core >= drain else "network contention"
                 if bp is not None:
@@ -678,16 +740,19 @@ class Simulator:
         if ph.partial_routes:
             yield from self._partials(ph, blk, rec)
 
-    def _backpressure(self, ph: Phase, g: SpikeGeom, cs: np.ndarray, allm: np.ndarray, src_time: np.ndarray,
-                      dtime: np.ndarray, upd_step) -> tuple[np.ndarray, SenderOrder] | None:
+    def _backpressure(self, ph: Phase, g: SpikeGeom, cs: np.ndarray, allm: np.ndarray, tot: np.ndarray,
+                      src_time: np.ndarray, dtime: np.ndarray, upd_step) -> tuple[np.ndarray, SenderOrder] | None:
         """Each sending core's step with back-pressure (``order.senders`` x D: its own time and its receivers',
         lengthened by the waits of finite link buffers, :func:`~.network.blocked_send`; 0 where nothing waits), and
         the order; None when no route of the phase carries more messages in a step than its buffers hold (then no
         sender can ever wait)."""
         if not len(allm):
             return None
-        cap = route_capacity(g.hops_on + g.hops_chip, self.link_buffer)
-        if not (allm > cap[:, None]).any():
+        if g._capacity is None:
+            g._capacity = route_capacity(g.hops_on + g.hops_chip, self.link_buffer)
+        cap = g._capacity
+        # a route's messages in a step are at most its total over the steps: most phases stop at the first test
+        if not (tot > cap).any() or not (allm > cap[:, None]).any():
             return None
         order = g.order(ph.segments)
         if one_block_never_waits(order, cap):  # e.g. a dense projection: its receivers drain side by side
