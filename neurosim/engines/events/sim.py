@@ -289,6 +289,16 @@ class CoreState:
         wmax = np.maximum(work[:, 0], work[:, 1]) if pair else work
         return self._commit(grp.uniq, work, wmax, pair, now)
 
+    def occupy_one(self, core: int, time: float, now: float) -> tuple[float, int]:
+        """:meth:`occupy` of one core given ``time`` for the whole core (both units), in plain floats."""
+        if not time > 0:
+            return 0.0, -1
+        free = self.free_at[core]
+        last = max(max(float(free[0]), float(free[1])), now) + time
+        free[:] = last
+        self.busy_ns[core] += time
+        return last - now, core
+
     def occupy_pairs(self, grp: CoreGroup, work: np.ndarray, wmax: np.ndarray, now: float,
                      live: np.ndarray | None = None) -> tuple[float, int]:
         """:meth:`occupy` of a group of distinct cores (``grp.valid`` and ``grp.inv`` None) with their (synapse,
@@ -369,6 +379,12 @@ class SpikeGeom:
     dst_cores: np.ndarray
     inc: LinkIncidence
     r_dst_row: np.ndarray  # row of each route's receiving piece among the consumers' synapse pieces (-1: none)
+    # the consumers' synapse pieces one after the other (``consumers[k]`` holds rows ``bounds[k]:bounds[k + 1]``):
+    # the segments of their input intervals, their output neurons, and which routes each receives
+    c_lo: np.ndarray
+    c_hi: np.ndarray
+    c_out: np.ndarray
+    c_recv: object  # scipy.sparse (synapse pieces x routes)
     _order: SenderOrder | None = None
     _lat_groups: tuple | None = None  # (distinct path latencies, latency x route 0/1 matrix)
     _capacity: np.ndarray | None = None  # messages each route holds (:func:`~.network.route_capacity`)
@@ -406,7 +422,7 @@ class SpikeGeom:
 
     @classmethod
     def of(cls, plan: Plan, ph: Phase, inc: LinkIncidence) -> SpikeGeom:
-        from scipy.sparse import csr_matrix
+        from scipy.sparse import csr_matrix, vstack
 
         src = plan.layers[ph.layers[0]]
         steps, _, _ = spike_steps_of(src.layer)
@@ -419,7 +435,7 @@ class SpikeGeom:
         cat = (lambda f: np.concatenate([f(r) for r in routes]) if routes else np.zeros(0))
         r_src = pos[cat(lambda r: r.src_piece).astype(np.int64)]
         neurons = sp["neurons"][nm].astype(float)
-        consumers, dst_cores = [], []
+        consumers, dst_cores, c_lo, c_hi, c_out, recv = [], [], [], [], [], []
         offset = 0
         n_routes = int(sum(len(x) for x in routes))
         dst_row = np.full(n_routes, -1, dtype=np.int64)
@@ -434,13 +450,15 @@ class SpikeGeom:
                 dst_row[offset:offset + len(r)] = np.where(rows >= 0, rows + n_rows, -1)
                 n_rows += len(syn)
                 cols = offset + np.arange(len(r))
-                recv = csr_matrix((np.ones(len(r)), (rows, cols)), shape=(len(syn), n_routes))
-                consumers.append((c, syn, np.searchsorted(seg, c.p["in_lo"][syn]),
-                                  np.searchsorted(seg, c.p["in_hi"][syn]),
-                                  (c.p["out_hi"][syn] - c.p["out_lo"][syn]).astype(float), recv))
+                recv.append(csr_matrix((np.ones(len(r)), (rows, cols)), shape=(len(syn), n_routes)))
+                consumers.append((c, syn, n_rows - len(syn), n_rows))
+                c_lo.append(np.searchsorted(seg, c.p["in_lo"][syn]))
+                c_hi.append(np.searchsorted(seg, c.p["in_hi"][syn]))
+                c_out.append((c.p["out_hi"][syn] - c.p["out_lo"][syn]).astype(float))
                 dst_cores.append(c.cores[syn])
             offset += len(r)
         dcores = np.concatenate(dst_cores) if dst_cores else np.zeros(0, dtype=np.int64)
+        rows_of = (lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype=dtype))
         scores = src.cores[nm]
         return cls(steps, src, nm, scores,
                    np.searchsorted(seg, sp["out_lo"][nm]), np.searchsorted(seg, sp["out_hi"][nm]), neurons,
@@ -448,7 +466,19 @@ class SpikeGeom:
                    np.searchsorted(seg, cat(lambda r: r.lo)), np.searchsorted(seg, cat(lambda r: r.hi)), r_src,
                    cat(lambda r: r.hops_onchip), cat(lambda r: r.hops_ew), cat(lambda r: r.hops_chip),
                    cat(lambda r: r.latency_ns), _gather(r_src, len(nm)), consumers, dcores,
-                   inc, dst_row)
+                   inc, dst_row, rows_of(c_lo, np.int64), rows_of(c_hi, np.int64), rows_of(c_out, float),
+                   vstack(recv, format="csr") if recv else csr_matrix((0, n_routes)))
+
+
+@dataclass
+class ScaledBundle:
+    """A bundle's traffic for a number of tokens: per tally (messages, on-chip hops, chip hops), per neuro-core end
+    its cores' time, the messages per link and their service time."""
+
+    tallies: list
+    times: list
+    loads: np.ndarray
+    service: np.ndarray
 
 
 @dataclass
@@ -463,6 +493,22 @@ class BundleGeom:
     path: float
     inc: LinkIncidence
     neuro_sender: bool
+
+    _scaled: dict = field(default_factory=dict)
+
+    def scaled(self, factor: float, lat: StageLatency) -> ScaledBundle:
+        """The traffic of ``factor`` tokens (kept for the last few factors: a block size recurs block after
+        block)."""
+        sc = self._scaled.get(factor)
+        if sc is None:
+            if len(self._scaled) >= 8:
+                self._scaled.clear()
+            loads = self.loads * factor
+            sc = self._scaled[factor] = ScaledBundle(
+                [(msg * factor, on * factor, chip * factor) for _, _, msg, on, chip in self.tallies],
+                [lat.core_time(sends=per_token * factor) if kind == "send" else lat.core_time(recv=per_token * factor)
+                 for _, per_token, kind in self.ends], loads, loads * self.inc.service_ns)
+        return sc
 
     @classmethod
     def of(cls, routes: list[Routes], inc: LinkIncidence, per_element: float | None = None) -> BundleGeom:
@@ -673,23 +719,20 @@ class Simulator:
 
         # the synapse cores of every consumer: one accumulate per spike per output neuron
         soma_steps = steps if self.clock is not None else 1  # lock-step: every step; event-driven: at read-out
-        dst_time, dst_total = [], []
-        for k, (c, syn, lo, hi, out_w, recv_m) in enumerate(g.consumers):
-            acs = (cs[hi] - cs[lo]) * out_w[:, None]  # pieces x D: spikes x fan-out
+        acs_all = (np.take(cs, g.c_hi, axis=0) - np.take(cs, g.c_lo, axis=0)) * g.c_out[:, None]  # spikes x fan-out
+        total_all = acs_all.sum(axis=1)
+        upd_all = np.empty(len(g.c_out))
+        for c, syn, a, b in g.consumers:  # pieces x D of each: rows a:b
             layer = c.layer
-            total = acs.sum(axis=1)
-            self._tally_rows(c, linear_synaptic_rows(layer, self.rules, spike_fanout=total), syn)
+            self._tally_rows(c, linear_synaptic_rows(layer, self.rules, spike_fanout=total_all[a:b]), syn)
             # output neurons on the synapse cores, unless the LIF after the layer is their soma (fused)
             fused = self._fused(layer.name) is not None and not c.lm.tiled
-            upd = out_w * B * soma_steps * (0.0 if fused else 1.0)
+            upd_all[a:b] = upd = g.c_out[a:b] * B * soma_steps * (0.0 if fused else 1.0)
             self._tally_rows(c, output_neuron_rows(upd, fused), syn)
-            recv = recv_m @ allm
-            dst_time.append(lat.units(recv=recv, reads=acs, acs=acs, updates=(upd / steps)[:, None]))
-            if self.clock is None:
-                dst_total.append(lat.units(recv=recv.sum(axis=1), reads=total, acs=total, updates=upd))
             if self.count_nonspike:
                 self._place_rows(c, self.spikes.nonspike(layer, blk, self.rules, self.cfg.seed).rows)
-        dtime = np.concatenate(dst_time, axis=0) if dst_time else np.zeros((0, steps, 2))
+        recv = g.c_recv @ allm
+        dtime = lat.units(recv=recv, reads=acs_all, acs=acs_all, updates=(upd_all / steps)[:, None])
 
         loads = g.inc.count_loads(allm)  # whole numbers of messages
         now = self.env.now
@@ -729,7 +772,7 @@ class Simulator:
         else:  # the whole window as one stream: source, links and synapse cores overlap
             s_time = lat.units(updates=updates if not isinstance(src.layer, InputSpikes) else 0.0,
                                spikes=src_spikes.sum(axis=1), sends=sends.sum(axis=1), acs=rot_ops * g.share)
-            d_time = np.concatenate(dst_total, axis=0) if dst_total else np.zeros((0, 2))
+            d_time = lat.units(recv=recv.sum(axis=1), reads=total_all, acs=total_all, updates=upd_all)
             s_dur, _ = self.cores.occupy(g.src_group, s_time, now)
             d_dur, _ = self.cores.occupy(g.dst_group, d_time, now)
             drain, _ = self.links.drain(g.inc, loads.sum(axis=1), now)
@@ -784,20 +827,19 @@ class Simulator:
     def _send(self, g: BundleGeom, factor: float, now: float, receivers: bool = True) -> tuple[float, float, float]:
         """Count and time ``factor`` x the per-token traffic of a bundle: (core time, link drain, path latency).
         ``receivers=False``: the caller times the receiving cores (their receive is pipelined with other work)."""
-        for lp, pieces, msg, on, chip in g.tallies:
-            self.tally.add(lp, "message", msg * factor, pieces=pieces)
-            self.tally.add(lp, "hop_onchip", on * factor, pieces=pieces)
-            self.tally.add(lp, "hop_chip", chip * factor, pieces=pieces)
+        sc = g.scaled(factor, self.lat)
+        for (lp, pieces, _, _, _), (msg, on, chip) in zip(g.tallies, sc.tallies):
+            self.tally.add(lp, "message", msg, pieces=pieces)
+            self.tally.add(lp, "hop_onchip", on, pieces=pieces)
+            self.tally.add(lp, "hop_chip", chip, pieces=pieces)
         self.ew_hops += g.ew * factor
         core = 0.0
-        for cores, per_token, kind in g.ends:
+        for (cores, _, kind), t in zip(g.ends, sc.times):
             if kind == "recv" and not receivers:
                 continue
-            t = self.lat.core_time(sends=per_token * factor) if kind == "send" else \
-                self.lat.core_time(recv=per_token * factor)
             d, _ = self.cores.occupy(cores, t, now)
             core = max(core, d)
-        drain, _ = self.links.drain(g.inc, g.loads * factor, now)
+        drain, _ = self.links.drain(g.inc, sc.loads, now, sc.service)
         return core, drain, g.path
 
     def _partials(self, ph: Phase, blk: Block, rec: PhaseTiming):
@@ -863,7 +905,7 @@ class Simulator:
                                   "KV-cache cores" if core >= drain else "network contention", lockstep=False)
         emb = np.nonzero(lp.mask("embedded"))[0]
         if w.ops > 0 and len(emb):
-            d, _ = self.cores.occupy(lp.cores[emb[:1]], w.ops * self.op_ns, self.env.now, True)
+            d, _ = self.cores.occupy_one(int(lp.cores[emb[0]]), w.ops * self.op_ns, self.env.now)
             yield from self._wait(d, 0.0, 1, rec, "embedded cores", lockstep=False)
 
     def _graded(self, ph: Phase, blk: Block, rec: PhaseTiming):

@@ -22,6 +22,7 @@ class Tally:
         self.arrays: dict[tuple[str, str, float, str], np.ndarray] = {}
         self.layers: dict[str, LayerPieces] = {}
         self.system: dict[str, float] = defaultdict(float)
+        self._seen: dict[int, tuple[np.ndarray, bool]] = {}
 
     def add(self, lp: LayerPieces, action: str, counts, w_bits: float = 0.0, a_repr: str = "",
             pieces: np.ndarray | None = None) -> None:
@@ -34,10 +35,22 @@ class Tally:
             self.layers[lp.name] = lp
         if pieces is None:
             arr += counts
-        elif len(pieces) < 2 or bool((pieces[1:] > pieces[:-1]).all()):  # each piece once: one add per piece
+        elif self._increasing(pieces):  # each piece once: one add per piece
             arr[pieces] += counts
         else:
             np.add.at(arr, pieces, counts)
+
+    def _increasing(self, pieces: np.ndarray) -> bool:
+        """Whether ``pieces`` is strictly increasing (so no piece is listed twice); remembered for the arrays given
+        again and again (a phase's pieces, kept with its geometry; the array is held, so its id stays its own)."""
+        seen = self._seen.get(id(pieces))
+        if seen is not None and seen[0] is pieces:
+            return seen[1]
+        out = len(pieces) < 2 or bool((pieces[1:] > pieces[:-1]).all())
+        if len(self._seen) >= 4096:
+            self._seen.clear()
+        self._seen[id(pieces)] = (pieces, out)
+        return out
 
     def add_system(self, action: str, count: float) -> None:
         component_of(action)
