@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Literal
 
@@ -112,9 +113,10 @@ class Figure(BaseModel):
         self._v = parse_quantity(self.value, self.dimension)
         return self
 
-    @property
+    @cached_property
     def v(self) -> float:
-        """The parsed value in the internal unit (pJ, ns, bytes, bits, mW, B/s, 1/s)."""
+        """The parsed value in the internal unit (pJ, ns, bytes, bits, mW, B/s, 1/s); kept on the instance after
+        the first read (a private attribute is read through pydantic's ``__getattr__``, a hot path here)."""
         return self._v
 
     def text(self) -> str:

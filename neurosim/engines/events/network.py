@@ -84,6 +84,13 @@ class LinkIncidence:
         if len(self.links) == 0:
             shape = (0,) if messages.ndim == 1 else (0, messages.shape[1])
             return np.zeros(shape)
+        if messages.ndim == 1:  # one bincount for the starts and one for the ends, each an exact sum
+            w = messages[self.run_route]
+            n = len(self.links) + 1
+            d = np.bincount(self.run_first, w, n) - np.bincount(self.run_first + self.run_len, w, n)
+            out = np.empty(len(self.links))
+            out[self.run_pos] = np.cumsum(d[:-1])
+            return out
         if self._ends is None:  # column by column (route by route: its runs' starts, then their ends), no sort
             from scipy.sparse import csc_matrix
 
