@@ -106,9 +106,13 @@ class LinkIncidence:
             at = at + per_route[self.run_route[by_route]]
             rows[at], vals[at] = (self.run_first + self.run_len)[by_route], -1.0
             self._ends = csc_matrix((vals, rows, indptr), shape=(len(self.links) + 1, self.n_routes))
-        d = np.asarray(self._ends @ messages)
-        out = np.empty((len(self.links),) + d.shape[1:])
-        out[self.run_pos] = np.cumsum(d[:-1], axis=0)
+        return self.loads_from_ends(np.asarray(self._ends @ messages))
+
+    def loads_from_ends(self, ends: np.ndarray) -> np.ndarray:
+        """Link loads from the messages added at each run-order position ((links + 1) x steps, the last row the
+        ends past the last link): their running sum, put in ``links`` order."""
+        out = np.empty((len(self.links),) + ends.shape[1:])
+        out[self.run_pos] = np.cumsum(ends[:-1], axis=0)
         return out
 
 

@@ -386,7 +386,10 @@ class SpikeGeom:
     c_out: np.ndarray
     c_recv: object  # scipy.sparse (synapse pieces x routes)
     _order: SenderOrder | None = None
-    _lat_groups: tuple | None = None  # (distinct path latencies, latency x route 0/1 matrix)
+    _lat: tuple | None = None  # the distinct path latencies, and which each route has
+    _lat_groups: object = None  # latency x route 0/1 matrix
+    _runs_seen: int = 0  # blocks this geometry has run (see products)
+    _composed: object = None  # the matrix of products, applied to cs
     _capacity: np.ndarray | None = None  # messages each route holds (:func:`~.network.route_capacity`)
 
     def __post_init__(self) -> None:
@@ -398,20 +401,79 @@ class SpikeGeom:
         plain = all(x.valid is None and x.inv is None for x in (self.src_group, self.dst_group))
         self.both_group = CoreGroup(both, None, both, None) if plain and len(np.unique(both)) == len(both) else None
 
-    def longest_paths(self, messages: np.ndarray) -> np.ndarray:
-        """Each step's longest path latency over the routes that carry a message (``messages``: routes x steps,
-        counts >= 0): messages summed per distinct latency (a count is > 0 exactly where a route of that latency
-        carries one), then the largest latency with any."""
-        if self._lat_groups is None:
-            from scipy.sparse import csr_matrix
-
+    def _latencies(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct path latencies and which of them each route has."""
+        if self._lat is None:
             values, inv = np.unique(self.lat_r, return_inverse=True)
-            n = len(self.lat_r)
-            self._lat_groups = (values, csr_matrix((np.ones(n), (inv.reshape(-1), np.arange(n))),
-                                                   shape=(len(values), n)))
-        values, groups = self._lat_groups
-        per_latency = np.asarray(groups @ messages)
-        return np.where(per_latency > 0, values[:, None], 0.0).max(axis=0, initial=0.0)
+            self._lat = (values, inv.reshape(-1))
+        return self._lat
+
+    def products(self, cs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The linear maps of a step's messages, from ``cs`` (cumulative spikes per segment boundary x step):
+        messages per link (:meth:`~.network.LinkIncidence.count_loads`), per source piece (sends) and per
+        receiving synapse piece, and each step's longest path over the routes that carry a message.
+
+        A route's messages are ``cs[r_hi] - cs[r_lo]``; every map is a sum of them, so the maps are also one sparse
+        matrix applied to ``cs`` itself (a few entries per route and segment boundary, merged over the routes that
+        share them: about a fifth of the entries and no routes x steps array). That matrix is built when a phase
+        runs a second block (a one-block run, such as a decode token, does not pay for it). The counts are whole
+        numbers, so both ways give the same sums exactly."""
+        self._runs_seen += 1
+        if self._composed is None and self._runs_seen >= 2:
+            self._composed = self._compose(cs.shape[0])
+        if self._composed is not None:
+            y = np.asarray(self._composed @ cs)
+            a = len(self.inc.links) + 1
+            b = a + len(self.nm)
+            c = b + self.c_recv.shape[0]
+            ends, sends, recv, per_latency = y[:a], y[a:b], y[b:c], y[c:]
+            loads = self.inc.loads_from_ends(ends)
+        else:
+            allm = np.take(cs, self.r_hi, axis=0) - np.take(cs, self.r_lo, axis=0)  # routes x steps
+            loads, sends, recv = self.inc.count_loads(allm), self.send_matrix @ allm, self.c_recv @ allm
+            if self._lat_groups is None:
+                from scipy.sparse import csr_matrix
+
+                n = len(self.lat_r)
+                values, inv = self._latencies()
+                self._lat_groups = csr_matrix((np.ones(n), (inv, np.arange(n))), shape=(len(values), n))
+            per_latency = np.asarray(self._lat_groups @ allm)
+        values, _ = self._latencies()
+        # a route carries a message exactly where its latency's sum is > 0 (counts are >= 0)
+        paths = np.where(per_latency > 0, values[:, None], 0.0).max(axis=0, initial=0.0)
+        return loads, np.asarray(sends), np.asarray(recv), paths
+
+    def _compose(self, n_cols: int) -> object:
+        """The matrix of :meth:`products` (rows: run ends of the incidence, source pieces, synapse pieces,
+        distinct latencies; columns: segment boundaries), each route's +1 at ``r_hi`` and -1 at ``r_lo`` placed in
+        every row it adds to; duplicates summed."""
+        from scipy.sparse import coo_matrix
+
+        inc, n = self.inc, len(self.r_lo)
+        rows, signs, routes = [], [], []
+
+        def add(row: np.ndarray, sign: float, route: np.ndarray) -> None:
+            rows.append(row)
+            signs.append(np.full(len(row), sign))
+            routes.append(route)
+
+        add(inc.run_first, 1.0, inc.run_route)  # a run adds its route's messages where it starts ...
+        add(inc.run_first + inc.run_len, -1.0, inc.run_route)  # ... and takes them away after it ends
+        off = len(inc.links) + 1
+        add(off + self.r_src, 1.0, np.arange(n))
+        off += len(self.nm)
+        has = np.flatnonzero(self.r_dst_row >= 0)
+        add(off + self.r_dst_row[has], 1.0, has)
+        off += self.c_recv.shape[0]
+        values, inv = self._latencies()
+        add(off + inv, 1.0, np.arange(n))
+        off += len(values)
+        row, sign, route = np.concatenate(rows), np.concatenate(signs), np.concatenate(routes)
+        m = coo_matrix((np.concatenate([sign, -sign]), (np.concatenate([row, row]),
+                                                        np.concatenate([self.r_hi[route], self.r_lo[route]]))),
+                       shape=(off, n_cols)).tocsr()
+        m.eliminate_zeros()
+        return m
 
     def order(self, seg: np.ndarray) -> SenderOrder:
         """The order the source cores send their messages in (built when back-pressure is first possible)."""
@@ -703,8 +765,8 @@ class Simulator:
         if self.count_nonspike:
             self._place_rows(src, w.rows)
 
-        # routes x D: one message per spike per destination core (multicast)
-        allm = np.take(cs, g.r_hi, axis=0) - np.take(cs, g.r_lo, axis=0)
+        # one message per spike per destination core (multicast): a route's per step are cs[r_hi] - cs[r_lo]
+        loads, sends, recv, paths = g.products(cs)  # per link, source piece and synapse piece; longest paths
         cs_all = cs.sum(axis=1)  # whole numbers: a route's total is exactly its row's sum
         tot = cs_all[g.r_hi] - cs_all[g.r_lo]
         n_src = len(g.nm)
@@ -712,7 +774,6 @@ class Simulator:
         self.tally.add(src, "hop_onchip", np.bincount(g.r_src, tot * g.hops_on, n_src), pieces=g.nm)
         self.tally.add(src, "hop_chip", np.bincount(g.r_src, tot * g.hops_chip, n_src), pieces=g.nm)
         self.ew_hops += float((tot * g.hops_ew).sum())
-        sends = g.send_matrix @ allm  # n_src x D
         upd_step = (updates / steps)[:, None] if not isinstance(src.layer, InputSpikes) else 0.0
         src_time = lat.units(updates=upd_step, spikes=src_spikes, sends=sends,
                              acs=(rot_ops * g.share / steps)[:, None])  # n_src x D x (synapse, soma unit)
@@ -731,21 +792,18 @@ class Simulator:
             self._tally_rows(c, output_neuron_rows(upd, fused), syn)
             if self.count_nonspike:
                 self._place_rows(c, self.spikes.nonspike(layer, blk, self.rules, self.cfg.seed).rows)
-        recv = g.c_recv @ allm
         dtime = lat.units(recv=recv, reads=acs_all, acs=acs_all, updates=(upd_all / steps)[:, None])
 
-        loads = g.inc.count_loads(allm)  # whole numbers of messages
         now = self.env.now
         if self.clock is not None:
             # one time step: the source neurons update and send, the messages cross the network and the
             # synapse cores integrate them before the barrier (what they add reaches the somas next step)
-            bp = self._backpressure(ph, g, cs, allm, tot, src_time, dtime, upd_step)  # (senders x D, order) or None
+            bp = self._backpressure(ph, g, cs, tot, src_time, dtime, upd_step)  # (senders x D, order) or None
             if g.both_group is not None:  # steps first, so each step's work is one contiguous block
                 both = np.concatenate([src_time, dtime], axis=0).transpose(1, 0, 2).copy()
                 both_max = np.maximum(both[:, :, 0], both[:, :, 1])
                 both_live = both_max > 0
                 every = both_live.all(axis=1)
-            paths = g.longest_paths(allm)
             self.links.count(g.inc, loads.sum(axis=1))  # whole numbers: the same sums as step by step
             loads_t = np.ascontiguousarray(loads.T)
             service_t = loads_t * g.inc.service_ns
@@ -783,19 +841,22 @@ class Simulator:
         if ph.partial_routes:
             yield from self._partials(ph, blk, rec)
 
-    def _backpressure(self, ph: Phase, g: SpikeGeom, cs: np.ndarray, allm: np.ndarray, tot: np.ndarray,
-                      src_time: np.ndarray, dtime: np.ndarray, upd_step) -> tuple[np.ndarray, SenderOrder] | None:
+    def _backpressure(self, ph: Phase, g: SpikeGeom, cs: np.ndarray, tot: np.ndarray, src_time: np.ndarray,
+                      dtime: np.ndarray, upd_step) -> tuple[np.ndarray, SenderOrder] | None:
         """Each sending core's step with back-pressure (``order.senders`` x D: its own time and its receivers',
         lengthened by the waits of finite link buffers, :func:`~.network.blocked_send`; 0 where nothing waits), and
         the order; None when no route of the phase carries more messages in a step than its buffers hold (then no
         sender can ever wait)."""
-        if not len(allm):
+        if not len(tot):
             return None
         if g._capacity is None:
             g._capacity = route_capacity(g.hops_on + g.hops_chip, self.link_buffer)
         cap = g._capacity
         # a route's messages in a step are at most its total over the steps: most phases stop at the first test
-        if not (tot > cap).any() or not (allm > cap[:, None]).any():
+        if not (tot > cap).any():
+            return None
+        allm = np.take(cs, g.r_hi, axis=0) - np.take(cs, g.r_lo, axis=0)  # routes x D
+        if not (allm > cap[:, None]).any():
             return None
         order = g.order(ph.segments)
         if one_block_never_waits(order, cap):  # e.g. a dense projection: its receivers drain side by side
