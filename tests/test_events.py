@@ -227,6 +227,27 @@ def test_link_incidence_from_runs_equals_the_expanded_paths(hw_name):
         assert np.array_equal(inc.loads(frac), expanded @ frac)
 
 
+def test_a_spike_phase_maps_the_same_from_routes_and_from_its_composed_matrix(smol):
+    """A spike phase's per-step maps (link loads, sends, receives, longest path) computed from the routes' messages
+    (the first block a phase runs) and from the composed matrix applied to the cumulative spikes (later blocks)
+    are equal exactly, on every spike phase of SmolLM2 (two layers) for random whole-number spike counts."""
+    sim_run = simulate(smol.graph, smol.mapping, smol.hw, SimConfig("statistical", tokens=4, block=2))
+    geoms = sim_run.plan.cache["spike"]
+    assert geoms
+    rng = np.random.default_rng(3)
+    for index, g in geoms.items():
+        ph = sim_run.plan.phases[index]
+        g._runs_seen, g._composed = 0, None
+        spikes = rng.integers(0, 40, (len(ph.segments) - 1, g.steps)).astype(float)
+        cs = np.vstack([np.zeros((1, g.steps)), np.cumsum(spikes, axis=0)])
+        first = g.products(cs)
+        assert g._composed is None
+        second = g.products(cs)
+        assert g._composed is not None
+        for a, b in zip(first, second):
+            assert a.shape == b.shape and np.array_equal(a, b), ph.name
+
+
 def test_every_counted_action_has_a_price_in_both_tables(smol):
     r = simulate(smol.graph, smol.mapping, smol.hw, SimConfig("statistical", tokens=2, block=1))
     for table in (r.hw_table, load_energy_table("paper-45nm")):
