@@ -391,6 +391,7 @@ class SpikeGeom:
     _runs_seen: int = 0  # blocks this geometry has run (see products)
     _composed: object = None  # the matrix of products, applied to cs
     _capacity: np.ndarray | None = None  # messages each route holds (:func:`~.network.route_capacity`)
+    _never_waits: bool | None = None  # :func:`~.network.one_block_never_waits` of its sender order and capacity
 
     def __post_init__(self) -> None:
         self.src_group = CoreGroup.of(self.src_cores, None)
@@ -855,11 +856,13 @@ class Simulator:
         # a route's messages in a step are at most its total over the steps: most phases stop at the first test
         if not (tot > cap).any():
             return None
+        order = g.order(ph.segments)
+        if g._never_waits is None:  # a property of the phase's senders and routes, not of the spikes
+            g._never_waits = one_block_never_waits(order, cap)
+        if g._never_waits:  # e.g. a dense projection: its receivers drain side by side
+            return None
         allm = np.take(cs, g.r_hi, axis=0) - np.take(cs, g.r_lo, axis=0)  # routes x D
         if not (allm > cap[:, None]).any():
-            return None
-        order = g.order(ph.segments)
-        if one_block_never_waits(order, cap):  # e.g. a dense projection: its receivers drain side by side
             return None
         lat = self.lat
         blk_spk = cs[order.block_hi] - cs[order.block_lo]  # blocks x D
@@ -910,23 +913,39 @@ class Simulator:
         g = self._bundle_geom((ph.index, "partial"), routes)
         now = self.env.now
         core, drain, path = self._send(g, B, now, receivers=False)
-        for r in routes:  # the accumulators add one partial sum per input chunk per output
+        for c, acc, values, upd, fused, group, times in self._accumulators(ph, routes, B):
+            self.tally.add(c, "mac", values, 1, f"int{self.value_bits}", pieces=acc)
+            self._tally_rows(c, output_neuron_rows(upd, fused), acc)
+            d, _ = self.cores.occupy(group, times, now)
+            core = max(core, d)
+        steps = self._steps(B)
+        yield from self._wait(max(core, drain), path * steps, steps, rec,
+                              "accumulator cores" if core >= drain else "network contention")
+
+    def _accumulators(self, ph: Phase, routes: list[Routes], B: int) -> list[tuple]:
+        """Per tiled layer of a phase, for blocks of ``B`` tokens: its accumulator pieces, the partial sums they add
+        (one per input chunk per output), their output neurons' updates, whether the LIF is fused, their cores and
+        time; kept with the plan for the last block size (it recurs block after block)."""
+        kept: dict = self.plan.cache.setdefault("accumulators", {})
+        out = kept.get((ph.index, B))
+        if out is not None:
+            return out
+        out = []
+        for r in routes:
             c = r.src
             acc = np.nonzero(c.mask("accumulator"))[0]
             values = np.zeros(len(c.lm))
             np.add.at(values, r.dst_piece, r.elements * float(B))
             recv = np.zeros(len(c.lm))
             np.add.at(recv, r.dst_piece, r.elements * r.edge.messages_per_element * B)
-            self.tally.add(c, "mac", values[acc], 1, f"int{self.value_bits}", pieces=acc)
             fused = self._fused(c.name) is not None  # the accumulators are the LIF's dendrites
             upd = (c.p["out_hi"][acc] - c.p["out_lo"][acc]).astype(float) * B * (0.0 if fused else 1.0)
-            self._tally_rows(c, output_neuron_rows(upd, fused), acc)
-            d, _ = self.cores.occupy(c.cores[acc], self.lat.core_time(recv=recv[acc], reads=values[acc],
-                                                                      acs=values[acc], updates=upd), now)
-            core = max(core, d)
-        steps = self._steps(B)
-        yield from self._wait(max(core, drain), path * steps, steps, rec,
-                              "accumulator cores" if core >= drain else "network contention")
+            times = self.lat.core_time(recv=recv[acc], reads=values[acc], acs=values[acc], updates=upd)
+            out.append((c, acc, values[acc], upd, fused, CoreGroup.of(c.cores[acc], None), times))
+        for key in [k for k in kept if k[0] == ph.index]:
+            del kept[key]
+        kept[(ph.index, B)] = out
+        return out
 
     # --- read-out: values leaving a phase ----------------------------------------------------------------------------
     def _readout(self, ph: Phase, blk: Block, rec: PhaseTiming):
