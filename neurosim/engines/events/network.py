@@ -49,7 +49,6 @@ class LinkIncidence:
     run_first: np.ndarray
     run_len: np.ndarray
     run_pos: np.ndarray
-    _ends: object = None  # (run-order links + 1) x routes: +1 where a run starts, -1 just after it ends
     _matrix: object = None
 
     @property
@@ -78,35 +77,21 @@ class LinkIncidence:
     def count_loads(self, messages: np.ndarray) -> np.ndarray:
         """:meth:`loads` for whole numbers of messages (spike counts), from the runs alone: each run adds its
         route's messages where it starts and takes them away just after it ends, and a running sum in run order
-        gives every link's load. Integer-valued sums are exact in floating point (below 2**53), so this equals the
-        link x route matrix's product exactly, with 6 entries a route at most (a 12-link path has 12 there) and
-        without expanding any path."""
+        gives every link's load: two bincounts over the runs (at most three a route, where the link x route matrix
+        has an entry per link of the path) and no path expanded. Integer-valued sums are exact in floating point
+        (below 2**53), so this equals the matrix's product exactly."""
         if len(self.links) == 0:
             shape = (0,) if messages.ndim == 1 else (0, messages.shape[1])
             return np.zeros(shape)
+        n = len(self.links) + 1
+        w = messages[self.run_route]
+        starts, ends = self.run_first, self.run_first + self.run_len
         if messages.ndim == 1:  # one bincount for the starts and one for the ends, each an exact sum
-            w = messages[self.run_route]
-            n = len(self.links) + 1
-            d = np.bincount(self.run_first, w, n) - np.bincount(self.run_first + self.run_len, w, n)
-            out = np.empty(len(self.links))
-            out[self.run_pos] = np.cumsum(d[:-1])
-            return out
-        if self._ends is None:  # column by column (route by route: its runs' starts, then their ends), no sort
-            from scipy.sparse import csc_matrix
-
-            by_route = np.argsort(self.run_route, kind="stable")
-            per_route = np.bincount(self.run_route, minlength=self.n_routes)
-            indptr = np.zeros(self.n_routes + 1, dtype=np.int64)
-            np.cumsum(2 * per_route, out=indptr[1:])
-            at = indptr[self.run_route[by_route]] + (np.arange(len(by_route)) - np.repeat(
-                np.cumsum(per_route) - per_route, per_route))
-            rows = np.empty(2 * len(by_route), dtype=np.int64)
-            vals = np.empty(2 * len(by_route))
-            rows[at], vals[at] = self.run_first[by_route], 1.0
-            at = at + per_route[self.run_route[by_route]]
-            rows[at], vals[at] = (self.run_first + self.run_len)[by_route], -1.0
-            self._ends = csc_matrix((vals, rows, indptr), shape=(len(self.links) + 1, self.n_routes))
-        return self.loads_from_ends(np.asarray(self._ends @ messages))
+            return self.loads_from_ends(np.bincount(starts, w, n) - np.bincount(ends, w, n))
+        d = np.empty((n, messages.shape[1]))
+        for k in range(messages.shape[1]):  # a column at a time
+            d[:, k] = np.bincount(starts, w[:, k], n) - np.bincount(ends, w[:, k], n)
+        return self.loads_from_ends(d)
 
     def loads_from_ends(self, ends: np.ndarray) -> np.ndarray:
         """Link loads from the messages added at each run-order position ((links + 1) x steps, the last row the

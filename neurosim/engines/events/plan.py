@@ -164,7 +164,7 @@ def _places_and_cores(lm: LayerMapping, hw: Hardware) -> tuple[np.ndarray, np.nd
 def _ranges(lp: LayerPieces, idx: np.ndarray, side: str, payload: str) -> tuple[np.ndarray, np.ndarray]:
     """Element interval each piece sends (side='src') or takes (side='dst'); embedded pieces hold everything."""
     p = lp.p
-    emb = p["role"][idx] == "embedded"
+    emb = lp.mask("embedded")[idx]
     if side == "src":
         col = "in" if payload == "kv_read" else "out"
     else:
@@ -174,7 +174,10 @@ def _ranges(lp: LayerPieces, idx: np.ndarray, side: str, payload: str) -> tuple[
     return lo, hi
 
 
-def make_routes(e: EdgeRoutes, src: LayerPieces, dst: LayerPieces, hw: Hardware) -> Routes:
+def make_routes(e: EdgeRoutes, src: LayerPieces, dst: LayerPieces, hw: Hardware,
+                lat: dict[str, float] | None = None) -> Routes:
+    """The routes of ``e`` with their element intervals and path latencies (``lat``: ``hw.action_latency_ns()``,
+    when the caller has it)."""
     r = e.routes
     si, di = r["src_piece"], r["dst_piece"]
     s_lo, s_hi = _ranges(src, si, "src", e.payload)
@@ -189,7 +192,7 @@ def make_routes(e: EdgeRoutes, src: LayerPieces, dst: LayerPieces, hw: Hardware)
         j = int(np.nonzero(bad)[0][0])
         raise NeurosimError(f"mapping edge {e.src} -> {e.dst} ({e.payload}): route {j} carries {int(r['elements'][j])} "
                             f"elements but its pieces overlap on {int(hi[j] - lo[j])}; remap with `neurosim map`")
-    lat = hw.action_latency_ns()
+    lat = hw.action_latency_ns() if lat is None else lat
     latency = r["hops_ew"] * lat["hop_ew"] + r["hops_ns"] * lat["hop_ns"] + r["hops_chip"] * lat["hop_chip"]
     return Routes(e, src, dst, si, di, r["elements"], lo.astype(np.int64), hi.astype(np.int64),
                   latency.astype(float), (r["hops_ew"] + r["hops_ns"]).astype(float), r["hops_ew"].astype(float),
@@ -221,12 +224,13 @@ def build_plan(graph: Graph, mapping: Mapping, hw: Hardware) -> Plan:
         succs[a].append(b)
         preds[b].append(a)
     edge_map: dict[tuple[str, str, str], EdgeRoutes] = {(e.src, e.dst, e.payload): e for e in mapping.edges}
+    action_ns = hw.action_latency_ns()
 
     def routes_for(a: str, b: str, payloads: tuple[str, ...]) -> Routes | None:
         for pl in payloads:
             e = edge_map.get((a, b, pl))
             if e is not None:
-                return make_routes(e, layers[a], layers[b], hw)
+                return make_routes(e, layers[a], layers[b], hw, action_ns)
         return None
 
     phases: list[Phase] = []

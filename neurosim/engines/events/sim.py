@@ -346,13 +346,6 @@ def _spike_routes(ph: Phase) -> list[Routes]:
     return ph.spike_routes + [r for r in ph.out_routes if r.payload == "spike"]
 
 
-def _gather(rows: np.ndarray, n_rows: int) -> object:
-    """A sparse (n_rows x len(rows)) matrix that sums route values into the rows they belong to."""
-    from scipy.sparse import csr_matrix
-
-    return csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(n_rows, len(rows)))
-
-
 @dataclass
 class SpikeGeom:
     """Everything about a spike phase that does not change from block to block: the segment index of every
@@ -374,7 +367,6 @@ class SpikeGeom:
     hops_ew: np.ndarray
     hops_chip: np.ndarray
     lat_r: np.ndarray
-    send_matrix: object
     consumers: list
     dst_cores: np.ndarray
     inc: LinkIncidence
@@ -384,10 +376,9 @@ class SpikeGeom:
     c_lo: np.ndarray
     c_hi: np.ndarray
     c_out: np.ndarray
-    c_recv: object  # scipy.sparse (synapse pieces x routes)
+    n_recv: int  # synapse pieces of all consumers
     _order: SenderOrder | None = None
     _lat: tuple | None = None  # the distinct path latencies, and which each route has
-    _lat_groups: object = None  # latency x route 0/1 matrix
     _runs_seen: int = 0  # blocks this geometry has run (see products)
     _composed: object = None  # the matrix of products, applied to cs
     _capacity: np.ndarray | None = None  # messages each route holds (:func:`~.network.route_capacity`)
@@ -426,19 +417,17 @@ class SpikeGeom:
             y = np.asarray(self._composed @ cs)
             a = len(self.inc.links) + 1
             b = a + len(self.nm)
-            c = b + self.c_recv.shape[0]
+            c = b + self.n_recv
             ends, sends, recv, per_latency = y[:a], y[a:b], y[b:c], y[c:]
             loads = self.inc.loads_from_ends(ends)
         else:
-            allm = np.take(cs, self.r_hi, axis=0) - np.take(cs, self.r_lo, axis=0)  # routes x steps
-            loads, sends, recv = self.inc.count_loads(allm), self.send_matrix @ allm, self.c_recv @ allm
-            if self._lat_groups is None:
-                from scipy.sparse import csr_matrix
-
-                n = len(self.lat_r)
-                values, inv = self._latencies()
-                self._lat_groups = csr_matrix((np.ones(n), (inv, np.arange(n))), shape=(len(values), n))
-            per_latency = np.asarray(self._lat_groups @ allm)
+            # routes x steps, summed into rows by bincounts (exact sums of whole numbers, no matrix to build)
+            allm = np.take(cs, self.r_hi, axis=0) - np.take(cs, self.r_lo, axis=0)
+            loads, sends = self.inc.count_loads(allm), _sum_rows(self.r_src, allm, len(self.nm))
+            has = self.r_dst_row >= 0
+            recv = _sum_rows(self.r_dst_row[has], allm[has], self.n_recv)
+            values, inv = self._latencies()
+            per_latency = _sum_rows(inv, allm, len(values))
         values, _ = self._latencies()
         # a route carries a message exactly where its latency's sum is > 0 (counts are >= 0)
         paths = np.where(per_latency > 0, values[:, None], 0.0).max(axis=0, initial=0.0)
@@ -465,7 +454,7 @@ class SpikeGeom:
         off += len(self.nm)
         has = np.flatnonzero(self.r_dst_row >= 0)
         add(off + self.r_dst_row[has], 1.0, has)
-        off += self.c_recv.shape[0]
+        off += self.n_recv
         values, inv = self._latencies()
         add(off + inv, 1.0, np.arange(n))
         off += len(values)
@@ -485,8 +474,6 @@ class SpikeGeom:
 
     @classmethod
     def of(cls, plan: Plan, ph: Phase, inc: LinkIncidence) -> SpikeGeom:
-        from scipy.sparse import csr_matrix, vstack
-
         src = plan.layers[ph.layers[0]]
         steps, _, _ = spike_steps_of(src.layer)
         seg = ph.segments
@@ -498,7 +485,7 @@ class SpikeGeom:
         cat = (lambda f: np.concatenate([f(r) for r in routes]) if routes else np.zeros(0))
         r_src = pos[cat(lambda r: r.src_piece).astype(np.int64)]
         neurons = sp["neurons"][nm].astype(float)
-        consumers, dst_cores, c_lo, c_hi, c_out, recv = [], [], [], [], [], []
+        consumers, dst_cores, c_lo, c_hi, c_out = [], [], [], [], []
         offset = 0
         n_routes = int(sum(len(x) for x in routes))
         dst_row = np.full(n_routes, -1, dtype=np.int64)
@@ -512,8 +499,6 @@ class SpikeGeom:
                 rows = cpos[r.dst_piece]
                 dst_row[offset:offset + len(r)] = np.where(rows >= 0, rows + n_rows, -1)
                 n_rows += len(syn)
-                cols = offset + np.arange(len(r))
-                recv.append(csr_matrix((np.ones(len(r)), (rows, cols)), shape=(len(syn), n_routes)))
                 consumers.append((c, syn, n_rows - len(syn), n_rows))
                 c_lo.append(np.searchsorted(seg, c.p["in_lo"][syn]))
                 c_hi.append(np.searchsorted(seg, c.p["in_hi"][syn]))
@@ -528,9 +513,8 @@ class SpikeGeom:
                    neurons / max(float(neurons.sum()), 1.0),
                    np.searchsorted(seg, cat(lambda r: r.lo)), np.searchsorted(seg, cat(lambda r: r.hi)), r_src,
                    cat(lambda r: r.hops_onchip), cat(lambda r: r.hops_ew), cat(lambda r: r.hops_chip),
-                   cat(lambda r: r.latency_ns), _gather(r_src, len(nm)), consumers, dcores,
-                   inc, dst_row, rows_of(c_lo, np.int64), rows_of(c_hi, np.int64), rows_of(c_out, float),
-                   vstack(recv, format="csr") if recv else csr_matrix((0, n_routes)))
+                   cat(lambda r: r.latency_ns), consumers, dcores, inc, dst_row, rows_of(c_lo, np.int64),
+                   rows_of(c_hi, np.int64), rows_of(c_out, float), n_rows)
 
 
 @dataclass
