@@ -194,7 +194,7 @@ class Mesh:
         first = np.concatenate([f for _, f, _, _ in runs])
         length = np.concatenate([n for _, _, n, _ in runs])
         key = (first % 2) * half + first // 2
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(key)  # keys that tie give the same merged ranges in any order
         lo, hi = key[order], (key + length)[order]
         reach = np.maximum.accumulate(hi)
         starts = np.flatnonzero(np.concatenate([[True], lo[1:] > reach[:-1]]))  # a new range of keys begins
@@ -205,7 +205,7 @@ class Mesh:
         run_first = offset[which] + key - k_lo[which]
         _, keys = ragged_arange(k_lo, k_len)
         ids = (keys % half) * 2 + keys // half
-        by_id = np.argsort(ids)
+        by_id = np.argsort(ids, kind="stable")  # two ascending runs (one a direction): merged in one pass
         links = ids[by_id]
         run_pos = np.empty(len(ids), dtype=np.int64)
         run_pos[by_id] = np.arange(len(ids), dtype=np.int64)

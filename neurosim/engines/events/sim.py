@@ -838,15 +838,15 @@ class Simulator:
             g._capacity = route_capacity(g.hops_on + g.hops_chip, self.link_buffer)
         cap = g._capacity
         # a route's messages in a step are at most its total over the steps: most phases stop at the first test
-        if not (tot > cap).any():
+        if not (tot > cap).any() or g._never_waits:
+            return None
+        allm = np.take(cs, g.r_hi, axis=0) - np.take(cs, g.r_lo, axis=0)  # routes x D
+        if not (allm > cap[:, None]).any():
             return None
         order = g.order(ph.segments)
         if g._never_waits is None:  # a property of the phase's senders and routes, not of the spikes
             g._never_waits = one_block_never_waits(order, cap)
         if g._never_waits:  # e.g. a dense projection: its receivers drain side by side
-            return None
-        allm = np.take(cs, g.r_hi, axis=0) - np.take(cs, g.r_lo, axis=0)  # routes x D
-        if not (allm > cap[:, None]).any():
             return None
         lat = self.lat
         blk_spk = cs[order.block_hi] - cs[order.block_lo]  # blocks x D
