@@ -6,10 +6,10 @@ then y, then z. Links are directed (a full-duplex link is two links). A link tha
 every z link) is a chip-to-chip link. A link serves one message at a time: an on-chip link in
 ``1 / tile_spike_bandwidth`` (the router's published spike rate), a chip-to-chip link in
 ``packet_bits / link bandwidth``. An XY-then-Z path is at most three runs of consecutive links (one per leg), so an
-edge bundle's incidence is kept as runs, and the load of every link in a step is one sparse product with the
-messages per route (each run adding its messages where it starts and removing them after it ends) and a running
-sum: never a loop over messages, and no path expanded link by link (fractional per-token loads, which a running
-sum would not add exactly, go through the link x route matrix, expanded once for that bundle).
+edge bundle's incidence is kept as runs, and the load of every link in a step is what each run adds where it starts
+and removes after it ends, summed by bincounts, then a running sum: never a loop over messages, and no path expanded
+link by link (fractional per-token loads, which a running sum would not add exactly, go through the link x route
+matrix, expanded once for that bundle).
 """
 
 from __future__ import annotations
@@ -31,6 +31,15 @@ def ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, 
         return owner, np.zeros(0, dtype=np.int64)
     offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     return owner, np.repeat(np.asarray(starts, dtype=np.int64), lengths) + offsets
+
+
+def sum_rows(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """``np.add.at(zeros((n, k)), idx, values)``: the rows of ``values`` summed by index, each sum in row order (as
+    ``np.add.at`` adds them), a column at a time."""
+    out = np.empty((n, values.shape[1]))
+    for k in range(values.shape[1]):
+        out[:, k] = np.bincount(idx, weights=values[:, k], minlength=n)
+    return out
 
 
 @dataclass
@@ -67,9 +76,6 @@ class LinkIncidence:
         """Messages on every crossed link for messages per route (routes, or routes x steps): any values (whole
         numbers go by :meth:`count_loads`, the same sums; others through the link x route matrix)."""
         messages = np.asarray(messages, dtype=float)
-        if len(self.links) == 0:
-            shape = (0,) if messages.ndim == 1 else (0, messages.shape[1])
-            return np.zeros(shape)
         if np.array_equal(messages, np.floor(messages)) and 2.0 * np.abs(messages).sum() < 2.0 ** 53:
             return self.count_loads(messages)
         return np.asarray(self.matrix @ messages)
@@ -88,10 +94,7 @@ class LinkIncidence:
         starts, ends = self.run_first, self.run_first + self.run_len
         if messages.ndim == 1:  # one bincount for the starts and one for the ends, each an exact sum
             return self.loads_from_ends(np.bincount(starts, w, n) - np.bincount(ends, w, n))
-        d = np.empty((n, messages.shape[1]))
-        for k in range(messages.shape[1]):  # a column at a time
-            d[:, k] = np.bincount(starts, w[:, k], n) - np.bincount(ends, w[:, k], n)
-        return self.loads_from_ends(d)
+        return self.loads_from_ends(sum_rows(starts, w, n) - sum_rows(ends, w, n))
 
     def loads_from_ends(self, ends: np.ndarray) -> np.ndarray:
         """Link loads from the messages added at each run-order position ((links + 1) x steps, the last row the

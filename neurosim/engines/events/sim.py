@@ -54,6 +54,7 @@ from neurosim.engines.events.network import (
     blocked_send,
     one_block_never_waits,
     route_capacity,
+    sum_rows,
 )
 from neurosim.engines.events.plan import LayerPieces, Phase, Plan, Routes
 from neurosim.engines.events.tally import Tally
@@ -371,8 +372,8 @@ class SpikeGeom:
     dst_cores: np.ndarray
     inc: LinkIncidence
     r_dst_row: np.ndarray  # row of each route's receiving piece among the consumers' synapse pieces (-1: none)
-    # the consumers' synapse pieces one after the other (``consumers[k]`` holds rows ``bounds[k]:bounds[k + 1]``):
-    # the segments of their input intervals, their output neurons, and which routes each receives
+    # the consumers' synapse pieces one after the other (``consumers[k] = (layer pieces, synapse pieces, a, b)``
+    # holds rows a:b): the segments of their input intervals, their output neurons, and their number
     c_lo: np.ndarray
     c_hi: np.ndarray
     c_out: np.ndarray
@@ -411,6 +412,7 @@ class SpikeGeom:
         runs a second block (a one-block run, such as a decode token, does not pay for it). The counts are whole
         numbers, so both ways give the same sums exactly."""
         self._runs_seen += 1
+        values, inv = self._latencies()
         if self._composed is None and self._runs_seen >= 2:
             self._composed = self._compose(cs.shape[0])
         if self._composed is not None:
@@ -423,12 +425,10 @@ class SpikeGeom:
         else:
             # routes x steps, summed into rows by bincounts (exact sums of whole numbers, no matrix to build)
             allm = np.take(cs, self.r_hi, axis=0) - np.take(cs, self.r_lo, axis=0)
-            loads, sends = self.inc.count_loads(allm), _sum_rows(self.r_src, allm, len(self.nm))
+            loads, sends = self.inc.count_loads(allm), sum_rows(self.r_src, allm, len(self.nm))
             has = self.r_dst_row >= 0
-            recv = _sum_rows(self.r_dst_row[has], allm[has], self.n_recv)
-            values, inv = self._latencies()
-            per_latency = _sum_rows(inv, allm, len(values))
-        values, _ = self._latencies()
+            recv = sum_rows(self.r_dst_row[has], allm[has], self.n_recv)
+            per_latency = sum_rows(inv, allm, len(values))
         # a route carries a message exactly where its latency's sum is > 0 (counts are >= 0)
         paths = np.where(per_latency > 0, values[:, None], 0.0).max(axis=0, initial=0.0)
         return loads, np.asarray(sends), np.asarray(recv), paths
@@ -856,9 +856,9 @@ class Simulator:
         upd = np.broadcast_to(np.asarray(upd_step, dtype=float), (len(g.nm), 1))[:, 0]
         spike_ns = 0.0 if isinstance(g.src.layer, InputSpikes) else lat.spike
         weight = (width * upd[piece] * lat.update)[:, None] + blk_spk * (spike_ns + covering[:, None] * lat.send)
-        total = _sum_rows(order.block_sender, weight, n_src)
+        total = sum_rows(order.block_sender, weight, n_src)
         weight = weight / np.where(total > 0, total, 1.0)[order.block_sender]
-        sender_time = _sum_rows(order.piece_sender, src_time[:, :, 1], n_src)  # a core's pieces one after the other
+        sender_time = sum_rows(order.piece_sender, src_time[:, :, 1], n_src)  # a core's pieces one after the other
         rows = g.r_dst_row
         recv_t = np.where(rows[:, None] >= 0, dtime[np.maximum(rows, 0), :, 0], 0.0) if len(dtime) else \
             np.zeros_like(allm)
@@ -1004,15 +1004,6 @@ class Simulator:
         for action, count, w_bits, a_repr in rows:
             if count:
                 self.tally.add(lp, action, count * _share(lp, action), w_bits, a_repr)
-
-
-def _sum_rows(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """``np.add.at(zeros((n, k)), idx, values)``: the rows of ``values`` summed by index, each sum in row order (as
-    ``np.add.at`` adds them), a column at a time."""
-    out = np.empty((n, values.shape[1]))
-    for k in range(values.shape[1]):
-        out[:, k] = np.bincount(idx, weights=values[:, k], minlength=n)
-    return out
 
 
 def unfold_of(layer) -> float:
