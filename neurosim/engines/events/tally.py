@@ -63,44 +63,60 @@ class Tally:
 
     def frame(self) -> pd.DataFrame:
         """The counters table (:data:`neurosim.counters.COLUMNS`), one row per (layer, piece, action, operand)."""
-        # scalar columns are kept as one value and a length per part and repeated once at the end
+        # every column is built as codes into its distinct values (the parts' scalars, the layers' places), so each
+        # string is converted once and repeated by one ``take``: no string made or converted per row
         scalars = ("layer", "role", "kind", "component", "action", "a_repr", "block", "w_bits")
         vals: dict[str, list] = {c: [] for c in scalars}
         lengths: list[int] = []
-        places: list[np.ndarray] = []
+        place_codes: list[np.ndarray] = []
         counts: list[np.ndarray] = []
+        first: dict[str, int] = {}  # where each layer's places start among all places
+        all_places: list[np.ndarray] = []
 
-        def put(n: int, values: dict) -> None:
+        def put(n: int, values: dict, codes: np.ndarray) -> None:
             for c in scalars:
                 vals[c].append(values[c])
             lengths.append(n)
-            places.append(values["place"] if isinstance(values["place"], np.ndarray) else
-                          np.full(n, values["place"], dtype=object))
-            counts.append(np.broadcast_to(np.asarray(values["count"], dtype=float), (n,)))
+            place_codes.append(codes)
+            counts.append(np.asarray(values["count"], dtype=float).reshape(-1))
 
+        n_places = 0
         for (name, action, w_bits, a_repr), arr in self.arrays.items():
             nz = np.nonzero(arr)[0]
             if not len(nz):
                 continue
             lp = self.layers[name]
             layer = lp.layer
-            put(len(nz), {"layer": name, "role": layer.role, "kind": layer.kind, "place": lp.places[nz],
+            if name not in first:
+                first[name] = n_places
+                all_places.append(lp.places)
+                n_places += len(lp.places)
+            put(len(nz), {"layer": name, "role": layer.role, "kind": layer.kind,
                           "component": component_of(action), "action": action, "a_repr": a_repr,
-                          "block": -1 if layer.block is None else layer.block, "w_bits": w_bits, "count": arr[nz]})
+                          "block": -1 if layer.block is None else layer.block, "w_bits": w_bits, "count": arr[nz]},
+                first[name] + nz)
         for action, count in self.system.items():
             if count:
-                put(1, {"layer": "", "role": "", "kind": "system", "place": "system",
-                        "component": component_of(action), "action": action, "a_repr": "", "block": -1,
-                        "w_bits": 0.0, "count": float(count)})
+                put(1, {"layer": "", "role": "", "kind": "system", "component": component_of(action),
+                        "action": action, "a_repr": "", "block": -1, "w_bits": 0.0, "count": float(count)},
+                    np.array([n_places]))
         if not counts:
             return pd.DataFrame({c: [] for c in COLUMNS})
-        data: dict[str, np.ndarray] = {}
+        all_places.append(np.array(["system"], dtype=object))
+
+        def strings(values: np.ndarray, codes: np.ndarray):
+            return pd.Index(values).take(codes).array  # the dtype a column of these objects gets
+
+        part = np.repeat(np.arange(len(lengths)), lengths)
+        data: dict[str, object] = {}
         for c in scalars:
-            col = np.empty(len(lengths), dtype=float if c in ("block", "w_bits") else object)
-            col[:] = vals[c]
-            data[c] = np.repeat(col, lengths)
-        data["place"] = np.concatenate(places)
+            if c in ("block", "w_bits"):
+                data[c] = np.repeat(np.asarray(vals[c], dtype=np.int64 if c == "block" else float), lengths)
+            else:
+                col = np.empty(len(lengths), dtype=object)
+                col[:] = vals[c]
+                data[c] = strings(col, part)
+        data["place"] = strings(np.concatenate(all_places), np.concatenate(place_codes))
         data["count"] = np.concatenate(counts)
-        data["block"] = data["block"].astype(np.int64)
-        data["engine"] = np.full(len(data["count"]), ENGINE, dtype=object)
+        data["engine"] = strings(np.array([ENGINE], dtype=object), np.zeros(len(part), dtype=np.int64))
         return pd.DataFrame({c: data[c] for c in COLUMNS})

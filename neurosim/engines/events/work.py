@@ -120,10 +120,14 @@ def draw_segment_steps(rng: np.random.Generator, widths: np.ndarray, tokens: int
         raise NeurosimError(f"count histogram has |count| {int(np.abs(values).max())} above the {steps} unfolding "
                             "steps of the layer")
     per_bin = rng.multinomial(n, probs)  # n_seg x bins: how many element-tokens have each count
+    # step t carries every element-token whose |count| exceeds t (front-first unfolding): with the bins by falling
+    # |count|, the first k_t of them, k_t the bins above t; a running sum over the bins in that order gives them all
+    # (whole numbers, exact; no BLAS product, whose threads cost more than this small sum saves)
     mags = np.abs(values)
-    # step t carries every element-token whose |count| exceeds t (front-first unfolding)
-    fire = (mags[:, None] > np.arange(steps)[None, :]).astype(np.float64)  # bins x steps
-    return per_bin.astype(np.float64) @ fire
+    order = np.argsort(-mags, kind="stable")
+    upto = np.concatenate([np.zeros((len(per_bin), 1), dtype=np.int64), np.cumsum(per_bin[:, order], axis=1)], axis=1)
+    above = (mags[:, None] > np.arange(steps)[None, :]).sum(axis=0)  # k_t per step
+    return upto[:, above].astype(np.float64)
 
 
 # --- non-spiking work: the cost model's rules for one block, and the ops an embedded core really does ----------
