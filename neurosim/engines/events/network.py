@@ -284,8 +284,8 @@ class LinkState:
     def drain(self, inc: LinkIncidence, loads: np.ndarray, now: float, service: np.ndarray | None = None,
               count: bool = True, loaded: np.ndarray | None = None) -> tuple[float, int]:
         """Send ``loads`` (messages per link of ``inc``) at ``now``; (ns until the last link is done, that link).
-        ``service``: ``loads x inc.service_ns`` and ``loaded``: ``loads > 0``, when the caller has them;
-        ``count=False``: the caller counts the messages (:meth:`count`)."""
+        ``service``: ``loads x inc.service_ns`` and ``loaded``: ``loads > 0`` as 1.0 / 0.0, when the caller has
+        them; ``count=False``: the caller counts the messages (:meth:`count`)."""
         links = inc.links
         if len(links) == 0:
             return 0.0, -1
@@ -295,9 +295,14 @@ class LinkState:
         if count:
             self.messages[links] += loads
         if self.carry:
-            free = self.free_at[links]
-            end = np.maximum(free, now) + service
-            self.free_at[links] = np.where(loads > 0 if loaded is None else loaded, end, free)
+            # a loaded link is busy from max(free, now); an unloaded one keeps its time (free >= 0, service 0):
+            # max(free, now x loaded) + service is both. The largest end past ``now`` (what is returned when the
+            # network is late) is the same as with every link's end taken from max(free, now)
+            if loaded is None:
+                loaded = (loads > 0).astype(float)
+            end = np.maximum(self.free_at[links], now * loaded)
+            end += service
+            self.free_at[links] = end
             i = int(np.argmax(end))
             return float(max(end[i] - now, 0.0)), int(links[i])
         i = int(np.argmax(service))

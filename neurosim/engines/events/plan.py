@@ -19,6 +19,7 @@ for embedded core ``k`` of a chip, ``host`` for the host, ``system`` for the tim
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -110,8 +111,8 @@ class Phase:
     shared: list[int] = field(default_factory=list)  # indices of the shared cores it uses, ascending
     segments: np.ndarray | None = None  # spike phase: element boundaries of the source output (n_seg + 1)
 
-    @property
-    def name(self) -> str:
+    @cached_property
+    def name(self) -> str:  # asked for at every synchronous step: made once (a phase's layers are set by then)
         return self.layers[0] if self.kind != "spike" else f"{self.layers[0]} -> {', '.join(self.layers[1:])}"
 
 

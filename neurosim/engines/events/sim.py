@@ -792,7 +792,7 @@ class Simulator:
             self.links.count(g.inc, loads.sum(axis=1))  # whole numbers: the same sums as step by step
             loads_t = np.ascontiguousarray(loads.T)
             service_t = loads_t * g.inc.service_ns
-            loaded_t = loads_t > 0
+            loaded_t = (loads_t > 0).astype(float)
             for t in range(steps):
                 now = self.env.now
                 path = float(paths[t])
