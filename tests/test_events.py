@@ -165,6 +165,25 @@ def test_count_histogram_draws_match_their_expectation(smol):
     assert spikes == pytest.approx(1536 * 64 * 0.7, rel=0.02)
 
 
+def test_histogram_draws_unfold_each_count_front_first():
+    """Step t of a segment carries every element-token whose drawn |count| exceeds t: the running sum over the bins
+    by falling |count| equals that definition (written out as bins x steps indicators) on random histograms."""
+    from neurosim.engines.events.work import draw_segment_steps
+
+    rng = np.random.default_rng(7)
+    for _ in range(100):
+        steps = int(rng.integers(1, 17))
+        values = rng.integers(-steps, steps + 1, int(rng.integers(1, 10)))
+        probs = rng.random(len(values))
+        probs /= probs.sum()
+        widths = rng.integers(0, 40, int(rng.integers(1, 20)))
+        got = draw_segment_steps(np.random.default_rng(3), widths, 5, steps, 0.0, (values, probs))
+        per_bin = np.random.default_rng(3).multinomial(widths.astype(np.int64) * 5, probs)
+        want = np.array([[sum(int(per_bin[s, b]) for b in range(len(values)) if abs(int(values[b])) > t)
+                          for t in range(steps)] for s in range(len(widths))], dtype=float)
+        assert np.array_equal(got, want)
+
+
 def test_plan_cuts_spike_phases_and_segments_cover_the_source(smol):
     plan = build_plan(smol.graph, smol.mapping, smol.hw)
     spike = [p for p in plan.phases if p.kind == "spike"]
