@@ -583,6 +583,14 @@ def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: 
             preds = graph.predecessors(layer.name)
             outs = graph.successors(layer.name) + back.get(layer.name, [])
             succ = [s for s in outs if s in graph.layers and isinstance(graph[s], LIF)]
+            if not preds:
+                port = next((name for name, spec in ((graph.meta.get("nir") or {}).get("inputs") or {}).items()
+                             if layer.name in (spec.get("to") or [])), None)
+                if port is not None and not layer.spiking:
+                    raise NeurosimError(
+                        f"{where}: reads the network's input '{port}' as fp32 values (`import-nir --input fp`, the "
+                        f"default); exact mode runs Loihi's cores, whose inputs are spikes: import the file with "
+                        f"`--input binary` (spikes drawn at `--input-rate`, or recorded ones with `--spikes FILE`)")
             if len(preds) != 1 or len(succ) != 1 or len(outs) != 1:
                 raise NeurosimError(f"{where}: a projection reads one source or population and feeds one LIF layer; "
                                     f"it has {len(preds)} input(s) and {len(outs)} output(s)")
@@ -594,7 +602,8 @@ def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: 
                                     f"({layer.out_features}, {layer.in_features})")
             if w.dtype.kind == "f" and not np.all(w == np.round(w)):
                 raise NeurosimError(f"{where}: weights are not integers; exact mode runs Loihi's fixed-point "
-                                    "arithmetic: quantize them (integer weights and an integer threshold)")
+                                    "arithmetic: quantize them (integer weights and an integer threshold; "
+                                    "`import-nir --quantize` does it per population)")
             if not 1 <= int(layer.w_bits) <= 8:
                 raise NeurosimError(f"{where}: w_bits = {layer.w_bits}; Loihi's Dense holds 1..8-bit weights")
             m = w.astype(np.int64)

@@ -92,6 +92,8 @@ MEANINGS: dict[str, Meaning] = {
     "--input": Meaning("what the network's input is: fp or binary", "text", ("input",)),
     "--input-rate": Meaning("firing rate of binary input spikes", "float", ("firing rate",)),
     "--w-bits": Meaning("weight width in bits", "int", ("weight",)),
+    "--quantize": Meaning("integer weights and thresholds for exact mode (a scale per spiking population)", "switch",
+                          ("integer weights",)),
     "--layers": Meaning("layers to lower: names or globs", "text", ("layers",), "-l"),
     "--lif": Meaning("a parameter of the implicit LIF populations", "text", ("lif",)),
     "--graded": Meaning("inputs as graded spikes", "switch", ("graded",)),

@@ -22,6 +22,9 @@ def import_nir_cmd(
     input_rate: float = typer.Option(0.1, "--input-rate", help="firing rate of binary input spikes"),
     w_bits: int = typer.Option(8, "--w-bits", help="weight width the graph maps and prices (the file's floats "
                                "are kept for simulation); 32 = as stored"),
+    quantize: bool = typer.Option(False, "--quantize", help="integer weights and thresholds, for `simulate --mode "
+                                  "exact`: per spiking population its incoming weights scaled to fill --w-bits (at "
+                                  "most 8) and rounded, its threshold scaled by the same factor and rounded"),
     name: str | None = typer.Option(None, "--name", help="graph name (default: the file's stem)"),
     spikes: Path | None = typer.Option(None, "--spikes", help="recorded input spikes (.npz: one (steps, n) "
                                        "integer array per input port) written beside the graph for --mode exact"),
@@ -38,7 +41,7 @@ def import_nir_cmd(
     from neurosim.commands._common import check_format, json_document, print_frame, print_lines
     from neurosim.errors import NeurosimError
     from neurosim.graph import LIF, Linear
-    from neurosim.interop.nir_import import import_nir, save_network
+    from neurosim.interop.nir_import import import_nir, quantize_for_loihi, save_network
 
     check_format(fmt)
     if steps <= 0:
@@ -51,6 +54,8 @@ def import_nir_cmd(
     with limited(max_memory):
         net = import_nir(file, name=name, dt_s=dt, steps=steps, firing_rate=rate, input_encoding=input_encoding,
                          input_rate=input_rate, w_bits=w_bits)
+        if quantize:
+            net = quantize_for_loihi(net)
     g, meta = net.graph, net.nir_meta
     rows = []
     for layer in g:

@@ -31,6 +31,7 @@ import numpy as np
 
 from neurosim.errors import NeurosimError, missing_extra
 from neurosim.graph import LIF, ActivationSpec, Elementwise, Encoding, Graph, Linear
+from neurosim.neurons import VTH_MAX, WEIGHT_EXP_MIN
 
 #: NIR neuron node type -> LIF.neuron
 NIR_NEURONS = {
@@ -452,6 +453,115 @@ def import_nir(path: str | Path, name: str | None = None, **kwargs: Any) -> NirN
         return from_nir(nir_graph, name=name or path.stem, source=str(path), **kwargs)
     except NeurosimError as exc:  # a node's error names the file it is in
         raise in_file(str(path), exc) from None
+
+
+def quantize_for_loihi(net: NirNetwork) -> NirNetwork:
+    """Integer weights and thresholds, as a Loihi deployment of a float network gets them (``import-nir --quantize``).
+
+    Per spiking population, first the scale its NIR dynamics put on each step's input (``r dt / tau`` for LIF,
+    ``r dt`` for IF, ``(w_in dt / tau_syn) (r dt / tau_mem)`` for CubaLIF, per neuron) is folded into the rows of its
+    incoming weights, and ``r`` (and ``w_in``) set so that the scale is 1, as Loihi adds its input unscaled (the same
+    dynamics: the state is linear in the input). Then one scale ``s``: the weights (recurrent ones included) are
+    multiplied so that the largest magnitude fills the projections' weight width (``2^(w_bits - 1) - 1``, at most 8
+    bits: Loihi's Dense) and rounded; the threshold (and ``v_leak``, ``v_reset`` and an Affine's bias, kept as
+    they are otherwise) is multiplied by the same ``s`` and Loihi's ``vth`` is it rounded (at least 1). ``vth`` has
+    17 bits: a threshold far above the weights is reached with a negative weight exponent (the sum of weight x spike
+    shifted right, down to Loihi's lowest), then with fewer weight levels. A neuron's state is
+    linear in its input weights and threshold (the decays do not depend on them), so the scaled network spikes as
+    the float one does except where rounding moves a sum across the threshold. A Linear that feeds no spiking
+    population keeps its floats. The scales are stated in ``meta.nir.quantized``."""
+    g, params = net.graph, {k: dict(v) for k, v in net.params.items()}
+    back = [tuple(e) for e in net.recurrent_edges]
+    feeds: dict[str, list[str]] = {}  # spiking population -> the Linear layers that feed it
+    for layer in g:
+        if not isinstance(layer, Linear):
+            continue
+        outs = [b for b in g.successors(layer.name) + [b for a, b in back if a == layer.name]
+                if isinstance(g[b], LIF) and g[b].neuron in SPIKING_NEURONS]
+        if len(outs) > 1:
+            raise NeurosimError(f"layer {layer.name}: feeds {len(outs)} spiking populations ({', '.join(outs)}); "
+                                "--quantize scales a projection with the population it feeds: give each its own")
+        if outs:
+            feeds.setdefault(outs[0], []).append(layer.name)
+    scales: dict[str, dict[str, Any]] = {}
+    new_layers: dict[str, Any] = {}
+    dt = net.dt_s
+    for pop, lins in feeds.items():
+        p = params[pop]
+        key = "v_threshold" if "v_threshold" in p else "threshold"
+        if key not in p:
+            continue
+        fold = _fold_input_scale(g[pop].neuron, p, dt)  # per neuron; p's r / w_in now make the scale 1
+        for n in lins:
+            params[n]["weight"] = params[n]["weight"] * fold[:, None]
+            if "bias" in params[n]:
+                params[n]["bias"] = params[n]["bias"] * fold
+        biggest = max(float(np.abs(params[n]["weight"]).max(initial=0.0)) for n in lins)
+        bits = min(8, min(int(g[n].w_bits) for n in lins))
+        top = (1 << (bits - 1)) - 1
+        theta = float(np.max(p[key]))
+        if not biggest > 0 or top < 1 or not theta > 0:
+            continue
+        s = top / biggest
+        # Loihi's vth is 17 bits: a threshold far above the weights is reached through the weight exponent (the
+        # sum of weight x spike shifted right, down to Loihi's lowest exponent), then through fewer weight levels
+        e, e_min = 0, WEIGHT_EXP_MIN + (8 - bits + 1)
+        while theta * s * 2.0**e > VTH_MAX and e > e_min:
+            e -= 1
+        if theta * s * 2.0**e > VTH_MAX:
+            s = VTH_MAX / (theta * 2.0**e)
+        for n in lins:
+            params[n]["weight"] = np.round(params[n]["weight"] * s)
+            params[n]["weight_exp"] = np.array(e)
+            if "bias" in params[n]:
+                params[n]["bias"] = params[n]["bias"] * s
+        p[key] = p[key] * s  # the float dynamics of the integer weights (the NIR simulator's view)
+        for k in ("v_leak", "v_reset"):
+            if k in p:
+                p[k] = p[k] * s
+        vth = np.maximum(np.round(p[key] * 2.0**e), 1.0)
+        if np.all(vth == vth[0]):
+            p["vth"] = np.array(int(vth[0]))  # Loihi's one threshold a population (with the weights' shift)
+        new_layers[pop] = dataclasses.replace(g[pop], threshold=float(np.mean(p[key])))
+        scales[pop] = {"scale": float(s), "weight_exp": e, "input_scale_folded": [float(fold.min()), float(fold.max())],
+                       "weights_from": lins, "max_abs_weight": int(max(np.abs(params[n]["weight"]).max() for n in lins))}
+    if not scales:
+        return NirNetwork(graph=g, params=params)
+    out = Graph(name=g.name, meta=dict(g.meta))
+    for layer in g:
+        out.add(new_layers.get(layer.name, layer))
+    for a, b in g.edges:
+        out.connect(a, b)
+    meta = dict(out.meta["nir"])
+    meta["quantized"] = scales
+    meta["weights"] = (f"quantized for Loihi (import option --quantize): per spiking population, its incoming weights "
+                       f"scaled to fill their width and rounded, its threshold scaled by the same factor and rounded "
+                       f"(meta.nir.quantized); {meta['weights']}")
+    out.meta["nir"] = meta
+    return NirNetwork(graph=out, params=params)
+
+
+def _fold_input_scale(neuron: str, p: dict[str, np.ndarray], dt: float) -> np.ndarray:
+    """The factor a population's NIR dynamics put on each step's input, per neuron (see :func:`quantize_for_loihi`);
+    ``p``'s ``r`` (and ``w_in``) are set so that the factor becomes 1."""
+    n = len(next(iter(p.values()))) if p else 0
+    one = np.ones(n)
+    r = p.get("r")
+    if neuron == "if" and r is not None:
+        p["r"] = one / dt
+        return r * dt
+    if neuron == "lif" and r is not None and "tau" in p:
+        fold, p["r"] = r * dt / p["tau"], p["tau"] / dt
+        return fold
+    if neuron == "cuba_lif":
+        fold = one
+        if r is not None and "tau_mem" in p:
+            fold, p["r"] = r * dt / p["tau_mem"], p["tau_mem"] / dt
+        if "tau_syn" in p:
+            fold = fold * p.get("w_in", one) * dt / p["tau_syn"]
+            p["w_in"] = p["tau_syn"] / dt
+        return fold
+    return one
 
 
 # --- saving beside the graph ------------------------------------------------------------------------------------
