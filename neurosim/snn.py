@@ -577,9 +577,6 @@ def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: 
             net.sources[layer.name] = SpikeSource(layer.name, s[:steps].astype(np.int32), bool(layer.graded),
                                                   int(layer.bits) if layer.graded else 0)
         elif isinstance(layer, Linear):
-            if layer.bias:
-                raise NeurosimError(f"{where}: a bias on a projection has no Loihi Dense equivalent; give the "
-                                    "population a bias (bias_mant, bias_exp) instead")
             preds = graph.predecessors(layer.name)
             outs = graph.successors(layer.name) + back.get(layer.name, [])
             succ = [s for s in outs if s in graph.layers and isinstance(graph[s], LIF)]
@@ -591,6 +588,10 @@ def network_from_graph(graph, params: dict[str, dict[str, np.ndarray]], spikes: 
                         f"{where}: reads the network's input '{port}' as fp32 values (`import-nir --input fp`, the "
                         f"default); exact mode runs Loihi's cores, whose inputs are spikes: import the file with "
                         f"`--input binary` (spikes drawn at `--input-rate`, or recorded ones with `--spikes FILE`)")
+            if layer.bias:
+                raise NeurosimError(f"{where}: a bias on a projection has no Loihi Dense equivalent; give the "
+                                    "population a bias (bias_mant, bias_exp) instead (`import-nir --quantize` "
+                                    "moves it there)")
             if len(preds) != 1 or len(succ) != 1 or len(outs) != 1:
                 raise NeurosimError(f"{where}: a projection reads one source or population and feeds one LIF layer; "
                                     f"it has {len(preds)} input(s) and {len(outs)} output(s)")

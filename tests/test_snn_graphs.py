@@ -157,9 +157,10 @@ def test_a_graph_file_value_of_the_wrong_kind_is_one_line_naming_the_field(tmp_p
 
 
 def test_a_float_nir_network_runs_in_exact_mode_after_import_quantize(tmp_path, cli):
-    """A NIR network with float weights (as snnTorch exports it, and an IF layer whose r is not 1 / dt): the default
-    import names the two steps exact mode needs (spiking input, integer weights); ``--quantize`` gives them, the run
-    returns counts, energy and time, verified, and its spikes follow the float network's (NIR semantics)."""
+    """A NIR network with float weights and a bias (as snnTorch exports nn.Linear), and an IF layer whose r is not
+    1 / dt: the default import names the two steps exact mode needs (spiking input, integer weights); ``--quantize``
+    gives them (the bias moves into the population, as Loihi's Dense has none), the run returns counts, energy and
+    time, verified, and its spikes follow the float network's (NIR semantics)."""
     nir = pytest.importorskip("nir", reason="needs the 'nir' package (pip install 'neurosim[nir]')")
     from neurosim.interop import nirsim
     from neurosim.interop.nir_import import load_network
@@ -170,7 +171,8 @@ def test_a_float_nir_network_runs_in_exact_mode_after_import_quantize(tmp_path, 
                   v_reset=np.zeros(h))  # r = tau / dt
     if_ = nir.IF(r=np.full(o, 3.0), v_threshold=np.full(o, 0.01), v_reset=np.zeros(o))  # an input scale r dt != 1
     g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([n_in])}),
-                            "fc1": nir.Linear(weight=rng.normal(0.08, 0.25, (h, n_in))), "lif1": lif,
+                            "fc1": nir.Affine(weight=rng.normal(0.08, 0.25, (h, n_in)), bias=rng.normal(0.02, 0.05, h)),
+                            "lif1": lif,
                             "fc2": nir.Linear(weight=rng.normal(0.1, 0.3, (o, h))), "if2": if_,
                             "output": nir.Output(output_type={"output": np.array([o])})},
                      edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "if2"), ("if2", "output")])
@@ -192,7 +194,8 @@ def test_a_float_nir_network_runs_in_exact_mode_after_import_quantize(tmp_path, 
                          str(steps), "--input", "binary", "--spikes", str(tmp_path / "x.npz"), "--quantize")
     assert code == 0, err
     q = load_network(tmp_path / "q.yaml")
-    assert set(q.nir_meta["quantized"]) == {"lif1", "if2"}
+    assert set(q.nir_meta["quantized"]) == {"lif1", "if2"} and "bias" in q.nir_meta["quantized"]["lif1"]
+    assert not q.graph["fc1"].bias and np.any(q.params["lif1"]["bias_mant"] != 0)
     assert all(np.array_equal(q.params[n]["weight"], np.round(q.params[n]["weight"])) for n in ("fc1", "fc2"))
     assert max(np.abs(q.params[n]["weight"]).max() for n in ("fc1", "fc2")) <= 127
     code, out, err = cli("simulate", str(tmp_path / "q.yaml"), "--hw", "loihi", "--mode", "exact", "--format",

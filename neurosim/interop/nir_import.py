@@ -31,7 +31,14 @@ import numpy as np
 
 from neurosim.errors import NeurosimError, missing_extra
 from neurosim.graph import LIF, ActivationSpec, Elementwise, Encoding, Graph, Linear
-from neurosim.neurons import VTH_MAX, WEIGHT_EXP_MIN
+from neurosim.neurons import (
+    BIAS_EXP_MAX,
+    BIAS_MANT_MAX,
+    BIAS_MANT_MIN,
+    VTH_MAX,
+    VTH_SHIFT,
+    WEIGHT_EXP_MIN,
+)
 
 #: NIR neuron node type -> LIF.neuron
 NIR_NEURONS = {
@@ -525,6 +532,12 @@ def quantize_for_loihi(net: NirNetwork) -> NirNetwork:
         new_layers[pop] = dataclasses.replace(g[pop], threshold=float(np.mean(p[key])))
         scales[pop] = {"scale": float(s), "weight_exp": e, "input_scale_folded": [float(fold.min()), float(fold.max())],
                        "weights_from": lins, "max_abs_weight": int(max(np.abs(params[n]["weight"]).max() for n in lins))}
+        biased = [n for n in lins if g[n].bias]
+        if biased:
+            scales[pop]["bias"] = _bias_to_population(g[pop], p, [params[n]["bias"] for n in biased], e, net.dt_s,
+                                                      biased)
+            for n in biased:  # the float bias stays in the parameters for the NIR view (nirsim); Loihi adds it in v
+                new_layers[n] = dataclasses.replace(g[n], bias=False)
     if not scales:
         return NirNetwork(graph=g, params=params)
     out = Graph(name=g.name, meta=dict(g.meta))
@@ -539,6 +552,29 @@ def quantize_for_loihi(net: NirNetwork) -> NirNetwork:
                        f"(meta.nir.quantized); {meta['weights']}")
     out.meta["nir"] = meta
     return NirNetwork(graph=out, params=params)
+
+
+def _bias_to_population(pop, p: dict[str, np.ndarray], biases: list[np.ndarray], e: int, dt: float,
+                        names: list[str]) -> str:
+    """Loihi's Dense has no bias: the incoming projections' biases (scaled with their weights) become the
+    population's ``bias_mant << bias_exp``, added to v every step in the units of ``u`` (the synaptic sum shifted by
+    the weight exponent ``e``, then by 6 bits). For CubaLIF the bias reaches v through the current in NIR; Loihi adds
+    it to v, so the steady state's value is used (the bias / (dt / tau_syn)), and the first tau_syn / dt steps
+    differ. What was done, in words."""
+    total = np.sum(biases, axis=0) * 2.0**e * (1 << VTH_SHIFT)
+    how = f"the biases of {', '.join(names)} added to v each step as bias_mant << bias_exp"
+    if pop.neuron == "cuba_lif":
+        if "tau_syn" in p:
+            total = total * p["tau_syn"] / dt
+        how += " (CubaLIF: at the current's steady state, as Loihi adds a bias to v, not to the current)"
+    big = float(np.abs(total).max(initial=0.0))
+    exp = max(0, int(np.ceil(np.log2(big / BIAS_MANT_MAX)))) if big > BIAS_MANT_MAX else 0
+    if exp > BIAS_EXP_MAX:
+        raise NeurosimError(f"layer {pop.name}: bias {big:.4g} (in Loihi's v units) needs bias_exp {exp}; allowed: "
+                            f"0..{BIAS_EXP_MAX}")
+    p["bias_mant"] = np.clip(np.round(total / 2.0**exp), BIAS_MANT_MIN, BIAS_MANT_MAX).astype(np.int64)
+    p["bias_exp"] = np.array(exp)
+    return how
 
 
 def _fold_input_scale(neuron: str, p: dict[str, np.ndarray], dt: float) -> np.ndarray:
