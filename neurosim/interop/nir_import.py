@@ -540,18 +540,22 @@ def quantize_for_loihi(net: NirNetwork) -> NirNetwork:
                 new_layers[n] = dataclasses.replace(g[n], bias=False)
     if not scales:
         return NirNetwork(graph=g, params=params)
+    weights = (f"quantized for Loihi (import option --quantize): per spiking population, its incoming weights scaled "
+               f"to fill their width and rounded, its threshold scaled by the same factor and rounded "
+               f"(meta.nir.quantized); {g.meta['nir']['weights']}")
+    return NirNetwork(graph=_with_layers(g, new_layers, quantized=scales, weights=weights), params=params)
+
+
+def _with_layers(g: Graph, replaced: dict[str, Any], **nir_meta: Any) -> Graph:
+    """A copy of ``g`` with the layers named in ``replaced`` swapped for their new versions (same edges) and
+    ``meta.nir`` updated with ``nir_meta``."""
     out = Graph(name=g.name, meta=dict(g.meta))
     for layer in g:
-        out.add(new_layers.get(layer.name, layer))
+        out.add(replaced.get(layer.name, layer))
     for a, b in g.edges:
         out.connect(a, b)
-    meta = dict(out.meta["nir"])
-    meta["quantized"] = scales
-    meta["weights"] = (f"quantized for Loihi (import option --quantize): per spiking population, its incoming weights "
-                       f"scaled to fill their width and rounded, its threshold scaled by the same factor and rounded "
-                       f"(meta.nir.quantized); {meta['weights']}")
-    out.meta["nir"] = meta
-    return NirNetwork(graph=out, params=params)
+    out.meta["nir"] = dict(out.meta["nir"], **nir_meta)
+    return out
 
 
 def _bias_to_population(pop, p: dict[str, np.ndarray], biases: list[np.ndarray], e: int, dt: float,
@@ -671,20 +675,16 @@ def load_network(graph_path: str | Path) -> NirNetwork:
 
 def with_rates(net: NirNetwork, rates: dict[str, float], input_rate: float | None = None) -> NirNetwork:
     """A copy whose spiking layers and spike-driven Linear inputs carry measured firing rates (e.g. from nirsim)."""
-    g = Graph(name=net.graph.name, meta=dict(net.graph.meta))
+    replaced: dict[str, Any] = {}
     for layer in net.graph:
-        new = layer
         if isinstance(layer, LIF) and layer.name in rates:
-            new = dataclasses.replace(layer, firing_rate=float(rates[layer.name]))
+            replaced[layer.name] = dataclasses.replace(layer, firing_rate=float(rates[layer.name]))
         elif isinstance(layer, Linear) and layer.input.encoding.is_spike:
             preds = net.graph.predecessors(layer.name)
             r = float(np.mean([rates[p] for p in preds if p in rates])) if any(p in rates for p in preds) else None
             if r is None and input_rate is not None:
                 r = input_rate
             if r is not None:
-                new = dataclasses.replace(layer, input=dataclasses.replace(layer.input, firing_rate=r))
-        g.add(new)
-    for a, b in net.graph.edges:
-        g.connect(a, b)
-    g.meta["nir"] = dict(g.meta["nir"], firing_rate="measured by the NIR simulator (neurosim.interop.nirsim)")
+                replaced[layer.name] = dataclasses.replace(layer, input=dataclasses.replace(layer.input, firing_rate=r))
+    g = _with_layers(net.graph, replaced, firing_rate="measured by the NIR simulator (neurosim.interop.nirsim)")
     return NirNetwork(graph=g, params=net.params)
