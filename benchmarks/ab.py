@@ -11,7 +11,7 @@ working tree as it is); the built-in workload and hardware files are the install
 two revisions are compared on the same inputs. The LLaMA2-7B mapping is built once with the head revision and
 saved (``--mapping`` reuses a saved one); it is not part of any figure.
 
-    python benchmarks/ab.py [--base HEAD] [--head worktree] [--part prefill|decode|exact] [--rounds 3]
+    python benchmarks/ab.py [--base HEAD] [--head worktree] [--part prefill|decode|exact|exact-rate] [--rounds 3]
                             [--mapping PATH]
 """
 
@@ -30,11 +30,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: part of bench_events.py -> (what is timed, how to read it from the part's JSON line)
+#: figure -> (the part of bench_events.py that measures it, what is timed, how to read it from the part's JSON line)
 FIGURES = {
-    "prefill": ("LLaMA2-7B 1024-token prefill, first run of its process (s)", lambda d: d["wall_s"]),
-    "decode": ("LLaMA2-7B decode token, sync, first run of its process (s)", lambda d: d["sync"]["wall_s"]),
-    "exact": ("SmolLM2 exact token, warm (s)", lambda d: d["one_token"]["wall_s"]),
+    "prefill": ("prefill", "LLaMA2-7B 1024-token prefill, first run of its process (s)", lambda d: d["wall_s"]),
+    "decode": ("decode", "LLaMA2-7B decode token, sync, first run of its process (s)", lambda d: d["sync"]["wall_s"]),
+    "exact": ("exact", "SmolLM2 exact token, warm (s)", lambda d: d["one_token"]["wall_s"]),
+    "exact-rate": ("exact", "SmolLM2 exact, 64 tokens: simulated accumulates per second of the cores' products and "
+                   "the simulation", lambda d: d["64_tokens"]["acs_per_s"]),
 }
 
 
@@ -69,26 +71,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", default="HEAD", help="a git revision (default HEAD)")
     ap.add_argument("--head", default="worktree", help="a git revision, or worktree (default)")
-    ap.add_argument("--part", default="prefill", choices=list(FIGURES))
+    ap.add_argument("--part", default="prefill", choices=list(FIGURES), help="the figure compared")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--mapping", default=None, help="a saved LLaMA2-7B hala-point mapping (built when missing)")
     a = ap.parse_args()
     if a.rounds < 1:
         raise SystemExit(f"--rounds {a.rounds}; allowed: an integer >= 1")
-    what, read = FIGURES[a.part]
+    part, what, read = FIGURES[a.part]
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"base": checkout(a.base, Path(tmp) / "base"), "head": checkout(a.head, Path(tmp) / "head")}
         mapping = a.mapping or str(Path(tmp) / "llama2-7b-hala-point.json")
-        if a.part != "exact" and not Path(mapping).exists():
+        if part != "exact" and not Path(mapping).exists():
             run_part(trees["head"], "map", mapping)
         got: dict[str, list[float]] = {"base": [], "head": []}
         for r in range(a.rounds):
             for side in (("base", "head") if r % 2 == 0 else ("head", "base")):
-                got[side].append(float(read(run_part(trees[side], a.part, mapping))))
-            print(f"round {r + 1}: base {got['base'][-1]:.3f}, head {got['head'][-1]:.3f}, "
+                got[side].append(float(read(run_part(trees[side], part, mapping))))
+            print(f"round {r + 1}: base {got['base'][-1]:.4g}, head {got['head'][-1]:.4g}, "
                   f"head / base {got['head'][-1] / got['base'][-1]:.3f}", flush=True)
     base, head = statistics.median(got["base"]), statistics.median(got["head"])
-    print(f"{what}: base ({a.base}) median {base:.3f}, head ({a.head}) median {head:.3f}; "
+    print(f"{what}: base ({a.base}) median {base:.4g}, head ({a.head}) median {head:.4g}; "
           f"head / base {head / base:.3f} (per round: "
           + ", ".join(f"{h / b:.3f}" for b, h in zip(got["base"], got["head"])) + ")")
 

@@ -103,7 +103,8 @@ class ExactCores(SpikeInput):
         self.counts: dict[str, list[tuple[int, np.ndarray]]] = {}  # encoder -> [(token offset, counts)]
         self.verification = Verification()
         self.ac: dict[str, float] = {}
-        self._joined: dict[str, np.ndarray] = {}
+        self._joined: dict[str, np.ndarray] = {}  # per encoder: its counts over all tokens
+        self._magnitudes: dict[str, np.ndarray] = {}  # per encoder: |counts| (int64)
         self.seconds = 0.0  # wall time spent computing the cores' partial products
 
     def __call__(self, rec) -> None:
@@ -193,16 +194,24 @@ class ExactCores(SpikeInput):
             hit = self._joined[name] = np.concatenate([c for _, c in parts], axis=0)
         return hit
 
+    def magnitudes(self, name: str, steps: int) -> np.ndarray:
+        """|spike count| of every token and element of an encoder (tokens x width, int64), checked once to fit its
+        ``steps`` unfolding steps."""
+        hit = self._magnitudes.get(name)
+        if hit is None:
+            mag = np.abs(self.encoder_counts(name).astype(np.int64))
+            if mag.size and int(mag.max()) > steps:
+                raise NeurosimError(f"{name}: a spike count of {int(mag.max())} does not fit {steps} steps")
+            hit = self._magnitudes[name] = mag
+        return hit
+
     def segment_steps(self, phase: Phase, plan: Plan, block: Block) -> np.ndarray:
         src = plan.layers[phase.layers[0]].layer
         steps, _, _ = spike_steps_of(src)
-        k = self.encoder_counts(src.name)[block.start:block.start + block.size]
-        mag = np.abs(k.astype(np.int64))
-        if mag.size and int(mag.max()) > steps:
-            raise NeurosimError(f"{src.name}: a spike count of {int(mag.max())} does not fit {steps} steps")
-        per_step = np.stack([(mag > t).sum(axis=0) for t in range(steps)], axis=0)  # steps x width
-        starts = phase.segments[:-1]
-        return np.add.reduceat(per_step, starts, axis=1).T.astype(np.float64)  # n_seg x steps
+        mag = self.magnitudes(src.name, steps)[block.start:block.start + block.size]
+        # step t carries the element-tokens whose |count| exceeds t (front-first unfolding)
+        per_step = (mag[:, :, None] > np.arange(steps)).sum(axis=0)  # width x steps
+        return np.add.reduceat(per_step, phase.segments[:-1], axis=0).astype(np.float64)  # n_seg x steps
 
 
 def message_events(layer, spikes: np.ndarray, message_bits: float) -> np.ndarray:

@@ -64,6 +64,36 @@ class LayerPieces:
         p = self.lm.pieces
         return p[f"{col}_hi"] - p[f"{col}_lo"]
 
+    def share(self, action: str) -> np.ndarray:
+        """Fraction of the layer's ``action`` count each of its pieces does (kept, like :meth:`mask`; read-only):
+        the KV pieces by cached features for KV traffic, else the embedded, host or neuron pieces (by neurons), the
+        synapse pieces by synapses for synaptic work, and the pieces holding the outputs (accumulators of a tiled
+        layer, else its synapse pieces) by output width."""
+        shares = self.__dict__.setdefault("_shares", {})
+        w = shares.get(action)
+        if w is None:
+            w = shares[action] = self._share(action)
+            w.setflags(write=False)
+        return w
+
+    def _share(self, action: str) -> np.ndarray:
+        p, n = self.p, len(self.lm)
+        if action in ("kv_read", "kv_write") and self.mask("kv").any():
+            w = np.where(self.mask("kv"), p["in_hi"] - p["in_lo"], 0).astype(float)
+        elif self.mask("embedded").any():
+            w = self.mask("embedded").astype(float)
+        elif self.mask("host").any():
+            w = self.mask("host").astype(float)
+        elif self.mask("neuron").any():
+            w = np.where(self.mask("neuron"), p["neurons"], 0).astype(float)
+        elif action in ("mac", "synapse_read", "ac"):
+            w = np.where(self.mask("synapse"), p["synapses"], 0).astype(float)
+        else:
+            m = self.mask("accumulator") if self.mask("accumulator").any() else self.mask("synapse")
+            w = np.where(m, p["out_hi"] - p["out_lo"], 0).astype(float)
+        total = w.sum()
+        return w / total if total > 0 else np.full(n, 1.0 / max(n, 1))
+
 
 @dataclass
 class Routes:

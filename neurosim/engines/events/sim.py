@@ -164,13 +164,15 @@ class SyncClock:
     def __init__(self, env: simpy.Environment, barrier_ns: float):
         self.env = env
         self.barrier_ns = barrier_ns
-        self.pending: list[tuple[float, int, simpy.Event, str]] = []
+        self.pending: list[tuple[float, int, simpy.Event, str | tuple[str, str, str]]] = []
         self.running = False
         self.steps = 0.0  # hardware time steps (a block step of B tokens is B steps)
         self.busy_ns = 0.0
         self.records: list[StepRecord] = []
 
-    def tick(self, duration: float, hw_steps: int, bound_by: str = "") -> simpy.Event:
+    def tick(self, duration: float, hw_steps: int, bound_by: str | tuple[str, str, str] = "") -> simpy.Event:
+        """Ask for a step; ``bound_by``: what bound the request, as text or as (part, where, phase), made into text
+        only for the request that sets the step's length."""
         ev = self.env.event()
         self.pending.append((float(duration), int(hw_steps), ev, bound_by))
         if not self.running:
@@ -189,6 +191,9 @@ class SyncClock:
             hw_steps = max(s for _, s, _, _ in batch)
             work, _, _, bound = max(batch, key=lambda b: b[0])
             dur = work + hw_steps * self.barrier_ns
+            if isinstance(bound, tuple):
+                part, where, phase = bound
+                bound = f"{part}: {where} ({phase})" if where else f"{part} ({phase})"
             self.records.append(StepRecord(self.env.now, work, hw_steps * self.barrier_ns, hw_steps, bound))
             yield self.env.timeout(dur)
             self.steps += hw_steps
@@ -219,7 +224,26 @@ class SpikeInput:
         raise NotImplementedError
 
     def nonspike(self, layer, block: Block, rules: Rules, seed: int) -> OpWork:
-        return nonspike_work(layer, block, rules, lambda: rng_for(seed, layer.name + "/attention", block.index))
+        """The layer's closed-form work for a block (:func:`~.work.nonspike_work`), kept by (layer, block size,
+        contexts, rules) unless it drew spikes from the block's own generator (spike-driven attention): the same
+        figures recur block after block. The rows returned are shared: read them, never change them."""
+        kept: dict = self.__dict__.setdefault("_nonspike", {})
+        key = (layer.name, block.size, block.ctx_sum, rules)
+        hit = kept.get(key)
+        if hit is not None and hit[0] is layer:
+            return hit[1]
+        drew = []
+
+        def rng() -> np.random.Generator:
+            drew.append(True)
+            return rng_for(seed, layer.name + "/attention", block.index)
+
+        work = nonspike_work(layer, block, rules, rng)
+        if not drew:
+            if len(kept) >= 65536:
+                kept.clear()
+            kept[key] = (layer, work)
+        return work
 
 
 @dataclass(frozen=True)
@@ -675,7 +699,7 @@ class Simulator:
         duration = work + path
         if self.clock is not None and lockstep:
             phase = self.plan.phases[rec.phase].name
-            yield self.clock.tick(duration, hw_steps, f"{part}: {where} ({phase})" if where else f"{part} ({phase})")
+            yield self.clock.tick(duration, hw_steps, (part, where, phase))
             rec.parts["barrier and lock-step"] += max(self.env.now - t0 - duration, 0.0)
         elif duration > 0:
             yield self.env.timeout(duration)
@@ -1003,7 +1027,7 @@ class Simulator:
         """Spread a layer's counted rows over the pieces that do that work."""
         for action, count, w_bits, a_repr in rows:
             if count:
-                self.tally.add(lp, action, count * _share(lp, action), w_bits, a_repr)
+                self.tally.add(lp, action, count * lp.share(action), w_bits, a_repr)
 
 
 def unfold_of(layer) -> float:
@@ -1014,22 +1038,3 @@ def unfold_of(layer) -> float:
         return float(layer.steps)
     return 1.0
 
-
-def _share(lp, action: str) -> np.ndarray:
-    """Fraction of a layer's ``action`` count each of its pieces does."""
-    p, n = lp.p, len(lp.lm)
-    if action in ("kv_read", "kv_write") and lp.mask("kv").any():
-        w = np.where(lp.mask("kv"), p["in_hi"] - p["in_lo"], 0).astype(float)
-    elif lp.mask("embedded").any():
-        w = lp.mask("embedded").astype(float)
-    elif lp.mask("host").any():
-        w = lp.mask("host").astype(float)
-    elif lp.mask("neuron").any():
-        w = np.where(lp.mask("neuron"), p["neurons"], 0).astype(float)
-    elif action in ("mac", "synapse_read", "ac"):
-        w = np.where(lp.mask("synapse"), p["synapses"], 0).astype(float)
-    else:  # outputs: accumulators of a tiled layer, else its synapse pieces
-        m = lp.mask("accumulator") if lp.mask("accumulator").any() else lp.mask("synapse")
-        w = np.where(m, p["out_hi"] - p["out_lo"], 0).astype(float)
-    total = w.sum()
-    return w / total if total > 0 else np.full(n, 1.0 / max(n, 1))
