@@ -374,6 +374,13 @@ def encoder_rows(layer: SpikeEncoder, rules: Rules, tokens: float) -> list[Row]:
     return rows
 
 
+def uses_context(layer: Layer) -> bool:
+    """Whether a layer's rows and executed ops depend on the attended positions (``ctx_sum``), not only on the
+    tokens: attention against the KV cache and its softmax (see :func:`executed_ops`, :func:`attention_rows`)."""
+    return isinstance(layer, (AttentionScore, AttentionValue)) or (
+        isinstance(layer, Elementwise) and layer.op == "softmax")
+
+
 def executed_ops(layer: Layer, tokens: float, ctx_sum: float) -> float:
     """Arithmetic a layer's (embedded or host) processor executes, counted or not under the convention; the
     event engine times it."""

@@ -272,3 +272,29 @@ def test_every_counted_action_has_a_price_in_both_tables(smol):
     for table in (r.hw_table, load_energy_table("paper-45nm")):
         priced = table.price(r.counters)
         assert len(priced) == len(r.counters)
+
+
+@pytest.mark.parametrize("workload", ["sdllm-llama2-7b", "symboliclight-v1-194m", "spikingbert-minilm-l6",
+                                      "spikegpt-216m", "matmulfree-370m"])
+def test_closed_form_work_depends_on_the_context_only_where_the_cost_model_says(workload):
+    """The simulator keeps a block's non-spiking work by (layer, size, context where ``uses_context``): every layer
+    whose rows and ops do not depend on the attended positions must give the same work for two blocks of one size
+    with different contexts (and attention must not)."""
+    from neurosim.cost import Rules, uses_context
+    from neurosim.engines.events.work import Block, nonspike_work
+    from neurosim.workloads.builders import build_graph
+    from neurosim.workloads.spec import load_workload
+
+    graph = build_graph(load_workload(workload, ["layers=1"]))
+    rules = Rules.of(graph)
+    a = Block(0, 0, 4, np.array([1.0, 2.0, 3.0, 4.0]))
+    b = Block(1, 4, 4, np.array([5.0, 6.0, 7.0, 8.0]))
+    changed = set()
+    for layer in graph:
+        wa = nonspike_work(layer, a, rules, lambda: np.random.default_rng(0))
+        wb = nonspike_work(layer, b, rules, lambda: np.random.default_rng(0))
+        if (wa.rows, wa.ops, wa.kv_read, wa.kv_write) != (wb.rows, wb.ops, wb.kv_read, wb.kv_write):
+            changed.add(layer.name)
+            assert uses_context(layer), f"{layer.name} ({layer.kind}): its work depends on the context"
+    if any(uses_context(layer) for layer in graph):  # (SpikeGPT and MatMul-free have no attention)
+        assert changed, "no attention layer changed with the context"

@@ -46,6 +46,7 @@ from neurosim.cost import (
     linear_synaptic_rows,
     output_neuron_rows,
     spike_source_rows,
+    uses_context,
 )
 from neurosim.engines.events.network import (
     LinkIncidence,
@@ -225,10 +226,11 @@ class SpikeInput:
 
     def nonspike(self, layer, block: Block, rules: Rules, seed: int) -> OpWork:
         """The layer's closed-form work for a block (:func:`~.work.nonspike_work`), kept by (layer, block size,
-        contexts, rules) unless it drew spikes from the block's own generator (spike-driven attention): the same
-        figures recur block after block. The rows returned are shared: read them, never change them."""
+        attended positions where the layer uses them, rules) unless it drew spikes from the block's own generator
+        (spike-driven attention): the same figures recur block after block. The rows returned are shared: read
+        them, never change them."""
         kept: dict = self.__dict__.setdefault("_nonspike", {})
-        key = (layer.name, block.size, block.ctx_sum, rules)
+        key = (layer.name, block.size, block.ctx_sum if uses_context(layer) else None, rules)
         hit = kept.get(key)
         if hit is not None and hit[0] is layer:
             return hit[1]

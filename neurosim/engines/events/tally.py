@@ -22,7 +22,7 @@ class Tally:
         self.arrays: dict[tuple[str, str, float, str], np.ndarray] = {}
         self.layers: dict[str, LayerPieces] = {}
         self.system: dict[str, float] = defaultdict(float)
-        self._seen: dict[int, tuple[np.ndarray, bool]] = {}
+        self._seen: dict[int, tuple[np.ndarray, slice | np.ndarray | None]] = {}
 
     def add(self, lp: LayerPieces, action: str, counts, w_bits: float = 0.0, a_repr: str = "",
             pieces: np.ndarray | None = None) -> None:
@@ -35,18 +35,27 @@ class Tally:
             self.layers[lp.name] = lp
         if pieces is None:
             arr += counts
-        elif self._increasing(pieces):  # each piece once: one add per piece
-            arr[pieces] += counts
-        else:
+            return
+        where = self._where(pieces)
+        if where is None:  # a piece listed twice: each of its counts added
             np.add.at(arr, pieces, counts)
+        else:
+            arr[where] += counts
 
-    def _increasing(self, pieces: np.ndarray) -> bool:
-        """Whether ``pieces`` is strictly increasing (so no piece is listed twice); remembered for the arrays given
-        again and again (a phase's pieces, kept with its geometry; the array is held, so its id stays its own)."""
+    def _where(self, pieces: np.ndarray) -> slice | np.ndarray | None:
+        """How to add to ``pieces``: a slice when they are consecutive, the indices when strictly increasing (no
+        piece listed twice), else None; remembered for the arrays given again and again (a phase's pieces, kept with
+        its geometry; the array is held, so its id stays its own)."""
         seen = self._seen.get(id(pieces))
         if seen is not None and seen[0] is pieces:
             return seen[1]
-        out = len(pieces) < 2 or bool((pieces[1:] > pieces[:-1]).all())
+        n = len(pieces)
+        if n and int(pieces[-1]) - int(pieces[0]) == n - 1 and (n < 2 or bool((pieces[1:] > pieces[:-1]).all())):
+            out = slice(int(pieces[0]), int(pieces[-1]) + 1)
+        elif n < 2 or bool((pieces[1:] > pieces[:-1]).all()):
+            out = pieces
+        else:
+            out = None
         if len(self._seen) >= 4096:
             self._seen.clear()
         self._seen[id(pieces)] = (pieces, out)

@@ -16,6 +16,7 @@ import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class Block:
     size: int
     ctx: np.ndarray
 
-    @property
+    @cached_property
     def ctx_sum(self) -> float:
         return float(self.ctx.sum())
 
