@@ -105,6 +105,7 @@ class ExactCores(SpikeInput):
         self.ac: dict[str, float] = {}
         self._joined: dict[str, np.ndarray] = {}  # per encoder: its counts over all tokens
         self._magnitudes: dict[str, np.ndarray] = {}  # per encoder: |counts| (int64)
+        self._segment_of: dict[int, np.ndarray] = {}  # per spike phase: each element's segment x (steps + 1)
         self.seconds = 0.0  # wall time spent computing the cores' partial products
 
     def __call__(self, rec) -> None:
@@ -209,9 +210,15 @@ class ExactCores(SpikeInput):
         src = plan.layers[phase.layers[0]].layer
         steps, _, _ = spike_steps_of(src)
         mag = self.magnitudes(src.name, steps)[block.start:block.start + block.size]
-        # step t carries the element-tokens whose |count| exceeds t (front-first unfolding)
-        per_step = (mag[:, :, None] > np.arange(steps)).sum(axis=0)  # width x steps
-        return np.add.reduceat(per_step, phase.segments[:-1], axis=0).astype(np.float64)  # n_seg x steps
+        # step t carries the element-tokens whose |count| exceeds t (front-first unfolding): per segment, how many
+        # element-tokens have each |count| (one bincount), then the number above each t (a running sum from the top)
+        seg = self._segment_of.get(phase.index)
+        if seg is None:
+            seg = self._segment_of[phase.index] = np.repeat(np.arange(len(phase.segments) - 1),
+                                                            np.diff(phase.segments)) * (steps + 1)
+        n_seg = len(phase.segments) - 1
+        hist = np.bincount((seg + mag).reshape(-1), minlength=n_seg * (steps + 1)).reshape(n_seg, steps + 1)
+        return np.cumsum(hist[:, :0:-1], axis=1)[:, ::-1].astype(np.float64)  # n_seg x steps
 
 
 def message_events(layer, spikes: np.ndarray, message_bits: float) -> np.ndarray:

@@ -314,7 +314,7 @@ class CoreState:
         else:
             work = np.bincount(grp.inv, weights=times, minlength=len(grp.uniq))
         wmax = np.maximum(work[:, 0], work[:, 1]) if pair else work
-        return self._commit(grp.uniq, work, wmax, pair, now)
+        return self._commit(grp.uniq, work, wmax, pair, now, units=grp.units if pair else None)
 
     def occupy_one(self, core: int, time: float, now: float) -> tuple[float, int]:
         """:meth:`occupy` of one core given ``time`` for the whole core (both units), in plain floats."""
@@ -331,9 +331,7 @@ class CoreState:
         """:meth:`occupy` of a group of distinct cores (``grp.valid`` and ``grp.inv`` None) with their (synapse,
         soma) times ``work``, the larger of each pair ``wmax`` and the cores given work ``live`` (None: all),
         worked out for all steps of a phase at once."""
-        if live is None:
-            return self._commit(grp.uniq, work, wmax, True, now, None, grp.units)
-        return self._commit(grp.uniq, work, wmax, True, now, live)
+        return self._commit(grp.uniq, work, wmax, True, now, live, grp.units)
 
     def _commit(self, uniq: np.ndarray, work: np.ndarray, wmax: np.ndarray, pair: bool, now: float,
                 live: np.ndarray | None | bool = False, units: np.ndarray | None = None) -> tuple[float, int]:
@@ -343,11 +341,11 @@ class CoreState:
             live = wmax > 0
             if live.all():
                 live = None
-        if live is not None:
-            uniq, work, wmax, units = uniq[live], work[live], wmax[live], None
-        if not len(uniq):
+        if live is not None and not live.any():
             return 0.0, -1
         if pair:  # the two units of every core, one gather and one scatter over the flattened state
+            # a core given no work gets max(free, now) + 0 per unit: no start of later work changes (time never
+            # goes back, so a later start max(free, later) is the same), and it is left out of the last end below
             flat = self.free_at.reshape(-1)
             units = _unit_index(uniq) if units is None else units
             end = np.maximum(flat[units], now)
@@ -355,7 +353,11 @@ class CoreState:
             flat[units] = end
             end = end.reshape(-1, 2)
             last = np.maximum(end[:, 0], end[:, 1])
-        else:  # the whole core: both units start when the later one is free
+            if live is not None:
+                last[~live] = -np.inf
+        else:  # the whole core: both units start when the later one is free (a core given no work is left as it is)
+            if live is not None:
+                uniq, work, wmax = uniq[live], work[live], wmax[live]
             free = self.free_at[uniq]
             last = np.maximum(np.maximum(free[:, 0], free[:, 1]), now) + work
             self.free_at[uniq] = last[:, None]
