@@ -298,3 +298,41 @@ def test_closed_form_work_depends_on_the_context_only_where_the_cost_model_says(
             assert uses_context(layer), f"{layer.name} ({layer.kind}): its work depends on the context"
     if any(uses_context(layer) for layer in graph):  # (SpikeGPT and MatMul-free have no attention)
         assert changed, "no attention layer changed with the context"
+
+
+def test_core_queues_fold_and_commit_as_one_core_at_a_time():
+    """``CoreState.occupy`` (work folded onto distinct cores, a core listed twice doing both) and the per-step
+    path (:meth:`CoreGroup.fold_steps` then ``occupy_pairs``) against a plain per-core reference: each unit of a core
+    given work starts at max(free, now); a core given no work keeps its times and does not count as the last."""
+    from neurosim.engines.events.sim import CoreGroup, CoreState
+
+    rng = np.random.default_rng(5)
+    n = 9
+    fast, steps_way = CoreState(n), CoreState(n)
+    free, busy = np.zeros((n, 2)), np.zeros(n)
+    now = 0.0
+    for _ in range(300):
+        k = int(rng.integers(1, 8))
+        cores = rng.integers(-1, n, k)
+        grp = CoreGroup.of(cores, None)
+        times = rng.choice([0.0, 1.0, 2.5, 7.0], (k, 3, 2))  # entries x steps x (synapse, soma)
+        work, wmax, live = grp.fold_steps(times)
+        for t in range(3):
+            want, want_core = 0.0, -1
+            order = list(dict.fromkeys(int(c) for c in cores if c >= 0))
+            order = order if len(order) == int((cores >= 0).sum()) else sorted(order)
+            for c in order:
+                w = times[cores == c, t].sum(axis=0)
+                if w.max() > 0:
+                    free[c] = np.maximum(free[c], now) + w
+                    busy[c] += w.max()
+                    if free[c].max() - now > want or want_core < 0:
+                        want, want_core = float(free[c].max() - now), c
+            got = fast.occupy(grp, times[:, t], now)
+            via_steps = steps_way.occupy_pairs(grp, work[t], wmax[t], now, live[t])
+            assert got == (want, want_core) == via_steps
+            assert np.array_equal(fast.busy_ns, busy) and np.array_equal(steps_way.busy_ns, busy)
+            for state in (fast, steps_way):  # a core given no work may have moved up to a past ``now``, which
+                # changes no later start (the durations above keep checking it): never below, never past now
+                assert np.all(state.free_at >= free) and np.all(state.free_at <= np.maximum(free, now))
+            now += float(rng.choice([0.0, 0.5, 3.0]))

@@ -263,6 +263,44 @@ class CoreGroup:
         """Positions of the distinct cores' (synapse, soma) units in a flattened ``CoreState.free_at``."""
         return _unit_index(self.uniq)
 
+    def fold(self, times) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(work, larger unit of each, pair) of every distinct core from per-entry ``times``: one figure per entry
+        (the whole core) or a (synapse, soma) pair (a last axis of 2); scalars broadcast; a core listed twice gets
+        the sum of its entries (added in entry order)."""
+        shape = self.cores.shape
+        times = np.asarray(times, dtype=float)
+        pair = times.ndim == len(shape) + 1 and times.shape[-1] == 2
+        if pair:
+            if times.shape[:-1] != shape:
+                times = np.broadcast_to(times, shape + (2,))
+        elif times.shape != shape:
+            times = np.broadcast_to(times, shape)
+        if self.valid is not None:
+            times = times[self.valid]
+        else:
+            times = times.reshape((-1, 2) if pair else -1)
+        if self.inv is None:
+            work = times
+        elif pair:
+            n = len(self.uniq)
+            work = np.stack([np.bincount(self.inv, weights=times[:, 0], minlength=n),
+                             np.bincount(self.inv, weights=times[:, 1], minlength=n)], axis=-1)
+        else:
+            work = np.bincount(self.inv, weights=times, minlength=len(self.uniq))
+        return work, (np.maximum(work[:, 0], work[:, 1]) if pair else work), pair
+
+    def fold_steps(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`fold` of (synapse, soma) times for every step at once (``times``: entries x steps x 2): the work
+        (steps x distinct cores x 2, each step contiguous), the larger unit of each and which cores get work."""
+        n, steps = times.shape[:2]
+        if self.valid is not None:
+            times = times[self.valid]
+        if self.inv is not None:
+            times = sum_rows(self.inv, times.reshape(len(times), -1), len(self.uniq)).reshape(-1, steps, 2)
+        work = np.ascontiguousarray(times.transpose(1, 0, 2))
+        wmax = np.maximum(work[:, :, 0], work[:, :, 1])
+        return work, wmax, wmax > 0
+
     @classmethod
     def of(cls, cores: np.ndarray, unique: bool | None = False) -> CoreGroup:
         """``unique``: no core is listed twice (the caller knows; nothing is grouped); None: find out."""
@@ -293,27 +331,12 @@ class CoreState:
         twice) or a :class:`CoreGroup` built once for cores that get work step after step. A core given no work
         (its times all 0) is left as it is."""
         grp = cores if isinstance(cores, CoreGroup) else CoreGroup.of(cores, unique)
-        shape = grp.cores.shape
-        times = np.asarray(times, dtype=float)
-        pair = times.ndim == len(shape) + 1 and times.shape[-1] == 2
-        if pair:
-            if times.shape[:-1] != shape:
-                times = np.broadcast_to(times, shape + (2,))
-        elif times.shape != shape:
-            times = np.broadcast_to(times, shape)
-        if grp.valid is not None:
-            times = times[grp.valid]
-        else:
-            times = times.reshape((-1, 2) if pair else -1)
-        if grp.inv is None:
-            work = times
-        elif pair:
-            n = len(grp.uniq)
-            work = np.stack([np.bincount(grp.inv, weights=times[:, 0], minlength=n),
-                             np.bincount(grp.inv, weights=times[:, 1], minlength=n)], axis=-1)
-        else:
-            work = np.bincount(grp.inv, weights=times, minlength=len(grp.uniq))
-        wmax = np.maximum(work[:, 0], work[:, 1]) if pair else work
+        return self.occupy_folded(grp, *grp.fold(times), now)
+
+    def occupy_folded(self, grp: CoreGroup, work: np.ndarray, wmax: np.ndarray, pair: bool, now: float
+                      ) -> tuple[float, int]:
+        """:meth:`occupy` with the work already folded onto the distinct cores (:meth:`CoreGroup.fold`, kept by a
+        caller that gives the same work again and again)."""
         return self._commit(grp.uniq, work, wmax, pair, now, units=grp.units if pair else None)
 
     def occupy_one(self, core: int, time: float, now: float) -> tuple[float, int]:
@@ -328,9 +351,9 @@ class CoreState:
 
     def occupy_pairs(self, grp: CoreGroup, work: np.ndarray, wmax: np.ndarray, now: float,
                      live: np.ndarray | None = None) -> tuple[float, int]:
-        """:meth:`occupy` of a group of distinct cores (``grp.valid`` and ``grp.inv`` None) with their (synapse,
-        soma) times ``work``, the larger of each pair ``wmax`` and the cores given work ``live`` (None: all),
-        worked out for all steps of a phase at once."""
+        """:meth:`occupy` of a group's distinct cores (``grp.uniq``) with their (synapse, soma) times ``work``, the
+        larger of each pair ``wmax`` and the cores given work ``live`` (None: all), worked out for all steps of a
+        phase at once (:meth:`CoreGroup.fold_steps`)."""
         return self._commit(grp.uniq, work, wmax, True, now, live, grp.units)
 
     def _commit(self, uniq: np.ndarray, work: np.ndarray, wmax: np.ndarray, pair: bool, now: float,
@@ -341,7 +364,7 @@ class CoreState:
             live = wmax > 0
             if live.all():
                 live = None
-        if live is not None and not live.any():
+        if not len(uniq) or (live is not None and not live.any()):
             return 0.0, -1
         if pair:  # the two units of every core, one gather and one scatter over the flattened state
             # a core given no work gets max(free, now) + 0 per unit: no start of later work changes (time never
@@ -548,7 +571,8 @@ class SpikeGeom:
 @dataclass
 class ScaledBundle:
     """A bundle's traffic for a number of tokens: per tally (messages, on-chip hops, chip hops), per neuro-core end
-    its cores' time, the messages per link and their service time."""
+    its cores' time (folded onto its distinct cores, :meth:`CoreGroup.fold`), the messages per link and their
+    service time."""
 
     tallies: list
     times: list
@@ -581,8 +605,9 @@ class BundleGeom:
             loads = self.loads * factor
             sc = self._scaled[factor] = ScaledBundle(
                 [(msg * factor, on * factor, chip * factor) for _, _, msg, on, chip in self.tallies],
-                [lat.core_time(sends=per_token * factor) if kind == "send" else lat.core_time(recv=per_token * factor)
-                 for _, per_token, kind in self.ends], loads, loads * self.inc.service_ns)
+                [grp.fold(lat.core_time(sends=per_token * factor) if kind == "send" else
+                          lat.core_time(recv=per_token * factor)) for grp, per_token, kind in self.ends],
+                loads, loads * self.inc.service_ns)
         return sc
 
     @classmethod
@@ -817,6 +842,10 @@ class Simulator:
                 both_max = np.maximum(both[:, :, 0], both[:, :, 1])
                 both_live = both_max > 0
                 every = both_live.all(axis=1)
+            else:  # each group's work folded onto its distinct cores for every step at once
+                s_work, s_max, s_live = g.src_group.fold_steps(src_time)
+                d_work, d_max, d_live = g.dst_group.fold_steps(dtime)
+                s_every, d_every = s_live.all(axis=1), d_live.all(axis=1)
             self.links.count(g.inc, loads.sum(axis=1))  # whole numbers: the same sums as step by step
             loads_t = np.ascontiguousarray(loads.T)
             service_t = loads_t * g.inc.service_ns
@@ -828,8 +857,10 @@ class Simulator:
                     core, c = self.cores.occupy_pairs(g.both_group, both[t], both_max[t], now,
                                                       None if every[t] else both_live[t])
                 else:
-                    s_dur, s_core = self.cores.occupy(g.src_group, src_time[:, t], now)
-                    d_dur, d_core = self.cores.occupy(g.dst_group, dtime[:, t], now)
+                    s_dur, s_core = self.cores.occupy_pairs(g.src_group, s_work[t], s_max[t], now,
+                                                            None if s_every[t] else s_live[t])
+                    d_dur, d_core = self.cores.occupy_pairs(g.dst_group, d_work[t], d_max[t], now,
+                                                            None if d_every[t] else d_live[t])
                     core, c = max(s_dur, d_dur), (s_core if s_dur >= d_dur else d_core)
                 drain, link = self.links.drain(g.inc, loads_t[t], now, service_t[t], False, loaded_t[t])
                 where = self._place(c) if core >= drain else self.plan.mesh.describe(link)
@@ -910,10 +941,10 @@ class Simulator:
             self.tally.add(lp, "hop_chip", chip, pieces=pieces)
         self.ew_hops += g.ew * factor
         core = 0.0
-        for (cores, _, kind), t in zip(g.ends, sc.times):
+        for (cores, _, kind), folded in zip(g.ends, sc.times):
             if kind == "recv" and not receivers:
                 continue
-            d, _ = self.cores.occupy(cores, t, now)
+            d, _ = self.cores.occupy_folded(cores, *folded, now)
             core = max(core, d)
         drain, _ = self.links.drain(g.inc, sc.loads, now, sc.service)
         return core, drain, g.path
@@ -925,10 +956,10 @@ class Simulator:
         g = self._bundle_geom((ph.index, "partial"), routes)
         now = self.env.now
         core, drain, path = self._send(g, B, now, receivers=False)
-        for c, acc, values, upd, fused, group, times in self._accumulators(ph, routes, B):
+        for c, acc, values, upd, fused, group, folded in self._accumulators(ph, routes, B):
             self.tally.add(c, "mac", values, 1, f"int{self.value_bits}", pieces=acc)
             self._tally_rows(c, output_neuron_rows(upd, fused), acc)
-            d, _ = self.cores.occupy(group, times, now)
+            d, _ = self.cores.occupy_folded(group, *folded, now)
             core = max(core, d)
         steps = self._steps(B)
         yield from self._wait(max(core, drain), path * steps, steps, rec,
@@ -937,7 +968,7 @@ class Simulator:
     def _accumulators(self, ph: Phase, routes: list[Routes], B: int) -> list[tuple]:
         """Per tiled layer of a phase, for blocks of ``B`` tokens: its accumulator pieces, the partial sums they add
         (one per input chunk per output), their output neurons' updates, whether the LIF is fused, their cores and
-        time; kept with the plan for the last block size (it recurs block after block)."""
+        time (folded onto the distinct cores); kept with the plan for the last block size (it recurs block after block)."""
         kept: dict = self.plan.cache.setdefault("accumulators", {})
         out = kept.get((ph.index, B))
         if out is not None:
@@ -953,7 +984,8 @@ class Simulator:
             fused = self._fused(c.name) is not None  # the accumulators are the LIF's dendrites
             upd = (c.p["out_hi"][acc] - c.p["out_lo"][acc]).astype(float) * B * (0.0 if fused else 1.0)
             times = self.lat.core_time(recv=recv[acc], reads=values[acc], acs=values[acc], updates=upd)
-            out.append((c, acc, values[acc], upd, fused, CoreGroup.of(c.cores[acc], None), times))
+            group = CoreGroup.of(c.cores[acc], None)
+            out.append((c, acc, values[acc], upd, fused, group, group.fold(times)))
         for key in [k for k in kept if k[0] == ph.index]:
             del kept[key]
         kept[(ph.index, B)] = out
