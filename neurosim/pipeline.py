@@ -33,6 +33,7 @@ from neurosim.engines.events.engine import (
     StatisticalInput,
     check_config,
     default_block,
+    quiet_collector,
     simulate,
 )
 from neurosim.engines.events.sim import SimConfig
@@ -352,17 +353,18 @@ def simulate_exact(r: Resolved, model, ids, *, block: int | None = None, sync: b
     plan = plan_for(r.graph, r.mapping, r.hw)  # the plan and its geometry are reused by later runs
     cores = ExactCores(plan)
     step(f"running {model.name} on {len(ids)} tokens (functional engine, traced; the cores compute each layer)")
-    t0 = time.perf_counter()
-    fr = functional_run(r.graph, model, ids, on_linear=cores)
-    functional_s = time.perf_counter() - t0
-    seen = int(fr.tokens)
-    cfg = SimConfig("exact", seen, 0, int(block if block is not None else default_block(seen)), sync, seed)
-    check_config(cfg)
-    step(f"simulating {seen} tokens (exact, {'sync' if sync else 'async'})")
-    notes = list(notes or [])
-    notes.append("exact: every action is counted by the simulator from the real spikes and contexts (the cost "
-                 "model), then checked against the functional engine's own count")
-    res = simulate(r.graph, r.mapping, r.hw, cfg, cores, progress=progress, plan=plan, notes=notes)
+    with quiet_collector():  # the model's weights and the plan out of the collector's way for both runs
+        t0 = time.perf_counter()
+        fr = functional_run(r.graph, model, ids, on_linear=cores)
+        functional_s = time.perf_counter() - t0
+        seen = int(fr.tokens)
+        cfg = SimConfig("exact", seen, 0, int(block if block is not None else default_block(seen)), sync, seed)
+        check_config(cfg)
+        step(f"simulating {seen} tokens (exact, {'sync' if sync else 'async'})")
+        notes = list(notes or [])
+        notes.append("exact: every action is counted by the simulator from the real spikes and contexts (the cost "
+                     "model), then checked against the functional engine's own count")
+        res = simulate(r.graph, r.mapping, r.hw, cfg, cores, progress=progress, plan=plan, notes=notes)
     res.functional_s = functional_s
     res.cores_s = cores.seconds
     ver = cores.verification

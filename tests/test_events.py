@@ -336,3 +336,37 @@ def test_core_queues_fold_and_commit_as_one_core_at_a_time():
                 # changes no later start (the durations above keep checking it): never below, never past now
                 assert np.all(state.free_at >= free) and np.all(state.free_at <= np.maximum(free, now))
             now += float(rng.choice([0.0, 0.5, 3.0]))
+
+
+def test_the_collector_is_quieted_for_a_run_and_given_back():
+    """``quiet_collector`` freezes the objects alive at its start and unfreezes them after (also on an error); it
+    leaves a caller's own freeze, or a disabled collector, as it is."""
+    import gc
+
+    from neurosim.engines.events.engine import quiet_collector
+
+    assert gc.get_freeze_count() == 0
+    with quiet_collector():
+        assert gc.get_freeze_count() > 0
+        with quiet_collector():  # nested: nothing more
+            pass
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError):
+        with quiet_collector():
+            raise RuntimeError("a run that fails")
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # a caller's freeze is kept
+    try:
+        kept = gc.get_freeze_count()
+        with quiet_collector():
+            pass
+        assert gc.get_freeze_count() == kept
+    finally:
+        gc.unfreeze()
+    gc.disable()
+    try:
+        with quiet_collector():
+            assert gc.get_freeze_count() == 0
+    finally:
+        gc.enable()

@@ -6,8 +6,11 @@ hardware and mapping by name (what the CLI and the report call).
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -197,6 +200,24 @@ def check_config(cfg: SimConfig) -> None:
         raise NeurosimError(f"--block {cfg.block}; allowed: an integer > 0")
 
 
+@contextmanager
+def quiet_collector() -> Iterator[None]:
+    """The objects alive now (graph, mapping, model weights, a kept plan: hundreds of thousands) moved out of the
+    cyclic garbage collector's way while a run makes its own short-lived objects: ``gc.freeze()`` puts them in the
+    permanent generation, so the collections the run's events and arrays trigger do not walk them every time, and
+    ``gc.unfreeze()`` gives them back after (nothing is collected later than it would be: they were alive; the
+    figures are in docs/performance.md). Left out when the process has frozen objects of its own (their freeze is
+    kept as it is, and a nested use does nothing) or has the collector off."""
+    if not gc.isenabled() or gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def simulate(graph: Graph, mapping: Mapping, hw: Hardware, cfg: SimConfig, spikes: SpikeInput | None = None,
              progress: Callable[[int, int], None] | None = None, plan: Plan | None = None,
              after_run: Callable[[Simulator], None] | None = None,
@@ -207,17 +228,18 @@ def simulate(graph: Graph, mapping: Mapping, hw: Hardware, cfg: SimConfig, spike
         raise NeurosimError(f"mapping was made for hardware {mapping.hardware!r}, not {hw.name!r}; remap with "
                             f"`neurosim map ... --hw {hw.name}`")
     t0 = time.perf_counter()
-    plan = plan or plan_for(graph, mapping, hw)
-    rules = Rules.of(graph)
-    blocks = make_blocks(cfg.tokens, cfg.block, cfg.context, rules.attention, rules.window)
-    sim = Simulator(plan, cfg, spikes or StatisticalInput(cfg.seed), blocks, progress, count_nonspike)
-    sim.run()
-    if after_run is not None:
-        after_run(sim)
-    counters = sim.tally.frame()
-    wall = time.perf_counter() - t0
-    timing = _timing(sim, blocks)
-    hw_table, paper_table, energy = _energy(sim, counters, timing)
+    with quiet_collector():
+        plan = plan or plan_for(graph, mapping, hw)
+        rules = Rules.of(graph)
+        blocks = make_blocks(cfg.tokens, cfg.block, cfg.context, rules.attention, rules.window)
+        sim = Simulator(plan, cfg, spikes or StatisticalInput(cfg.seed), blocks, progress, count_nonspike)
+        sim.run()
+        if after_run is not None:
+            after_run(sim)
+        counters = sim.tally.frame()
+        wall = time.perf_counter() - t0
+        timing = _timing(sim, blocks)
+        hw_table, paper_table, energy = _energy(sim, counters, timing)
     out_notes = list(notes or [])
     out_notes += _standard_notes(graph, cfg, blocks)
     res = SimResult(graph, mapping, hw, cfg, counters, timing, hw_table, paper_table, energy, wall, plan, out_notes)
