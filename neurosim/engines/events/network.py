@@ -303,9 +303,9 @@ class LinkState:
             end = np.maximum(self.free_at[links], now * loaded)
             end += service
             self.free_at[links] = end
-            i = int(np.argmax(end))
+            i = int(end.argmax())
             return float(max(end[i] - now, 0.0)), int(links[i])
-        i = int(np.argmax(service))
+        i = int(service.argmax())
         return float(service[i]), int(links[i])
 
     def count(self, inc: LinkIncidence, loads: np.ndarray) -> None:

@@ -385,7 +385,7 @@ class CoreState:
             last = np.maximum(np.maximum(free[:, 0], free[:, 1]), now) + work
             self.free_at[uniq] = last[:, None]
         self.busy_ns[uniq] += wmax
-        i = int(np.argmax(last))
+        i = int(last.argmax())
         return float(last[i] - now), int(uniq[i])
 
 
