@@ -738,12 +738,13 @@ class Simulator:
 
     def _place(self, core: int) -> str:
         """The place of a global core id (cached)."""
-        if not hasattr(self, "_places"):
-            self._places: dict[int, str] = {}
+        places = self.__dict__.get("_places")
+        if places is None:
+            places = self._places = {}
             for lp in self.plan.layers.values():
                 for c, pl in zip(lp.cores.tolist(), lp.places.tolist()):
-                    self._places.setdefault(int(c), str(pl))
-        return self._places.get(int(core), f"core #{core}")
+                    places.setdefault(int(c), str(pl))
+        return places.get(core) or f"core #{core}"
 
     def _fused(self, linear: str) -> str | None:
         """:func:`~neurosim.cost.fused_soma` of a layer (cached with the plan: the plan belongs to one graph)."""
@@ -850,10 +851,10 @@ class Simulator:
             loads_t = np.ascontiguousarray(loads.T)
             service_t = loads_t * g.inc.service_ns
             loaded_t = (loads_t > 0).astype(float)
+            combined, step_paths = g.both_group is not None, (paths * B).tolist()
             for t in range(steps):
                 now = self.env.now
-                path = float(paths[t])
-                if g.both_group is not None:  # the source cores first, so a tie names a source core as below
+                if combined:  # the source cores first, so a tie names a source core as below
                     core, c = self.cores.occupy_pairs(g.both_group, both[t], both_max[t], now,
                                                       None if every[t] else both_live[t])
                 else:
@@ -870,7 +871,7 @@ class Simulator:
                     if bp[0][i, t] > max(core, drain):
                         core, drain, part, where = float(bp[0][i, t]), 0.0, "back-pressure", \
                             self._place(int(bp[1].senders[i]))
-                yield from self._wait(max(core, drain), B * path, B, rec, part, where=where)
+                yield from self._wait(max(core, drain), step_paths[t], B, rec, part, where=where)
         else:  # the whole window as one stream: source, links and synapse cores overlap
             s_time = lat.units(updates=updates if not isinstance(src.layer, InputSpikes) else 0.0,
                                spikes=src_spikes.sum(axis=1), sends=sends.sum(axis=1), acs=rot_ops * g.share)
@@ -994,10 +995,12 @@ class Simulator:
     # --- read-out: values leaving a phase ----------------------------------------------------------------------------
     def _readout(self, ph: Phase, blk: Block, rec: PhaseTiming):
         """Graded values (layer outputs) to the next phases' cores: one bundle over every outgoing route."""
-        routes = [r for r in ph.out_routes if r.payload != "spike"]
-        if not routes:
-            return
-        g = self._bundle_geom((ph.index, "out"), routes)
+        g = self._bundles.get((ph.index, "out", None))
+        if g is None:
+            routes = [r for r in ph.out_routes if r.payload != "spike"]
+            if not routes:
+                return
+            g = self._bundle_geom((ph.index, "out"), routes)
         core, drain, path = self._send(g, blk.size, self.env.now)
         steps = self._steps(blk.size)
         yield from self._wait(max(core, drain), path * steps, steps, rec,
@@ -1027,9 +1030,9 @@ class Simulator:
                         core = max(core, d)
             yield from self._wait(max(core, drain), path, 1, rec,
                                   "KV-cache cores" if core >= drain else "network contention", lockstep=False)
-        emb = np.nonzero(lp.mask("embedded"))[0]
-        if w.ops > 0 and len(emb):
-            d, _ = self.cores.occupy_one(int(lp.cores[emb[0]]), w.ops * self.op_ns, self.env.now)
+        if w.ops > 0 and lp.mask("embedded").any():
+            core = int(lp.cores[lp.mask("embedded").argmax()])  # the layer's (first) embedded core
+            d, _ = self.cores.occupy_one(core, w.ops * self.op_ns, self.env.now)
             yield from self._wait(d, 0.0, 1, rec, "embedded cores", lockstep=False)
 
     def _graded(self, ph: Phase, blk: Block, rec: PhaseTiming):
