@@ -374,8 +374,7 @@ class CoreState:
             end = np.maximum(flat[units], now)
             end += work.reshape(-1)
             flat[units] = end
-            end = end.reshape(-1, 2)
-            last = np.maximum(end[:, 0], end[:, 1])
+            last = end.reshape(-1, 2).max(axis=1)
             if live is not None:
                 last[~live] = -np.inf
         else:  # the whole core: both units start when the later one is free (a core given no work is left as it is)
