@@ -352,9 +352,8 @@ def test_the_collector_is_quieted_for_a_run_and_given_back():
             pass
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
-    with pytest.raises(RuntimeError):
-        with quiet_collector():
-            raise RuntimeError("a run that fails")
+    with pytest.raises(RuntimeError), quiet_collector():
+        raise RuntimeError("a run that fails")
     assert gc.get_freeze_count() == 0
     gc.freeze()  # a caller's freeze is kept
     try:

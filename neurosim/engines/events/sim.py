@@ -292,7 +292,7 @@ class CoreGroup:
     def fold_steps(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`fold` of (synapse, soma) times for every step at once (``times``: entries x steps x 2): the work
         (steps x distinct cores x 2, each step contiguous), the larger unit of each and which cores get work."""
-        n, steps = times.shape[:2]
+        steps = times.shape[1]
         if self.valid is not None:
             times = times[self.valid]
         if self.inv is not None:
@@ -968,7 +968,8 @@ class Simulator:
     def _accumulators(self, ph: Phase, routes: list[Routes], B: int) -> list[tuple]:
         """Per tiled layer of a phase, for blocks of ``B`` tokens: its accumulator pieces, the partial sums they add
         (one per input chunk per output), their output neurons' updates, whether the LIF is fused, their cores and
-        time (folded onto the distinct cores); kept with the plan for the last block size (it recurs block after block)."""
+        time (folded onto the distinct cores); kept with the plan for the last block size (it recurs block after
+        block)."""
         kept: dict = self.plan.cache.setdefault("accumulators", {})
         out = kept.get((ph.index, B))
         if out is not None:

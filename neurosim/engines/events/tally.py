@@ -50,12 +50,9 @@ class Tally:
         if seen is not None and seen[0] is pieces:
             return seen[1]
         n = len(pieces)
-        if n and int(pieces[-1]) - int(pieces[0]) == n - 1 and (n < 2 or bool((pieces[1:] > pieces[:-1]).all())):
+        out = pieces if n < 2 or bool((pieces[1:] > pieces[:-1]).all()) else None
+        if out is not None and n and int(pieces[-1]) - int(pieces[0]) == n - 1:  # increasing, no gap: consecutive
             out = slice(int(pieces[0]), int(pieces[-1]) + 1)
-        elif n < 2 or bool((pieces[1:] > pieces[:-1]).all()):
-            out = pieces
-        else:
-            out = None
         if len(self._seen) >= 4096:
             self._seen.clear()
         self._seen[id(pieces)] = (pieces, out)
