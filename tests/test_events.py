@@ -302,7 +302,7 @@ def test_closed_form_work_depends_on_the_context_only_where_the_cost_model_says(
 
 def test_core_queues_fold_and_commit_as_one_core_at_a_time():
     """``CoreState.occupy`` (work folded onto distinct cores, a core listed twice doing both) and the per-step
-    path (:meth:`CoreGroup.fold_steps` then ``occupy_pairs``) against a plain per-core reference: each unit of a core
+    path (:meth:`CoreGroup.fold_steps` then ``occupy_folded``) against a plain per-core reference: each unit of a core
     given work starts at max(free, now); a core given no work keeps its times and does not count as the last."""
     from neurosim.engines.events.sim import CoreGroup, CoreState
 
@@ -329,7 +329,7 @@ def test_core_queues_fold_and_commit_as_one_core_at_a_time():
                     if free[c].max() - now > want or want_core < 0:
                         want, want_core = float(free[c].max() - now), c
             got = fast.occupy(grp, times[:, t], now)
-            via_steps = steps_way.occupy_pairs(grp, work[t], wmax[t], now, live[t])
+            via_steps = steps_way.occupy_folded(grp, work[t], wmax[t], True, now, live[t])
             assert got == (want, want_core) == via_steps
             assert np.array_equal(fast.busy_ns, busy) and np.array_equal(steps_way.busy_ns, busy)
             for state in (fast, steps_way):  # a core given no work may have moved up to a past ``now``, which

@@ -333,11 +333,12 @@ class CoreState:
         grp = cores if isinstance(cores, CoreGroup) else CoreGroup.of(cores, unique)
         return self.occupy_folded(grp, *grp.fold(times), now)
 
-    def occupy_folded(self, grp: CoreGroup, work: np.ndarray, wmax: np.ndarray, pair: bool, now: float
-                      ) -> tuple[float, int]:
-        """:meth:`occupy` with the work already folded onto the distinct cores (:meth:`CoreGroup.fold`, kept by a
-        caller that gives the same work again and again)."""
-        return self._commit(grp.uniq, work, wmax, pair, now, units=grp.units if pair else None)
+    def occupy_folded(self, grp: CoreGroup, work: np.ndarray, wmax: np.ndarray, pair: bool, now: float,
+                      live: np.ndarray | None | bool = False) -> tuple[float, int]:
+        """:meth:`occupy` with the work already folded onto the group's distinct cores (:meth:`CoreGroup.fold`, or
+        one step of :meth:`CoreGroup.fold_steps`: kept by a caller that gives the same work again and again);
+        ``live``: the cores given work (None: all; False: find out)."""
+        return self._commit(grp.uniq, work, wmax, pair, now, live, grp.units if pair else None)
 
     def occupy_one(self, core: int, time: float, now: float) -> tuple[float, int]:
         """:meth:`occupy` of one core given ``time`` for the whole core (both units), in plain floats."""
@@ -348,13 +349,6 @@ class CoreState:
         free[:] = last
         self.busy_ns[core] += time
         return last - now, core
-
-    def occupy_pairs(self, grp: CoreGroup, work: np.ndarray, wmax: np.ndarray, now: float,
-                     live: np.ndarray | None = None) -> tuple[float, int]:
-        """:meth:`occupy` of a group's distinct cores (``grp.uniq``) with their (synapse, soma) times ``work``, the
-        larger of each pair ``wmax`` and the cores given work ``live`` (None: all), worked out for all steps of a
-        phase at once (:meth:`CoreGroup.fold_steps`)."""
-        return self._commit(grp.uniq, work, wmax, True, now, live, grp.units)
 
     def _commit(self, uniq: np.ndarray, work: np.ndarray, wmax: np.ndarray, pair: bool, now: float,
                 live: np.ndarray | None | bool = False, units: np.ndarray | None = None) -> tuple[float, int]:
@@ -837,31 +831,26 @@ class Simulator:
             # one time step: the source neurons update and send, the messages cross the network and the
             # synapse cores integrate them before the barrier (what they add reaches the somas next step)
             bp = self._backpressure(ph, g, cs, tot, src_time, dtime, upd_step)  # (senders x D, order) or None
-            if g.both_group is not None:  # steps first, so each step's work is one contiguous block
-                both = np.concatenate([src_time, dtime], axis=0).transpose(1, 0, 2).copy()
-                both_max = np.maximum(both[:, :, 0], both[:, :, 1])
-                both_live = both_max > 0
-                every = both_live.all(axis=1)
-            else:  # each group's work folded onto its distinct cores for every step at once
-                s_work, s_max, s_live = g.src_group.fold_steps(src_time)
-                d_work, d_max, d_live = g.dst_group.fold_steps(dtime)
-                s_every, d_every = s_live.all(axis=1), d_live.all(axis=1)
+            # every step's core work folded onto the distinct cores at once: source and synapse cores as one group
+            # when no core is listed twice or in both, else the source cores first (a tie names a source core)
+            groups = [(g.both_group, np.concatenate([src_time, dtime], axis=0))] if g.both_group is not None else \
+                [(g.src_group, src_time), (g.dst_group, dtime)]
+            folded = []
+            for grp, times in groups:
+                work, wmax, live = grp.fold_steps(times)
+                folded.append((grp, work, wmax, [None if every else lv for every, lv in zip(live.all(axis=1), live)]))
             self.links.count(g.inc, loads.sum(axis=1))  # whole numbers: the same sums as step by step
             loads_t = np.ascontiguousarray(loads.T)
             service_t = loads_t * g.inc.service_ns
             loaded_t = (loads_t > 0).astype(float)
-            combined, step_paths = g.both_group is not None, (paths * B).tolist()
+            step_paths = (paths * B).tolist()
             for t in range(steps):
                 now = self.env.now
-                if combined:  # the source cores first, so a tie names a source core as below
-                    core, c = self.cores.occupy_pairs(g.both_group, both[t], both_max[t], now,
-                                                      None if every[t] else both_live[t])
-                else:
-                    s_dur, s_core = self.cores.occupy_pairs(g.src_group, s_work[t], s_max[t], now,
-                                                            None if s_every[t] else s_live[t])
-                    d_dur, d_core = self.cores.occupy_pairs(g.dst_group, d_work[t], d_max[t], now,
-                                                            None if d_every[t] else d_live[t])
-                    core, c = max(s_dur, d_dur), (s_core if s_dur >= d_dur else d_core)
+                core, c = -1.0, -1
+                for grp, work, wmax, live in folded:
+                    d, k = self.cores.occupy_folded(grp, work[t], wmax[t], True, now, live[t])
+                    if d > core:
+                        core, c = d, k
                 drain, link = self.links.drain(g.inc, loads_t[t], now, service_t[t], False, loaded_t[t])
                 where = self._place(c) if core >= drain else self.plan.mesh.describe(link)
                 part = "neuro cores" if core >= drain else "network contention"
