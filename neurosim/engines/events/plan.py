@@ -145,6 +145,17 @@ class Phase:
     def name(self) -> str:  # asked for at every synchronous step: made once (a phase's layers are set by then)
         return self.layers[0] if self.kind != "spike" else f"{self.layers[0]} -> {', '.join(self.layers[1:])}"
 
+    # the two below are asked for once the phase's routes are all set (its segments, its geometry, its read-outs)
+    @cached_property
+    def spike_traffic(self) -> list[Routes]:
+        """The routes that carry the phase's spikes: to its consumers, then to other phases."""
+        return self.spike_routes + [r for r in self.out_routes if r.payload == "spike"]
+
+    @cached_property
+    def graded_out(self) -> list[Routes]:
+        """The routes that carry the phase's graded values (layer outputs) to other phases."""
+        return [r for r in self.out_routes if r.payload != "spike"]
+
 
 @dataclass
 class Plan:
@@ -318,7 +329,7 @@ def build_plan(graph: Graph, mapping: Mapping, hw: Hardware) -> Plan:
             sp = layers[src].p
             nm = layers[src].mask("neuron")
             bounds += [sp["out_lo"][nm], sp["out_hi"][nm]]
-            for r in ph.spike_routes + [r for r in ph.out_routes if r.payload == "spike"]:
+            for r in ph.spike_traffic:
                 bounds += [r.lo, r.hi]
             ph.segments = np.unique(np.concatenate(bounds))
         if ph.kind == "graded":

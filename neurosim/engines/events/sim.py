@@ -387,10 +387,6 @@ def _unit_index(cores: np.ndarray) -> np.ndarray:
     return (np.asarray(cores, dtype=np.int64)[:, None] * 2 + np.arange(2)).reshape(-1)
 
 
-def _spike_routes(ph: Phase) -> list[Routes]:
-    return ph.spike_routes + [r for r in ph.out_routes if r.payload == "spike"]
-
-
 @dataclass
 class SpikeGeom:
     """Everything about a spike phase that does not change from block to block: the segment index of every
@@ -525,7 +521,7 @@ class SpikeGeom:
         nm = np.nonzero(src.mask("neuron"))[0]
         pos = np.full(len(src.lm), -1, dtype=np.int64)
         pos[nm] = np.arange(len(nm))
-        routes = _spike_routes(ph)
+        routes = ph.spike_traffic
         cat = (lambda f: np.concatenate([f(r) for r in routes]) if routes else np.zeros(0))
         r_src = pos[cat(lambda r: r.src_piece).astype(np.int64)]
         neurons = sp["neurons"][nm].astype(float)
@@ -776,7 +772,7 @@ class Simulator:
         g = self._geoms.get(ph.index)
         if g is None:
             g = self._geoms[ph.index] = SpikeGeom.of(self.plan, ph, self._combined((ph.index, "spike"),
-                                                                                  _spike_routes(ph)))
+                                                                                  ph.spike_traffic))
         return g
 
     def _spike(self, ph: Phase, blk: Block, rec: PhaseTiming):
@@ -984,12 +980,9 @@ class Simulator:
     # --- read-out: values leaving a phase ----------------------------------------------------------------------------
     def _readout(self, ph: Phase, blk: Block, rec: PhaseTiming):
         """Graded values (layer outputs) to the next phases' cores: one bundle over every outgoing route."""
-        g = self._bundles.get((ph.index, "out", None))
-        if g is None:
-            routes = [r for r in ph.out_routes if r.payload != "spike"]
-            if not routes:
-                return
-            g = self._bundle_geom((ph.index, "out"), routes)
+        if not ph.graded_out:
+            return
+        g = self._bundle_geom((ph.index, "out"), ph.graded_out)
         core, drain, path = self._send(g, blk.size, self.env.now)
         steps = self._steps(blk.size)
         yield from self._wait(max(core, drain), path * steps, steps, rec,
