@@ -542,10 +542,25 @@ class Graph:
         return [layer for layer in self if isinstance(layer, cls)]
 
     def predecessors(self, name: str) -> list[str]:
-        return [s for s, d in self.edges if d == name]
+        return list(self._adjacency()[1].get(name, ()))
 
     def successors(self, name: str) -> list[str]:
-        return [d for s, d in self.edges if s == name]
+        return list(self._adjacency()[0].get(name, ()))
+
+    def _adjacency(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """(successors, predecessors) of every layer, in edge order; rebuilt when ``edges`` is another list or has
+        grown or shrunk (edges are added by :meth:`connect` or by assigning a new list), so a walk over a large
+        graph asks in constant time instead of scanning every edge."""
+        key = (id(self.edges), len(self.edges), self.edges[-1] if self.edges else None)
+        kept = self.__dict__.get("_adj")
+        if kept is None or kept[0] != key or kept[1] is not self.edges:
+            succ: dict[str, list[str]] = {}
+            pred: dict[str, list[str]] = {}
+            for s, d in self.edges:
+                succ.setdefault(s, []).append(d)
+                pred.setdefault(d, []).append(s)
+            kept = self.__dict__["_adj"] = (key, self.edges, succ, pred)
+        return kept[2], kept[3]
 
     def to_networkx(self):
         import networkx as nx

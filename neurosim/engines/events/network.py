@@ -129,14 +129,19 @@ class Mesh:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         return np.concatenate(owners), np.concatenate(ids)
 
-    def _runs(self, src: tuple[np.ndarray, np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray, np.ndarray]
-              ) -> tuple[list[tuple[np.ndarray, ...]], np.ndarray]:
+    def routers(self, chip: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Global router coordinates (x, y, z) of routers ``(chip, x, y)``, as int64."""
+        gx, gy, gz, _, _ = global_coords(self.hw, chip, x, y)
+        return tuple(np.asarray(v, dtype=np.int64) for v in (gx, gy, gz))
+
+    def _runs(self, src: tuple[np.ndarray, np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray, np.ndarray],
+              routers: bool = False) -> tuple[list[tuple[np.ndarray, ...]], np.ndarray]:
         """Every route's path as runs of links, leg by leg (x, then y, then z): per leg (the routes that have one,
         the id of the run's lowest link, its number of links, where the run starts in its route's path; the links
-        of a run are 2 ids apart), and every route's number of links."""
-        sx, sy, sz, _, _ = global_coords(self.hw, *src)
-        dx, dy, dz, _, _ = global_coords(self.hw, *dst)
-        sx, sy, sz, dx, dy, dz = (np.asarray(v, dtype=np.int64) for v in (sx, sy, sz, dx, dy, dz))
+        of a run are 2 ids apart), and every route's number of links. ``routers``: the ends are already global
+        router coordinates (:meth:`routers`), not ``(chip, x, y)``."""
+        sx, sy, sz = src if routers else self.routers(*src)
+        dx, dy, dz = dst if routers else self.routers(*dst)
         runs = []
         before = np.zeros(len(sx), dtype=np.int64)  # links of the earlier legs of each route
         for leg in ("x", "y", "z"):
@@ -180,15 +185,16 @@ class Mesh:
             out[ym] = (pos + 1) % self.h == 0
         return out
 
-    def incidence(self, src: tuple[np.ndarray, np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray, np.ndarray]
-                  ) -> LinkIncidence:
-        """The links routes from routers ``src = (chip, x, y)`` to ``dst`` cross, as runs (no path is expanded).
+    def incidence(self, src: tuple[np.ndarray, np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray, np.ndarray],
+                  routers: bool = False) -> LinkIncidence:
+        """The links routes from routers ``src = (chip, x, y)`` to ``dst`` cross, as runs (no path is expanded);
+        ``routers``: the ends are given as global router coordinates (:meth:`routers`).
 
         A link's "key" is its direction times half the links plus half its id: the links of a run have consecutive
         keys. The union of the runs' key ranges, merged where they overlap or touch, puts every crossed link at a
         position ("run order") where each run is a range of consecutive positions."""
         n_routes = len(np.asarray(src[0]))
-        runs, _ = self._runs(src, dst)
+        runs, _ = self._runs(src, dst, routers)
         if not runs:
             e = np.zeros(0, dtype=np.int64)
             return LinkIncidence(e, np.zeros(0), n_routes, e, e, e, e)

@@ -60,6 +60,17 @@ class LayerPieces:
             m.setflags(write=False)
         return m
 
+    def routers(self, mesh: Mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Global router coordinates (x, y, z) of every piece (:meth:`Mesh.routers`; kept, read-only): a route's
+        ends are gathered from them."""
+        kept = self.__dict__.get("_routers")
+        if kept is None or kept[0] is not mesh:
+            xyz = mesh.routers(self.p["chip"], self.p["x"], self.p["y"])
+            for a in xyz:
+                a.setflags(write=False)
+            kept = self._routers = (mesh, xyz)
+        return kept[1]
+
     def width(self, col: str) -> np.ndarray:
         p = self.lm.pieces
         return p[f"{col}_hi"] - p[f"{col}_lo"]

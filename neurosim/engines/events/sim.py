@@ -752,15 +752,17 @@ class Simulator:
         own incidences: the same links, entries and order)."""
         inc = self._incidence.get(key)
         if inc is None:
-            def ends(side: str) -> tuple[np.ndarray, ...]:
+            mesh = self.plan.mesh
+
+            def ends(side: str) -> tuple[np.ndarray, ...]:  # global router coordinates of every route's end
                 out = []
-                for col in ("chip", "x", "y"):
-                    parts = [(r.src if side == "src" else r.dst).p[col][r.src_piece if side == "src" else r.dst_piece]
-                             for r in routes]
-                    out.append(np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64))
+                for axis in range(3):
+                    parts = [(r.src if side == "src" else r.dst).routers(mesh)[axis][
+                        r.src_piece if side == "src" else r.dst_piece] for r in routes]
+                    out.append(np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
                 return tuple(out)
 
-            inc = self._incidence[key] = self.plan.mesh.incidence(ends("src"), ends("dst"))
+            inc = self._incidence[key] = mesh.incidence(ends("src"), ends("dst"), routers=True)
         return inc
 
     @staticmethod
