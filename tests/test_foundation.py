@@ -35,6 +35,25 @@ def test_smollm2_dimensions_and_parameter_count():
     assert g["blk0.k_proj"].out_features == 192
 
 
+def test_neighbours_follow_the_edges_as_they_change():
+    """predecessors / successors answer from an adjacency kept with the edge list: an edge added after a question,
+    or a new edge list assigned, is seen by the next question, in edge order, as a scan of the edges would say."""
+    g = Graph("t")
+    for n in "abcd":
+        g.add(Norm(n, dim=4))
+    g.connect("a", "b")
+    assert g.successors("a") == ["b"] and g.predecessors("b") == ["a"] and g.predecessors("a") == []
+    g.connect("a", "c")
+    g.connect("d", "c")
+    assert g.successors("a") == ["b", "c"] and g.predecessors("c") == ["a", "d"]
+    g.successors("a").append("x")  # a copy: the kept adjacency is not changed through it
+    assert g.successors("a") == ["b", "c"]
+    g.edges = [("c", "d")]
+    assert g.successors("a") == [] and g.predecessors("d") == ["c"]
+    g.edges.append(("b", "d"))
+    assert g.predecessors("d") == [s for s, d in g.edges if d == "d"] == ["c", "b"]
+
+
 def test_shape_check_names_the_edge():
     g = Graph("t")
     g.add(Norm("n", dim=8))
