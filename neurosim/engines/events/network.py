@@ -15,6 +15,7 @@ matrix, expanded once for that bundle).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -218,8 +219,13 @@ class Mesh:
         links = ids[by_id]
         run_pos = np.empty(len(ids), dtype=np.int64)
         run_pos[by_id] = np.arange(len(ids), dtype=np.int64)
-        service = np.where(self.is_chip_link(links), self.chip_service_ns, self.onchip_service_ns)
-        return LinkIncidence(links, service, n_routes, route, run_first, length, run_pos)
+        return LinkIncidence(links, self.service_ns[links], n_routes, route, run_first, length, run_pos)
+
+    @cached_property
+    def service_ns(self) -> np.ndarray:
+        """Every link's time per message (chip-to-chip or on-chip), worked out once for the system."""
+        chip = self.is_chip_link(np.arange(self.n_links, dtype=np.int64))
+        return np.where(chip, self.chip_service_ns, self.onchip_service_ns)
 
     def endpoints(self, ids: np.ndarray) -> tuple[np.ndarray, ...]:
         """Global router coordinates (ax, ay, az, bx, by, bz) of each link's two ends (a = lower coordinate)."""

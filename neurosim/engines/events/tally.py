@@ -107,6 +107,7 @@ class Tally:
                         "action": action, "a_repr": "", "block": -1, "w_bits": 0.0, "count": float(count)},
                     np.array([n_places]))
         if not counts:
+            self._lengths = np.zeros(0, dtype=np.int64)
             return pd.DataFrame({c: [] for c in COLUMNS})
         all_places.append(np.array(["system"], dtype=object))
 
@@ -114,6 +115,7 @@ class Tally:
             return pd.Index(values).take(codes).array  # the dtype a column of these objects gets
 
         part = np.repeat(np.arange(len(lengths)), lengths)
+        self._lengths = np.asarray(lengths, dtype=np.int64)
         data: dict[str, object] = {}
         for c in scalars:
             if c in ("block", "w_bits"):
@@ -126,3 +128,18 @@ class Tally:
         data["count"] = np.concatenate(counts)
         data["engine"] = strings(np.array([ENGINE], dtype=object), np.zeros(len(part), dtype=np.int64))
         return pd.DataFrame({c: data[c] for c in COLUMNS})
+
+    def by_part(self, counters: pd.DataFrame) -> pd.DataFrame:
+        """The table :meth:`frame` just made, summed over places: what ``counters.groupby(every column but place and
+        count, sort=False)["count"].sum()`` gives (the same rows, order and sums: each (layer, action, bits,
+        operand) of the tally is one group and its rows are consecutive, so they are summed by their part's number
+        rather than by nine text columns)."""
+        lengths = self.__dict__.get("_lengths")
+        if lengths is None or int(lengths.sum()) != len(counters):
+            raise ValueError("by_part takes the table this tally's frame() made last")
+        by = [c for c in counters.columns if c not in ("place", "count")]
+        starts = np.cumsum(lengths) - lengths
+        out = counters.iloc[starts][by].reset_index(drop=True)
+        part = np.repeat(np.arange(len(lengths)), lengths)
+        out["count"] = counters["count"].groupby(part, sort=False).sum().to_numpy()
+        return out
