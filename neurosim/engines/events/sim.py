@@ -321,6 +321,7 @@ class CoreState:
 
     def __init__(self, n_cores: int):
         self.free_at = np.zeros((n_cores, 2))
+        self._flat = self.free_at.reshape(-1)  # a view: both units of every core, core-major
         self.busy_ns = np.zeros(n_cores)
 
     def occupy(self, cores: np.ndarray | CoreGroup, times, now: float, unique: bool = False) -> tuple[float, int]:
@@ -363,23 +364,28 @@ class CoreState:
         if pair:  # the two units of every core, one gather and one scatter over the flattened state
             # a core given no work gets max(free, now) + 0 per unit: no start of later work changes (time never
             # goes back, so a later start max(free, later) is the same), and it is left out of the last end below
-            flat = self.free_at.reshape(-1)
+            flat = self._flat
             units = _unit_index(uniq) if units is None else units
             end = np.maximum(flat[units], now)
             end += work.reshape(-1)
             flat[units] = end
+            self.busy_ns[uniq] += wmax
+            if live is None:  # the first unit that ends last is a unit of the first core whose later unit does
+                j = int(end.argmax())
+                return float(end[j]) - now, int(uniq[j >> 1])
             last = end.reshape(-1, 2).max(axis=1)
-            if live is not None:
-                last[~live] = -np.inf
-        else:  # the whole core: both units start when the later one is free (a core given no work is left as it is)
-            if live is not None:
-                uniq, work, wmax = uniq[live], work[live], wmax[live]
-            free = self.free_at[uniq]
-            last = np.maximum(np.maximum(free[:, 0], free[:, 1]), now) + work
-            self.free_at[uniq] = last[:, None]
+            last[~live] = -np.inf
+            i = int(last.argmax())
+            return float(last[i]) - now, int(uniq[i])
+        # the whole core: both units start when the later one is free (a core given no work is left as it is)
+        if live is not None:
+            uniq, work, wmax = uniq[live], work[live], wmax[live]
+        free = self.free_at[uniq]
+        last = np.maximum(np.maximum(free[:, 0], free[:, 1]), now) + work
+        self.free_at[uniq] = last[:, None]
         self.busy_ns[uniq] += wmax
         i = int(last.argmax())
-        return float(last[i] - now), int(uniq[i])
+        return float(last[i]) - now, int(uniq[i])
 
 
 def _unit_index(cores: np.ndarray) -> np.ndarray:
