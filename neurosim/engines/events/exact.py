@@ -207,18 +207,29 @@ class ExactCores(SpikeInput):
         return hit
 
     def segment_steps(self, phase: Phase, plan: Plan, block: Block) -> np.ndarray:
+        return self.segment_steps_of(phase, plan, [block])[0]
+
+    def segment_steps_of(self, phase: Phase, plan: Plan, blocks: list[Block]) -> np.ndarray:
+        """:meth:`segment_steps` of consecutive blocks of one size, in one pass (the same whole numbers; blocks x
+        n_seg x D)."""
         src = plan.layers[phase.layers[0]].layer
         steps, _, _ = spike_steps_of(src)
-        mag = self.magnitudes(src.name, steps)[block.start:block.start + block.size]
-        # step t carries the element-tokens whose |count| exceeds t (front-first unfolding): per segment, how many
-        # element-tokens have each |count| (one bincount), then the number above each t (a running sum from the top)
+        size, n = blocks[0].size, len(blocks)
+        if any(b.size != size or b.start != blocks[0].start + i * size for i, b in enumerate(blocks)):
+            return np.stack([self.segment_steps_of(phase, plan, [b])[0] for b in blocks])
+        mag = self.magnitudes(src.name, steps)[blocks[0].start:blocks[0].start + n * size]
+        # step t carries the element-tokens whose |count| exceeds t (front-first unfolding): per block and segment,
+        # how many element-tokens have each |count| (one bincount), then the number above each t (a running sum
+        # from the top)
         seg = self._segment_of.get(phase.index)
         if seg is None:
             seg = self._segment_of[phase.index] = np.repeat(np.arange(len(phase.segments) - 1),
                                                             np.diff(phase.segments)) * (steps + 1)
         n_seg = len(phase.segments) - 1
-        hist = np.bincount((seg + mag).reshape(-1), minlength=n_seg * (steps + 1)).reshape(n_seg, steps + 1)
-        return np.cumsum(hist[:, :0:-1], axis=1)[:, ::-1].astype(np.float64)  # n_seg x steps
+        cell = n_seg * (steps + 1)
+        key = (seg + mag).reshape(n, -1) + (np.arange(n) * cell)[:, None]  # a block's tokens share its cells
+        hist = np.bincount(key.reshape(-1), minlength=n * cell).reshape(n, n_seg, steps + 1)
+        return np.cumsum(hist[:, :, :0:-1], axis=2)[:, :, ::-1].astype(np.float64)  # blocks x n_seg x steps
 
 
 def message_events(layer, spikes: np.ndarray, message_bits: float) -> np.ndarray:

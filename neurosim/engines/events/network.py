@@ -36,10 +36,15 @@ def ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, 
 
 def sum_rows(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """``np.add.at(zeros((n, k)), idx, values)``: the rows of ``values`` summed by index, each sum in row order (as
-    ``np.add.at`` adds them), a column at a time."""
-    out = np.empty((n, values.shape[1]))
-    for k in range(values.shape[1]):
-        out[:, k] = np.bincount(idx, weights=values[:, k], minlength=n)
+    ``np.add.at`` adds them): a column at a time, or, for a small array of many columns (a batch of blocks' steps),
+    all columns in one bincount over (index, column) cells, which adds each cell's values in the same row order."""
+    k = values.shape[1]
+    if k > 8 and values.size <= 1 << 18:
+        cells = (np.asarray(idx, dtype=np.int64)[:, None] * k + np.arange(k)).reshape(-1)
+        return np.bincount(cells, weights=np.asarray(values, dtype=float).reshape(-1), minlength=n * k).reshape(n, k)
+    out = np.empty((n, k))
+    for j in range(k):
+        out[:, j] = np.bincount(idx, weights=values[:, j], minlength=n)
     return out
 
 

@@ -224,6 +224,11 @@ class SpikeInput:
     def segment_steps(self, phase: Phase, plan: Plan, block: Block) -> np.ndarray:
         raise NotImplementedError
 
+    def segment_steps_of(self, phase: Phase, plan: Plan, blocks: list[Block]) -> np.ndarray:
+        """:meth:`segment_steps` of several blocks, stacked (blocks x n_seg x D; an input that can do them in one
+        pass does)."""
+        return np.stack([self.segment_steps(phase, plan, b) for b in blocks])
+
     def nonspike(self, layer, block: Block, rules: Rules, seed: int) -> OpWork:
         """The layer's closed-form work for a block (:func:`~.work.nonspike_work`), kept by (layer, block size,
         attended positions where the layer uses them, rules) unless it drew spikes from the block's own generator
@@ -455,8 +460,9 @@ class SpikeGeom:
         A route's messages are ``cs[r_hi] - cs[r_lo]``; every map is a sum of them, so the maps are also one sparse
         matrix applied to ``cs`` itself (a few entries per route and segment boundary, merged over the routes that
         share them: about a fifth of the entries and no routes x steps array). That matrix is built when a phase
-        runs a second block (a one-block run, such as a decode token, does not pay for it). The counts are whole
-        numbers, so both ways give the same sums exactly."""
+        asks a second time (a one-block run, such as a decode token, or a phase whose blocks all came in one batch,
+        does not pay for it). The counts are whole numbers, so both ways give the same sums exactly. ``cs`` may
+        hold several blocks' steps side by side: every map is column by column."""
         self._runs_seen += 1
         values, inv = self._latencies()
         if self._composed is None and self._runs_seen >= 2:
@@ -564,6 +570,37 @@ class SpikeGeom:
 
 
 @dataclass
+class SpikeBatch:
+    """A spike phase's arrays for a run of consecutive blocks of one size, worked out at once: the blocks' steps
+    side by side as columns (block ``first + i`` has columns ``i*D .. (i+1)*D``). Every array is computed column
+    by column (element-wise arithmetic, sums over rows, one product per column), so a block's columns are what
+    computing the block alone gives, bit for bit; what changes is the number of NumPy calls, which for a phase of a
+    few cores is most of the time a block took (:meth:`Simulator._spike_batch`)."""
+
+    first: int
+    n: int
+    steps: int
+    cs: np.ndarray  # cumulative spikes per segment boundary x columns
+    src_spikes: np.ndarray  # n_src x columns (as measured or drawn: the tally's)
+    loads: np.ndarray  # links x columns
+    sends: np.ndarray
+    recv: np.ndarray
+    paths: np.ndarray  # per column
+    acs_all: np.ndarray  # synapse pieces x columns
+    upd_all: np.ndarray  # output-neuron updates of every synapse piece (the same for every block of the size)
+    src_time: np.ndarray  # n_src x columns x (synapse, soma unit)
+    dtime: np.ndarray
+    folded: list  # synchronous: per core group (group, work, larger unit, live mask per column)
+    loads_t: np.ndarray | None = None  # synchronous: columns x links, their service time and loaded flag
+    service_t: np.ndarray | None = None
+    loaded_t: np.ndarray | None = None
+
+    def cols(self, blk: Block) -> slice:
+        i = blk.index - self.first
+        return slice(i * self.steps, (i + 1) * self.steps)
+
+
+@dataclass
 class ScaledBundle:
     """A bundle's traffic for a number of tokens: per tally (messages, on-chip hops, chip hops), per neuro-core end
     its cores' time (folded onto its distinct cores, :meth:`CoreGroup.fold`), the messages per link and their
@@ -658,6 +695,7 @@ class Simulator:
         self._incidence: dict[tuple[int, str], LinkIncidence] = plan.cache.setdefault("incidence", {})
         self._geoms: dict[int, SpikeGeom] = plan.cache.setdefault("spike", {})
         self._bundles: dict[tuple[int, str, float | None], BundleGeom] = plan.cache.setdefault("bundle", {})
+        self._batches: dict[int, SpikeBatch] = {}  # per spike phase: the blocks it has worked out ahead
         self.ew_hops = 0.0
         self.done = 0
         self.total = len(plan.phases) * len(blocks)
@@ -783,26 +821,85 @@ class Simulator:
                                                                                   ph.spike_traffic))
         return g
 
+    #: NumPy elements a spike phase's batch of blocks may hold (:meth:`_spike_batch`): a phase of a few cores
+    #: takes all the run's blocks at once, a phase of thousands of routes and links one block at a time
+    BATCH_ELEMENTS = 250_000
+
+    def _spike_batch(self, ph: Phase, g: SpikeGeom, blk: Block) -> SpikeBatch:
+        """The batch holding ``blk``'s arrays: made when the phase reaches a block it does not hold, for that block
+        and the following blocks of the same size, as many as :attr:`BATCH_ELEMENTS` allows. Each block's spikes
+        come from the input's own ``segment_steps`` for that block (seeded per block, or measured), so taking them
+        early changes none."""
+        kept = self._batches.get(ph.index)
+        if kept is not None and kept.first <= blk.index < kept.first + kept.n:
+            return kept
+        lat, B, src, steps = self.lat, blk.size, g.src, g.steps
+        per_block = steps * (len(ph.segments) + 4 * len(g.inc.links) + 8 * len(g.nm) + 8 * g.n_recv + 4 * len(g.r_lo))
+        n_max = max(1, self.BATCH_ELEMENTS // max(per_block, 1))
+        run = [blk]
+        for b in self.blocks[blk.index + 1:]:
+            if len(run) >= n_max or b.size != B:
+                break
+            run.append(b)
+        S = self.spikes.segment_steps_of(ph, self.plan, run)  # blocks x n_seg x D
+        cs = np.zeros((len(run), S.shape[1] + 1, steps))
+        np.cumsum(S, axis=1, out=cs[:, 1:])
+        cs = cs.transpose(1, 0, 2).reshape(S.shape[1] + 1, -1)  # the blocks' steps side by side
+        src_spikes = cs[g.src_hi] - cs[g.src_lo]  # n_src x columns
+        loads, sends, recv, paths = g.products(cs)  # per link, source piece and synapse piece; longest paths
+        updates = g.neurons * B * unfold_of(src.layer)
+        inject = isinstance(src.layer, InputSpikes)  # no soma fires injected spikes: only the sends take time
+        upd_step = (updates / steps)[:, None] if not inject else 0.0
+        # the rotation before the encoder's neurons (adds, timed on its cores), block by block
+        rot = [self.spikes.nonspike(src.layer, b, self.rules, self.cfg.seed).ops for b in run]
+        acs = (rot[0] * g.share / steps)[:, None] if all(r == rot[0] for r in rot) else \
+            np.repeat(np.stack([r * g.share / steps for r in rot], axis=1), steps, axis=1)
+        src_time = lat.units(updates=upd_step, spikes=np.zeros_like(src_spikes) if inject else src_spikes,
+                             sends=sends, acs=acs)  # n_src x columns x (synapse, soma unit)
+        # the synapse cores of every consumer: one accumulate per spike per output neuron; output neurons on the
+        # synapse cores, unless the LIF after the layer is their soma (fused)
+        soma_steps = steps if self.clock is not None else 1  # lock-step: every step; event-driven: at read-out
+        acs_all = (np.take(cs, g.c_hi, axis=0) - np.take(cs, g.c_lo, axis=0)) * g.c_out[:, None]
+        upd_all = np.empty(len(g.c_out))
+        for c, _, a, b in g.consumers:
+            fused = self._fused(c.layer.name) is not None and not c.lm.tiled
+            upd_all[a:b] = g.c_out[a:b] * B * soma_steps * (0.0 if fused else 1.0)
+        dtime = lat.units(recv=recv, reads=acs_all, acs=acs_all, updates=(upd_all / steps)[:, None])
+        batch = SpikeBatch(blk.index, len(run), steps, cs, src_spikes, loads, sends, recv, paths, acs_all, upd_all,
+                           src_time, dtime, [])
+        if self.clock is not None:
+            # every step's core work folded onto the distinct cores at once: source and synapse cores as one group
+            # when no core is listed twice or in both, else the source cores first (a tie names a source core)
+            groups = [(g.both_group, np.concatenate([src_time, dtime], axis=0))] if g.both_group is not None else \
+                [(g.src_group, src_time), (g.dst_group, dtime)]
+            for grp, times in groups:
+                work, wmax, live = grp.fold_steps(times)
+                batch.folded.append((grp, work, wmax,
+                                     [None if every else lv for every, lv in zip(live.all(axis=1), live)]))
+            batch.loads_t = np.ascontiguousarray(loads.T)
+            batch.service_t = batch.loads_t * g.inc.service_ns
+            batch.loaded_t = (batch.loads_t > 0).astype(float)
+        self._batches[ph.index] = batch
+        return batch
+
     def _spike(self, ph: Phase, blk: Block, rec: PhaseTiming):
         lat, B = self.lat, blk.size
         g = self._spike_geom(ph)
         src, steps = g.src, g.steps
-        S = self.spikes.segment_steps(ph, self.plan, blk)  # n_seg x D, summed over the block's tokens
-        cs = np.vstack([np.zeros((1, steps)), np.cumsum(S, axis=0)])
+        pb = self._spike_batch(ph, g, blk)
+        sl = pb.cols(blk)
+        cs = pb.cs[:, sl]  # this block's columns (n_seg + 1) x D: cumulative spikes, summed over its tokens
 
         # the source neurons: D updates per token each, spikes as drawn / measured (injected inputs: none)
-        src_spikes = cs[g.src_hi] - cs[g.src_lo]  # n_src x D
+        src_spikes = pb.src_spikes[:, sl]  # n_src x D
         updates = g.neurons * B * unfold_of(src.layer)
         self._tally_rows(src, spike_source_rows(src.layer, updates, src_spikes.sum(axis=1)), g.nm)
-        if isinstance(src.layer, InputSpikes):
-            src_spikes = np.zeros_like(src_spikes)  # no soma fires them: only the sends take time
         w = self.spikes.nonspike(src.layer, blk, self.rules, self.cfg.seed)
-        rot_ops = w.ops  # the rotation before the encoder's neurons (adds, timed on its cores)
         if self.count_nonspike:
             self._place_rows(src, w.rows)
 
         # one message per spike per destination core (multicast): a route's per step are cs[r_hi] - cs[r_lo]
-        loads, sends, recv, paths = g.products(cs)  # per link, source piece and synapse piece; longest paths
+        loads, sends, recv = pb.loads[:, sl], pb.sends[:, sl], pb.recv[:, sl]
         cs_all = cs.sum(axis=1)  # whole numbers: a route's total is exactly its row's sum
         tot = cs_all[g.r_hi] - cs_all[g.r_lo]
         n_src = len(g.nm)
@@ -811,43 +908,28 @@ class Simulator:
         self.tally.add(src, "hop_chip", np.bincount(g.r_src, tot * g.hops_chip, n_src), pieces=g.nm)
         self.ew_hops += float((tot * g.hops_ew).sum())
         upd_step = (updates / steps)[:, None] if not isinstance(src.layer, InputSpikes) else 0.0
-        src_time = lat.units(updates=upd_step, spikes=src_spikes, sends=sends,
-                             acs=(rot_ops * g.share / steps)[:, None])  # n_src x D x (synapse, soma unit)
 
         # the synapse cores of every consumer: one accumulate per spike per output neuron
-        soma_steps = steps if self.clock is not None else 1  # lock-step: every step; event-driven: at read-out
-        acs_all = (np.take(cs, g.c_hi, axis=0) - np.take(cs, g.c_lo, axis=0)) * g.c_out[:, None]  # spikes x fan-out
-        total_all = acs_all.sum(axis=1)
-        upd_all = np.empty(len(g.c_out))
+        total_all = pb.acs_all[:, sl].sum(axis=1)
+        upd_all = pb.upd_all
         for c, syn, a, b in g.consumers:  # pieces x D of each: rows a:b
             layer = c.layer
             self._tally_rows(c, linear_synaptic_rows(layer, self.rules, spike_fanout=total_all[a:b]), syn)
-            # output neurons on the synapse cores, unless the LIF after the layer is their soma (fused)
             fused = self._fused(layer.name) is not None and not c.lm.tiled
-            upd_all[a:b] = upd = g.c_out[a:b] * B * soma_steps * (0.0 if fused else 1.0)
-            self._tally_rows(c, output_neuron_rows(upd, fused), syn)
+            self._tally_rows(c, output_neuron_rows(upd_all[a:b], fused), syn)
             if self.count_nonspike:
                 self._place_rows(c, self.spikes.nonspike(layer, blk, self.rules, self.cfg.seed).rows)
-        dtime = lat.units(recv=recv, reads=acs_all, acs=acs_all, updates=(upd_all / steps)[:, None])
 
         now = self.env.now
         if self.clock is not None:
             # one time step: the source neurons update and send, the messages cross the network and the
             # synapse cores integrate them before the barrier (what they add reaches the somas next step)
+            src_time, dtime = pb.src_time[:, sl], pb.dtime[:, sl]
             bp = self._backpressure(ph, g, cs, tot, src_time, dtime, upd_step)  # (senders x D, order) or None
-            # every step's core work folded onto the distinct cores at once: source and synapse cores as one group
-            # when no core is listed twice or in both, else the source cores first (a tie names a source core)
-            groups = [(g.both_group, np.concatenate([src_time, dtime], axis=0))] if g.both_group is not None else \
-                [(g.src_group, src_time), (g.dst_group, dtime)]
-            folded = []
-            for grp, times in groups:
-                work, wmax, live = grp.fold_steps(times)
-                folded.append((grp, work, wmax, [None if every else lv for every, lv in zip(live.all(axis=1), live)]))
+            folded = [(grp, work[sl], wmax[sl], live[sl]) for grp, work, wmax, live in pb.folded]
             self.links.count(g.inc, loads.sum(axis=1))  # whole numbers: the same sums as step by step
-            loads_t = np.ascontiguousarray(loads.T)
-            service_t = loads_t * g.inc.service_ns
-            loaded_t = (loads_t > 0).astype(float)
-            step_paths = (paths * B).tolist()
+            loads_t, service_t, loaded_t = pb.loads_t[sl], pb.service_t[sl], pb.loaded_t[sl]
+            step_paths = (pb.paths[sl] * B).tolist()
             for t in range(steps):
                 now = self.env.now
                 core, c = -1.0, -1
@@ -865,8 +947,9 @@ class Simulator:
                             self._place(int(bp[1].senders[i]))
                 yield from self._wait(max(core, drain), step_paths[t], B, rec, part, where=where)
         else:  # the whole window as one stream: source, links and synapse cores overlap
+            spikes = np.zeros(len(g.nm)) if isinstance(src.layer, InputSpikes) else src_spikes.sum(axis=1)
             s_time = lat.units(updates=updates if not isinstance(src.layer, InputSpikes) else 0.0,
-                               spikes=src_spikes.sum(axis=1), sends=sends.sum(axis=1), acs=rot_ops * g.share)
+                               spikes=spikes, sends=sends.sum(axis=1), acs=w.ops * g.share)
             d_time = lat.units(recv=recv.sum(axis=1), reads=total_all, acs=total_all, updates=upd_all)
             s_dur, _ = self.cores.occupy(g.src_group, s_time, now)
             d_dur, _ = self.cores.occupy(g.dst_group, d_time, now)
