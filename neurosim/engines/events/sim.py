@@ -903,9 +903,9 @@ class Simulator:
         cs_all = cs.sum(axis=1)  # whole numbers: a route's total is exactly its row's sum
         tot = cs_all[g.r_hi] - cs_all[g.r_lo]
         n_src = len(g.nm)
-        self.tally.add(src, "message", np.bincount(g.r_src, tot, n_src), pieces=g.nm)
-        self.tally.add(src, "hop_onchip", np.bincount(g.r_src, tot * g.hops_on, n_src), pieces=g.nm)
-        self.tally.add(src, "hop_chip", np.bincount(g.r_src, tot * g.hops_chip, n_src), pieces=g.nm)
+        self.tally.add_rows(src, (("message", np.bincount(g.r_src, tot, n_src), 0.0, ""),
+                                  ("hop_onchip", np.bincount(g.r_src, tot * g.hops_on, n_src), 0.0, ""),
+                                  ("hop_chip", np.bincount(g.r_src, tot * g.hops_chip, n_src), 0.0, "")), g.nm)
         self.ew_hops += float((tot * g.hops_ew).sum())
         upd_step = (updates / steps)[:, None] if not isinstance(src.layer, InputSpikes) else 0.0
 
@@ -1012,9 +1012,8 @@ class Simulator:
         ``receivers=False``: the caller times the receiving cores (their receive is pipelined with other work)."""
         sc = g.scaled(factor, self.lat)
         for (lp, pieces, _, _, _), (msg, on, chip) in zip(g.tallies, sc.tallies):
-            self.tally.add(lp, "message", msg, pieces=pieces)
-            self.tally.add(lp, "hop_onchip", on, pieces=pieces)
-            self.tally.add(lp, "hop_chip", chip, pieces=pieces)
+            self.tally.add_rows(lp, (("message", msg, 0.0, ""), ("hop_onchip", on, 0.0, ""), ("hop_chip", chip, 0.0, "")),
+                                pieces)
         self.ew_hops += g.ew * factor
         core = 0.0
         for (cores, _, kind), folded in zip(g.ends, sc.times):
@@ -1132,8 +1131,7 @@ class Simulator:
     # --- where counted rows of non-spiking work land -----------------------------------------------------------------
     def _tally_rows(self, lp, rows: list[tuple[str, object, float, str]], pieces: np.ndarray) -> None:
         """The cost model's rows counted piece by piece (``count`` an array over ``pieces``)."""
-        for action, count, w_bits, a_repr in rows:
-            self.tally.add(lp, action, count, w_bits, a_repr, pieces=pieces)
+        self.tally.add_rows(lp, rows, pieces)
 
     def _place_rows(self, lp, rows: list[tuple[str, float, float, str]]) -> None:
         """Spread a layer's counted rows over the pieces that do that work."""

@@ -14,6 +14,14 @@ from neurosim.engines.events.plan import LayerPieces
 ENGINE = "events"
 
 
+def _put(arr: np.ndarray, where: slice | np.ndarray | None, pieces: np.ndarray, counts) -> None:
+    """Add ``counts`` to ``arr`` at ``pieces`` (``where``: :meth:`Tally._where` of them)."""
+    if where is None:  # a piece listed twice: each of its counts added
+        np.add.at(arr, pieces, counts)
+    else:
+        arr[where] += counts
+
+
 class Tally:
     """``add(layer, action, per_piece_counts)``: counts accumulate per (layer, action, w_bits, operand) over the
     layer's pieces; system-wide rows (barriers) go to :meth:`add_system`."""
@@ -27,20 +35,28 @@ class Tally:
     def add(self, lp: LayerPieces, action: str, counts, w_bits: float = 0.0, a_repr: str = "",
             pieces: np.ndarray | None = None) -> None:
         """Add counts to ``lp``'s pieces: an array over all pieces, or over ``pieces`` (indices) when given."""
-        key = (lp.name, action, float(w_bits), a_repr)
+        arr = self._array(lp, lp.name, action, w_bits, a_repr)
+        if pieces is None:
+            arr += counts
+        else:
+            _put(arr, self._where(pieces), pieces, counts)
+
+    def add_rows(self, lp: LayerPieces, rows, pieces: np.ndarray) -> None:
+        """:meth:`add` of every (action, counts, w_bits, operand) row of the cost model to ``pieces``: where the
+        pieces fall is worked out once for all rows."""
+        name = lp.name
+        where = self._where(pieces)
+        for action, counts, w_bits, a_repr in rows:
+            _put(self._array(lp, name, action, w_bits, a_repr), where, pieces, counts)
+
+    def _array(self, lp: LayerPieces, name: str, action: str, w_bits: float, a_repr: str) -> np.ndarray:
+        key = (name, action, float(w_bits), a_repr)
         arr = self.arrays.get(key)
         if arr is None:
             component_of(action)  # unknown actions fail here, not at the end of a long run
             arr = self.arrays[key] = np.zeros(len(lp.lm))
-            self.layers[lp.name] = lp
-        if pieces is None:
-            arr += counts
-            return
-        where = self._where(pieces)
-        if where is None:  # a piece listed twice: each of its counts added
-            np.add.at(arr, pieces, counts)
-        else:
-            arr[where] += counts
+            self.layers[name] = lp
+        return arr
 
     def _where(self, pieces: np.ndarray) -> slice | np.ndarray | None:
         """How to add to ``pieces``: a slice when they are consecutive, the indices when strictly increasing (no
