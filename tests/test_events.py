@@ -403,3 +403,14 @@ def test_rows_summed_by_index_as_add_at_adds_them(shape):
         expected = np.zeros((11, k))
         np.add.at(expected, idx, values)
         assert np.array_equal(sum_rows(idx, values, 11), expected)
+
+
+def test_index_unique_is_numpys_unique_with_its_inverse():
+    from neurosim.engines.events.network import index_unique
+
+    rng = np.random.default_rng(5)
+    for n, size in ((1, 3), (7, 0), (50, 200), (1000, 37)):
+        idx = rng.integers(0, n, size)
+        u, inv = index_unique(idx, n)
+        eu, einv = np.unique(idx, return_inverse=True)
+        assert np.array_equal(u, eu) and np.array_equal(inv, einv.reshape(-1))

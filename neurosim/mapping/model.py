@@ -113,7 +113,15 @@ class LayerMapping:
         return len(self.pieces["role"])
 
     def mask(self, *roles: str) -> np.ndarray:
-        return np.isin(self.pieces["role"], roles)
+        """Pieces with one of ``roles`` (kept while the role column is the same array; read-only)."""
+        role = self.pieces["role"]
+        kept = self.__dict__.setdefault("_masks", {})
+        hit = kept.get(roles)
+        if hit is None or hit[0] is not role:
+            m = np.isin(role, roles)
+            m.setflags(write=False)
+            hit = kept[roles] = (role, m)
+        return hit[1]
 
     @property
     def tiled(self) -> bool:

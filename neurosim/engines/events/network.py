@@ -34,6 +34,15 @@ def ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, 
     return owner, np.repeat(np.asarray(starts, dtype=np.int64), lengths) + offsets
 
 
+def index_unique(idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(idx, return_inverse=True)`` of indices in ``[0, n)`` (a layer's piece numbers): the distinct
+    ones ascending and where each entry falls, from a table of the ones present rather than a sort."""
+    idx = np.asarray(idx, dtype=np.int64)
+    seen = np.zeros(n, dtype=bool)
+    seen[idx] = True
+    return np.flatnonzero(seen), (np.cumsum(seen) - 1)[idx]
+
+
 def sum_rows(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """``np.add.at(zeros((n, k)), idx, values)``: the rows of ``values`` summed by index, each sum in row order (as
     ``np.add.at`` adds them): a column at a time, or, for a small array of many columns (a batch of blocks' steps),

@@ -53,6 +53,7 @@ from neurosim.engines.events.network import (
     LinkState,
     SenderOrder,
     blocked_send,
+    index_unique,
     one_block_never_waits,
     route_capacity,
     sum_rows,
@@ -650,7 +651,7 @@ class BundleGeom:
         for r in routes:
             m = r.elements * (r.edge.messages_per_element if per_element is None else per_element)
             per_route.append(m)
-            pieces, inv = np.unique(r.src_piece, return_inverse=True)
+            pieces, inv = index_unique(r.src_piece, len(r.src.lm))
             tallies.append((r.src, pieces, np.bincount(inv, m), np.bincount(inv, m * r.hops_onchip),
                             np.bincount(inv, m * r.hops_chip)))
             ew += float((m * r.hops_ew).sum())
@@ -658,7 +659,7 @@ class BundleGeom:
                 if lp.lm.placement != "neuro":
                     continue
                 neuro_sender |= kind == "send"
-                u, inv2 = np.unique(idx, return_inverse=True)
+                u, inv2 = index_unique(idx, len(lp.lm))
                 cores = lp.cores[u]
                 ends.append((CoreGroup.of(cores, None), np.bincount(inv2, m), kind))
         allm = np.concatenate(per_route) if per_route else np.zeros(0)
