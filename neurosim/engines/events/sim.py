@@ -589,6 +589,7 @@ class SpikeBatch:
     paths: np.ndarray  # per column
     acs_all: np.ndarray  # synapse pieces x columns
     upd_all: np.ndarray  # output-neuron updates of every synapse piece (the same for every block of the size)
+    fused: list[bool]  # per consumer: its LIF's soma sits on its synapse cores
     src_time: np.ndarray  # n_src x columns x (synapse, soma unit)
     dtime: np.ndarray
     folded: list  # synchronous: per core group (group, work, larger unit, live mask per column)
@@ -839,7 +840,7 @@ class Simulator:
         n_max = max(1, self.BATCH_ELEMENTS // max(per_block, 1))
         run = [blk]
         for b in self.blocks[blk.index + 1:]:
-            if len(run) >= n_max or b.size != B:
+            if len(run) >= n_max or b.size != B or b.index != run[-1].index + 1:
                 break
             run.append(b)
         S = self.spikes.segment_steps_of(ph, self.plan, run)  # blocks x n_seg x D
@@ -862,12 +863,12 @@ class Simulator:
         soma_steps = steps if self.clock is not None else 1  # lock-step: every step; event-driven: at read-out
         acs_all = (np.take(cs, g.c_hi, axis=0) - np.take(cs, g.c_lo, axis=0)) * g.c_out[:, None]
         upd_all = np.empty(len(g.c_out))
-        for c, _, a, b in g.consumers:
-            fused = self._fused(c.layer.name) is not None and not c.lm.tiled
-            upd_all[a:b] = g.c_out[a:b] * B * soma_steps * (0.0 if fused else 1.0)
+        fused = [self._fused(c.layer.name) is not None and not c.lm.tiled for c, _, _, _ in g.consumers]
+        for (_, _, a, b), f in zip(g.consumers, fused):
+            upd_all[a:b] = g.c_out[a:b] * B * soma_steps * (0.0 if f else 1.0)
         dtime = lat.units(recv=recv, reads=acs_all, acs=acs_all, updates=(upd_all / steps)[:, None])
         batch = SpikeBatch(blk.index, len(run), steps, cs, src_spikes, loads, sends, recv, paths, acs_all, upd_all,
-                           src_time, dtime, [])
+                           fused, src_time, dtime, [])
         if self.clock is not None:
             # every step's core work folded onto the distinct cores at once: source and synapse cores as one group
             # when no core is listed twice or in both, else the source cores first (a tie names a source core)
@@ -889,6 +890,8 @@ class Simulator:
         src, steps = g.src, g.steps
         pb = self._spike_batch(ph, g, blk)
         sl = pb.cols(blk)
+        if blk.index == pb.first + pb.n - 1:
+            del self._batches[ph.index]  # its last block: its arrays live on in this block's views only
         cs = pb.cs[:, sl]  # this block's columns (n_seg + 1) x D: cumulative spikes, summed over its tokens
 
         # the source neurons: D updates per token each, spikes as drawn / measured (injected inputs: none)
@@ -913,10 +916,10 @@ class Simulator:
         # the synapse cores of every consumer: one accumulate per spike per output neuron
         total_all = pb.acs_all[:, sl].sum(axis=1)
         upd_all = pb.upd_all
-        for c, syn, a, b in g.consumers:  # pieces x D of each: rows a:b
+        for (c, syn, a, b), fused in zip(g.consumers, pb.fused):  # pieces x D of each: rows a:b
             layer = c.layer
             self._tally_rows(c, linear_synaptic_rows(layer, self.rules, spike_fanout=total_all[a:b]), syn)
-            fused = self._fused(layer.name) is not None and not c.lm.tiled
+            # output neurons on the synapse cores, unless the LIF after the layer is their soma (fused)
             self._tally_rows(c, output_neuron_rows(upd_all[a:b], fused), syn)
             if self.count_nonspike:
                 self._place_rows(c, self.spikes.nonspike(layer, blk, self.rules, self.cfg.seed).rows)
