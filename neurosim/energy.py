@@ -21,6 +21,7 @@ import math
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
@@ -103,15 +104,14 @@ class EnergyTable(BaseModel):
 
     def price(self, counters: pd.DataFrame) -> pd.DataFrame:
         """Counters with ``energy_pj`` and ``scaled_ops`` (the papers' bit-op-scaled op count) columns added."""
-        keys = counters[["action", "w_bits", "a_repr"]].drop_duplicates()
-        units = {}
-        for action, w, a in keys.itertuples(index=False):
-            units[(action, w, a)] = self.unit_energy_pj(action, float(w), a)
-        idx = list(zip(counters["action"], counters["w_bits"], counters["a_repr"]))
+        # each distinct (action, bits, operand) priced once; every row takes its price by the code of its key
+        codes, keys = pd.MultiIndex.from_frame(counters[["action", "w_bits", "a_repr"]]).factorize()
+        units = np.array([self.unit_energy_pj(action, float(w), a) for action, w, a in keys],
+                         dtype=float).reshape(-1, 2)
         out = counters.copy()
-        out["energy_pj"] = [units[k][0] for k in idx] * out["count"]
+        out["energy_pj"] = units[codes, 0] * out["count"]
         compute = out["component"].eq("compute")
-        out["scaled_ops"] = [units[k][1] for k in idx] * out["count"] * compute
+        out["scaled_ops"] = units[codes, 1] * out["count"] * compute
         return out
 
     @property

