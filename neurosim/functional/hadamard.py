@@ -165,12 +165,22 @@ class Rotation:
         return self.apply(np.eye(self.n, dtype=np.float64)).T
 
 
+@lru_cache(maxsize=64)
 def rotation_for(n: int, kind: str = "hadamard", seed: int = 0) -> Rotation:
     """The rotation an encoder of width n uses: ``hadamard`` (falls back to random), ``random`` or ``none``.
 
     ``seed`` 0 gives the plain Hadamard matrix; another seed randomizes its signs (``H D``), which leaves it
-    orthogonal and as cheap, and draws a different member of the family (for spreads over rotations).
+    orthogonal and as cheap, and draws a different member of the family (for spreads over rotations). Kept: every
+    run of a model asks again for the same few widths, so one object (its matrices read-only) serves them all.
     """
+    rot = _rotation(n, kind, seed)
+    for a in (rot.left, rot.signs):
+        if a is not None:
+            a.setflags(write=False)
+    return rot
+
+
+def _rotation(n: int, kind: str, seed: int) -> Rotation:
     if kind == "none":
         return Rotation(n, "identity")
     if kind not in ("hadamard", "random"):
