@@ -106,6 +106,9 @@ class EnergyTable(BaseModel):
         """Counters with ``energy_pj`` and ``scaled_ops`` (the papers' bit-op-scaled op count) columns added."""
         # each distinct (action, bits, operand) priced once; every row takes its price by the code of its key
         codes, keys = pd.MultiIndex.from_frame(counters[["action", "w_bits", "a_repr"]]).factorize()
+        if len(codes) and codes.min() < 0:
+            raise NeurosimError(f"energy table '{self.name}': a counter row has no action, bits or operand (a missing "
+                                "value); every row needs all three to be priced")
         units = np.array([self.unit_energy_pj(action, float(w), a) for action, w, a in keys],
                          dtype=float).reshape(-1, 2)
         out = counters.copy()

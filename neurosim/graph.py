@@ -551,7 +551,7 @@ class Graph:
         """(successors, predecessors) of every layer, in edge order; rebuilt when ``edges`` is another list or has
         grown or shrunk (edges are added by :meth:`connect` or by assigning a new list), so a walk over a large
         graph asks in constant time instead of scanning every edge."""
-        key = (id(self.edges), len(self.edges), self.edges[-1] if self.edges else None)
+        key = (len(self.edges), self.edges[-1] if self.edges else None)
         kept = self.__dict__.get("_adj")
         if kept is None or kept[0] != key or kept[1] is not self.edges:
             succ: dict[str, list[str]] = {}

@@ -31,6 +31,7 @@ class Tally:
         self.layers: dict[str, LayerPieces] = {}
         self.system: dict[str, float] = defaultdict(float)
         self._seen: dict[int, tuple[np.ndarray, slice | np.ndarray | None]] = {}
+        self._lengths: np.ndarray | None = None  # rows of each part in the table frame() made last
 
     def add(self, lp: LayerPieces, action: str, counts, w_bits: float = 0.0, a_repr: str = "",
             pieces: np.ndarray | None = None) -> None:
@@ -150,7 +151,7 @@ class Tally:
         count, sort=False)["count"].sum()`` gives (the same rows, order and sums: each (layer, action, bits,
         operand) of the tally is one group and its rows are consecutive, so they are summed by their part's number
         rather than by nine text columns)."""
-        lengths = self.__dict__.get("_lengths")
+        lengths = self._lengths
         if lengths is None or int(lengths.sum()) != len(counters):
             raise ValueError("by_part takes the table this tally's frame() made last")
         by = [c for c in counters.columns if c not in ("place", "count")]
