@@ -60,6 +60,12 @@ class LayerPieces:
             m.setflags(write=False)
         return m
 
+    @cached_property
+    def embedded_core(self) -> int:
+        """The core of the layer's first embedded piece (the one that runs its arithmetic), -1 if it has none."""
+        emb = self.mask("embedded")
+        return int(self.cores[emb.argmax()]) if emb.any() else -1
+
     def routers(self, mesh: Mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Global router coordinates (x, y, z) of every piece (:meth:`Mesh.routers`; kept, read-only): a route's
         ends are gathered from them."""

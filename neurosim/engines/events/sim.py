@@ -604,14 +604,16 @@ class SpikeBatch:
 
 @dataclass
 class ScaledBundle:
-    """A bundle's traffic for a number of tokens: per tally (messages, on-chip hops, chip hops), per neuro-core end
-    its cores' time (folded onto its distinct cores, :meth:`CoreGroup.fold`), the messages per link and their
-    service time."""
+    """A bundle's traffic for a number of tokens: per tally its (messages, on-chip hops, chip hops) rows, per
+    neuro-core end its cores' time (folded onto its distinct cores, :meth:`CoreGroup.fold`, with the mask of the
+    cores given work: None when all are), the messages per link, their service time and which links are loaded
+    (1.0 / 0.0)."""
 
     tallies: list
     times: list
     loads: np.ndarray
     service: np.ndarray
+    loaded: np.ndarray
 
 
 @dataclass
@@ -637,11 +639,16 @@ class BundleGeom:
             if len(self._scaled) >= 8:
                 self._scaled.clear()
             loads = self.loads * factor
+            times = []
+            for grp, per_token, kind in self.ends:
+                work, wmax, pair = grp.fold(lat.core_time(sends=per_token * factor) if kind == "send" else
+                                            lat.core_time(recv=per_token * factor))
+                live = wmax > 0
+                times.append((work, wmax, pair, None if live.all() else live))
             sc = self._scaled[factor] = ScaledBundle(
-                [(msg * factor, on * factor, chip * factor) for _, _, msg, on, chip in self.tallies],
-                [grp.fold(lat.core_time(sends=per_token * factor) if kind == "send" else
-                          lat.core_time(recv=per_token * factor)) for grp, per_token, kind in self.ends],
-                loads, loads * self.inc.service_ns)
+                [(("message", msg * factor, 0.0, ""), ("hop_onchip", on * factor, 0.0, ""),
+                  ("hop_chip", chip * factor, 0.0, "")) for _, _, msg, on, chip in self.tallies],
+                times, loads, loads * self.inc.service_ns, (loads > 0).astype(float))
         return sc
 
     @classmethod
@@ -1015,17 +1022,16 @@ class Simulator:
         """Count and time ``factor`` x the per-token traffic of a bundle: (core time, link drain, path latency).
         ``receivers=False``: the caller times the receiving cores (their receive is pipelined with other work)."""
         sc = g.scaled(factor, self.lat)
-        for (lp, pieces, _, _, _), (msg, on, chip) in zip(g.tallies, sc.tallies):
-            self.tally.add_rows(lp, (("message", msg, 0.0, ""), ("hop_onchip", on, 0.0, ""), ("hop_chip", chip, 0.0, "")),
-                                pieces)
+        for (lp, pieces, _, _, _), rows in zip(g.tallies, sc.tallies):
+            self.tally.add_rows(lp, rows, pieces)
         self.ew_hops += g.ew * factor
         core = 0.0
-        for (cores, _, kind), folded in zip(g.ends, sc.times):
+        for (cores, _, kind), (work, wmax, pair, live) in zip(g.ends, sc.times):
             if kind == "recv" and not receivers:
                 continue
-            d, _ = self.cores.occupy_folded(cores, *folded, now)
+            d, _ = self.cores.occupy_folded(cores, work, wmax, pair, now, live)
             core = max(core, d)
-        drain, _ = self.links.drain(g.inc, sc.loads, now, sc.service)
+        drain, _ = self.links.drain(g.inc, sc.loads, now, sc.service, loaded=sc.loaded)
         return core, drain, g.path
 
     def _partials(self, ph: Phase, blk: Block, rec: PhaseTiming):
@@ -1106,8 +1112,8 @@ class Simulator:
                         core = max(core, d)
             yield from self._wait(max(core, drain), path, 1, rec,
                                   "KV-cache cores" if core >= drain else "network contention", lockstep=False)
-        if w.ops > 0 and lp.mask("embedded").any():
-            core = int(lp.cores[lp.mask("embedded").argmax()])  # the layer's (first) embedded core
+        core = lp.embedded_core  # the layer's (first) embedded core, -1 if none
+        if w.ops > 0 and core >= 0:
             d, _ = self.cores.occupy_one(core, w.ops * self.op_ns, self.env.now)
             yield from self._wait(d, 0.0, 1, rec, "embedded cores", lockstep=False)
 
