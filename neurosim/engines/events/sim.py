@@ -362,9 +362,7 @@ class CoreState:
         """Queue the work of cores ``uniq`` (``live``: mask of those given work; None: all; False: find out;
         ``units``: the cores' (synapse, soma) positions in the flattened ``free_at``, when known)."""
         if live is False:
-            live = wmax > 0
-            if live.all():
-                live = None
+            live = live_cores(wmax)
         if not len(uniq) or (live is not None and not live.any()):
             return 0.0, -1
         if pair:  # the two units of every core, one gather and one scatter over the flattened state
@@ -392,6 +390,12 @@ class CoreState:
         self.busy_ns[uniq] += wmax
         i = int(last.argmax())
         return float(last[i]) - now, int(uniq[i])
+
+
+def live_cores(wmax: np.ndarray) -> np.ndarray | None:
+    """The mask of the cores given work (``wmax > 0``), or None when every core is."""
+    live = wmax > 0
+    return None if live.all() else live
 
 
 def _unit_index(cores: np.ndarray) -> np.ndarray:
@@ -590,6 +594,8 @@ class SpikeBatch:
     acs_all: np.ndarray  # synapse pieces x columns
     upd_all: np.ndarray  # output-neuron updates of every synapse piece (the same for every block of the size)
     fused: list[bool]  # per consumer: its LIF's soma sits on its synapse cores
+    updates: np.ndarray  # the source neurons' updates per block (the same for every block of the size)
+    upd_step: np.ndarray | float  # ... per step, as a column (0.0 for injected spikes)
     src_time: np.ndarray  # n_src x columns x (synapse, soma unit)
     dtime: np.ndarray
     folded: list  # synchronous: per core group (group, work, larger unit, live mask per column)
@@ -643,8 +649,7 @@ class BundleGeom:
             for grp, per_token, kind in self.ends:
                 work, wmax, pair = grp.fold(lat.core_time(sends=per_token * factor) if kind == "send" else
                                             lat.core_time(recv=per_token * factor))
-                live = wmax > 0
-                times.append((work, wmax, pair, None if live.all() else live))
+                times.append((work, wmax, pair, live_cores(wmax)))
             sc = self._scaled[factor] = ScaledBundle(
                 [(("message", msg * factor, 0.0, ""), ("hop_onchip", on * factor, 0.0, ""),
                   ("hop_chip", chip * factor, 0.0, "")) for _, _, msg, on, chip in self.tallies],
@@ -875,7 +880,7 @@ class Simulator:
             upd_all[a:b] = g.c_out[a:b] * B * soma_steps * (0.0 if f else 1.0)
         dtime = lat.units(recv=recv, reads=acs_all, acs=acs_all, updates=(upd_all / steps)[:, None])
         batch = SpikeBatch(blk.index, len(run), steps, cs, src_spikes, loads, sends, recv, paths, acs_all, upd_all,
-                           fused, src_time, dtime, [])
+                           fused, updates, upd_step, src_time, dtime, [])
         if self.clock is not None:
             # every step's core work folded onto the distinct cores at once: source and synapse cores as one group
             # when no core is listed twice or in both, else the source cores first (a tie names a source core)
@@ -903,7 +908,7 @@ class Simulator:
 
         # the source neurons: D updates per token each, spikes as drawn / measured (injected inputs: none)
         src_spikes = pb.src_spikes[:, sl]  # n_src x D
-        updates = g.neurons * B * unfold_of(src.layer)
+        updates, upd_step = pb.updates, pb.upd_step
         self._tally_rows(src, spike_source_rows(src.layer, updates, src_spikes.sum(axis=1)), g.nm)
         w = self.spikes.nonspike(src.layer, blk, self.rules, self.cfg.seed)
         if self.count_nonspike:
@@ -918,7 +923,6 @@ class Simulator:
                                   ("hop_onchip", np.bincount(g.r_src, tot * g.hops_on, n_src), 0.0, ""),
                                   ("hop_chip", np.bincount(g.r_src, tot * g.hops_chip, n_src), 0.0, "")), g.nm)
         self.ew_hops += float((tot * g.hops_ew).sum())
-        upd_step = (updates / steps)[:, None] if not isinstance(src.layer, InputSpikes) else 0.0
 
         # the synapse cores of every consumer: one accumulate per spike per output neuron
         total_all = pb.acs_all[:, sl].sum(axis=1)
