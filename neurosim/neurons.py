@@ -194,13 +194,35 @@ def lif_fixed_run_many(a_in: list[np.ndarray], params: list[FixedLifParams],
     steps = int(a_in[0].shape[0]) if a_in else 0
     if any(a.shape[0] != steps for a in a_in):
         raise NeurosimError("lif_fixed_run_many: every population needs the same number of steps")
-    states = states if states is not None else [FixedLifState.zeros(n) for n in sizes]
     a = (np.concatenate([np.asarray(x, dtype=np.int64) for x in a_in], axis=1) if len(a_in) > 1
-         else np.asarray(a_in[0], dtype=np.int64)) if a_in else None
-    a_lo, a_hi = (int(a.min()), int(a.max())) if a is not None and a.size else (0, 0)
+         else np.asarray(a_in[0], dtype=np.int64)) if a_in else np.zeros((0, 0), dtype=np.int64)
+    a_lo, a_hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
     if a_lo < -(1 << 31) or a_hi >= 1 << 31:  # the input port is int32
         a = wrap_int32(a)
         a_lo, a_hi = (int(a.min()), int(a.max()))
+    return _run_populations(sizes, params, states, a, None, max(a_hi, -a_lo))  # no |a| temporary: time x neurons
+
+
+def lif_fixed_run_scaled(a6: np.ndarray, a_bound: int, sizes: list[int], params: list[FixedLifParams],
+                         states: list[FixedLifState] | None = None) -> list[LifTrace]:
+    """:func:`lif_fixed_run_many` for an input already summed, side by side and MSB-aligned: ``a6`` (T x the
+    populations' neurons) holds ``a_in << 6`` (what :func:`scaled_dense_inputs` makes straight from the products),
+    ``a_bound`` >= max |a_in| (at most 2^17, where no int32 wrap of the input port applies). The results are
+    those of :func:`lif_fixed_run_many`. An int32 ``a6`` becomes the record of u (where u is the input, as with
+    du = 4095, it already is; else it is written over): give a copy to keep it."""
+    if a_bound > 1 << 17:
+        raise NeurosimError(f"lif_fixed_run_scaled: input bound {a_bound} > 2^17; give the integer input instead")
+    if a6.shape[1] != sum(sizes):
+        raise NeurosimError(f"lif_fixed_run_scaled: input of {a6.shape[1]} neurons for populations of {sum(sizes)}")
+    return _run_populations([int(n) for n in sizes], params, states, None, a6, int(a_bound))
+
+
+def _run_populations(sizes: list[int], params: list[FixedLifParams], states: list[FixedLifState] | None,
+                     a: np.ndarray | None, a6: np.ndarray | None, a_max: int) -> list[LifTrace]:
+    """The populations side by side: the input as integers ``a`` or as ``a6 = a << 6`` (floats), |a| <= a_max."""
+    states = states if states is not None else [FixedLifState.zeros(n) for n in sizes]
+    steps = int((a if a is not None else a6).shape[0]) if sizes else 0
+    own_a6 = a6 is not None and a6.dtype == np.int32 and a6.shape == (steps, sum(sizes))
 
     def per_neuron(values: list[np.ndarray | int]) -> np.ndarray:
         return np.concatenate([np.broadcast_to(np.asarray(x, dtype=np.int64), (n,)) for x, n in zip(values, sizes)])
@@ -213,13 +235,16 @@ def lif_fixed_run_many(a_in: list[np.ndarray], params: list[FixedLifParams],
     v = np.concatenate([s.v.reshape(-1) for s in states]).astype(np.int64)
     n = u.size
     spikes = np.zeros((steps, n), dtype=bool)
-    u_out = np.zeros((steps, n), dtype=np.int32)
+    u_out = a6 if own_a6 else np.zeros((steps, n), dtype=np.int32)  # a6 is read before u_out is written
     v_out = np.zeros((steps, n), dtype=np.int32)
     if steps and n:
-        a_max = max(a_hi, -a_lo)  # no |a| temporary: these arrays are time x neurons
         if a_max <= 1 << 17 and int(np.abs(u).max()) <= UV_LIMIT:
-            _lif_fast(a, a_max << ACT_SHIFT, fu, fv, vth6, bias, u, v, spikes, u_out, v_out)
+            if a6 is None:  # a << 6 in float64 (exact: below 2^24), one pass
+                a6 = np.multiply(a, float(1 << ACT_SHIFT), dtype=np.float64)
+            _lif_fast(a6, a_max << ACT_SHIFT, fu, fv, vth6, bias, u, v, spikes, u_out, v_out)
         else:
+            if a is None:  # a6 holds exact integers a << 6 (below 2^24)
+                a = (a6 * (1.0 / (1 << ACT_SHIFT))).astype(np.int64)
             _lif_general(a, fu, fv, vth6, bias, u, v, spikes, u_out, v_out)
     traces, lo = [], 0
     for state, size in zip(states, sizes):
@@ -246,32 +271,42 @@ def _lif_general(a, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> None:
         v_out[t] = v
 
 
-def _lif_fast(a, a_max, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> None:
+def _lif_fast(a6, a6_max, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> None:
     """The general step when nothing can leave int32: |a << 6| <= 2^23 and |u| <= 2^23 keep every sum below 2^26.
-    ``a``: the synaptic input (int64, steps x neurons); ``a_max``: max |a << 6|.
+    ``a6``: the synaptic input MSB-aligned, ``a << 6`` (int32, or floats holding exact integers; steps x
+    neurons; it may be ``u_out`` itself); ``a6_max`` >= max |a << 6|.
 
     The state is held in float64, where every value here is an integer below 2^53 and so exact: ``x * (f / 4096)``
     is the exact dyadic (f / 4096 and the product need at most 43 significant bits) and ``trunc`` rounds it
     toward zero as Lava's sign-magnitude shift does; sums, clips and comparisons of such integers are exact too.
     That makes a decay two operations instead of five. The 24-bit fold of u is skipped when u provably cannot
-    pass 2^23 (|u| <= |u0| + max|a << 6| * 4096 / (du + 1)).
+    pass 2^23 (|u| <= |u0| + max|a << 6| * 4096 / (du + 1); u0 drops out where du = 4095), and each side of v's
+    saturation where it provably cannot bind.
     """
     du_eff = DECAY_UNITY - fu
-    fold = bool(np.any(int(np.abs(u).max(initial=0)) + a_max * DECAY_UNITY / np.maximum(du_eff, 1) > UV_LIMIT))
+    # how far u can reach: |u0| + max|a << 6| * 4096 / (du + 1), where du = 4095 clears u0 (u is the input alone)
+    u_reach = np.where(fu == 0, 0.0, np.abs(u)) + a6_max * DECAY_UNITY / np.maximum(du_eff, 1)
+    fold = bool(np.any(u_reach > UV_LIMIT))
     keep_u = bool(np.any(fu))  # du = 4095 everywhere: u is just this step's input
     decay_v = bool(np.any(fv != DECAY_UNITY))
     any_bias = bool(np.any(bias))
     # saturation of v cannot happen when |v| <= |v0| + (max|u| + max|bias|) * 4096 / dv stays inside 24 bits
-    u_gain = float(np.max(DECAY_UNITY / np.maximum(du_eff, 1)))
-    u_bound = min(float(UV_LIMIT), float(np.max(np.abs(u), initial=0)) + a_max * u_gain)
+    u_bound = min(float(UV_LIMIT), float(np.max(u_reach, initial=0)))
     dv_eff = DECAY_UNITY - fv
     clip = bool(np.any(dv_eff == 0)) or (
         float(np.max(np.abs(v), initial=0))
         + (u_bound + float(np.max(np.abs(bias), initial=0))) * float(np.max(DECAY_UNITY / np.maximum(dv_eff, 1)))
         >= UV_LIMIT - 1
     )
+    # the upper side alone: v enters a step at most M = max(0, v0, vth) (a decay never raises a value above
+    # max(it, 0); a neuron that stays below threshold is <= vth, one that fires is 0), so it leaves the sum at
+    # most M + max u + max bias
+    top = max(0.0, float(np.max(v, initial=0)), float(np.max(vth6, initial=0)))
+    clip_hi = clip and top + u_bound + float(np.max(bias, initial=0)) > UV_LIMIT - 1
     u_is_input = not keep_u and not fold  # then the record of u is the input itself
-    a6 = np.multiply(a, float(1 << ACT_SHIFT), dtype=np.float64)  # a << 6 in float64 (exact: below 2^24), one pass
+    if u_is_input and not decay_v:
+        _lif_kept_v(a6, bias, vth6, any_bias, clip, clip_hi, u, v, spikes, u_out, v_out)
+        return
     uf, vf = u.astype(np.float64), v.astype(np.float64)
     fu_frac, fv_frac = fu / DECAY_UNITY, fv / DECAY_UNITY
     bias_f, vth_f = np.asarray(bias, dtype=np.float64), np.asarray(vth6, dtype=np.float64)
@@ -301,21 +336,53 @@ def _lif_fast(a, a_max, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> None:
         if decay_v:
             np.multiply(pv, fv_frac, out=cv)
             np.trunc(cv, out=cv)
-        else:
-            cv[...] = pv
-        cv += a6[t] if u_is_input else pu
+            cv += a6[t] if u_is_input else pu
+        else:  # v kept: the step's v is the last one plus u, in one operation
+            np.add(pv, a6[t] if u_is_input else pu, out=cv)
         if any_bias:
             cv += bias_f
-        if clip:
+        if clip_hi:
             np.clip(cv, lo, hi, out=cv)
+        elif clip:
+            np.maximum(cv, lo, out=cv)
         keep = not_spiking[t]
         np.less_equal(cv, vth_f, out=keep)
         cv *= keep
         pv = cv
     np.logical_not(not_spiking, out=spikes)
-    u_out[...] = a6 if u_is_input else u_rec
+    if not (u_is_input and u_out is a6):
+        u_out[...] = a6 if u_is_input else u_rec
     v_out[...] = v_rec
     u[...] = a6[-1] if u_is_input else pu
+    v[...] = pv
+
+
+def _lif_kept_v(a6, bias, vth6, any_bias, clip, clip_hi, u, v, spikes, u_out, v_out) -> None:
+    """:func:`_lif_fast` when u is the step's input (du = 4095, no fold) and v is kept (dv = 0): no product, so
+    every value is an integer (|v| <= 2^23, |a << 6| <= 2^23, |bias| < 2^20: sums below 2^25) and the loop runs in
+    int32 on the records themselves: u's record is the input, each v is the last plus u (and bias), saturated
+    where it can bind, reset where it passes the threshold."""
+    if u_out is not a6:
+        np.copyto(u_out, a6, casting="unsafe")  # exact integers: the record of u is the input
+    bias_i, vth_i = np.asarray(bias, dtype=np.int32), np.asarray(vth6, dtype=np.int32)
+    lo, hi = -UV_LIMIT + 1, UV_LIMIT - 1
+    not_spiking = np.empty(spikes.shape, dtype=bool)
+    pv = v.astype(np.int32)
+    for t in range(u_out.shape[0]):
+        cv = v_out[t]
+        np.add(pv, u_out[t], out=cv)
+        if any_bias:
+            cv += bias_i
+        if clip_hi:
+            np.clip(cv, lo, hi, out=cv)
+        elif clip:
+            np.maximum(cv, lo, out=cv)
+        keep = not_spiking[t]
+        np.less_equal(cv, vth_i, out=keep)
+        cv *= keep
+        pv = cv
+    np.logical_not(not_spiking, out=spikes)
+    u[...] = u_out[-1]
     v[...] = pv
 
 
@@ -510,6 +577,25 @@ class DenseFixedParams:
         return w
 
     @property
+    def stored_multiple_of(self) -> int:
+        """The largest k (up to 31) such that every stored weight is a multiple of 2^k."""
+        k = self._derived.get("pow2")
+        if k is None:
+            nz = np.abs(self.stored_weights[self.stored_weights != 0])
+            k = self._derived["pow2"] = 31 if nz.size == 0 else int(min(31, np.log2(np.min(nz & -nz))))
+        return k
+
+    @property
+    def scaled_operand(self) -> np.ndarray:
+        """The stored weights transposed, (in, out), times ``2^(weight_exp + 6)`` in float32: a product with it is
+        the Dense's output MSB-aligned as the LIF takes it (exact only where :func:`scaled_dense_inputs` says)."""
+        w = self._derived.get("scaled")
+        if w is None:
+            w = self._derived["scaled"] = np.ascontiguousarray(
+                self.stored_weights.T * 2.0 ** (self.weight_exp + ACT_SHIFT), dtype=np.float32)
+        return w
+
+    @property
     def row_sum_bound(self) -> float:
         """The largest sum of |stored weight| over one output neuron's inputs (what bounds a product's partial
         sums per unit of input)."""
@@ -596,6 +682,58 @@ def dense_fixed_run(params: DenseFixedParams, s_in: np.ndarray) -> np.ndarray:
     if s_in.shape[0] > 1:
         out[1:] = dense_fixed_accumulate(params, s_in[:-1])
     return out
+
+
+def scaled_dense_inputs(populations: list[list[tuple[DenseFixedParams, np.ndarray]]], sizes: list[int], rows: int,
+                        first: int = 0) -> tuple[np.ndarray, int] | None:
+    """The synaptic input of populations side by side, MSB-aligned as the LIF takes it (``a_in << 6``), made
+    straight from the products: ``populations[i]`` lists the (Dense, spikes) pairs that feed population i (of
+    ``sizes[i]`` neurons), each ``spikes`` (rows - first, in) reaching rows ``first..rows - 1`` (rows before are 0:
+    Lava's one-step delay at the start of a run). Returns (int32 array rows x the populations' neurons, a bound on
+    |a_in|) for :func:`lif_fixed_run_scaled`, or None when a Dense does not qualify (then the integer path:
+    :func:`dense_fixed_accumulate`, :func:`lif_fixed_run_many`).
+
+    The same integers as the integer path whenever it returns: each Dense's ``weight_exp`` and the 6-bit alignment
+    are folded into its weights, which is exact when the stored weights are multiples of ``2^-weight_exp`` (the
+    shift then divides every sum exactly, as Lava's arithmetic shift of the sum does); every population's input is
+    bounded by the sum over its Dense of max|payload| x the largest row sum of |stored weights| x ``2^weight_exp``,
+    and it qualifies only when that is <= 2^17: then no int32 channel wraps, every partial sum of a product is an
+    integer below 2^23 (exact in float32 whatever order BLAS adds in), and the LIF's fast path applies. Spikes
+    given as the same array to several Dense are converted once."""
+    bounds = []
+    for incoming, n in zip(populations, sizes):
+        bound = 0.0
+        for dense, spikes in incoming:
+            if int(dense.weights.shape[0]) != n or np.shape(spikes) != (rows - first, dense.weights.shape[1]):
+                raise NeurosimError(f"{dense.where}: {dense.weights.shape} weights for {n} neurons and spikes of "
+                                    f"shape {np.shape(spikes)} (expected {(rows - first, dense.weights.shape[1])})")
+            exp = dense.weight_exp
+            if exp < 0 and dense.stored_multiple_of < -exp:  # the shift would floor the sum: not a scaling
+                return None
+            peak = float(np.abs(spikes).max(initial=0)) if dense.graded else 1.0
+            bound += peak * dense.row_sum_bound * 2.0 ** exp
+        if bound > 1 << 17:
+            return None
+        bounds.append(bound)
+    out = np.zeros((rows, int(sum(sizes))), dtype=np.int32)  # a << 6 <= 2^23: int32 holds every sum
+    operands: dict[tuple[int, bool], np.ndarray] = {}
+    held = []
+    lo = 0
+    for incoming, n in zip(populations, sizes):
+        for j, (dense, spikes) in enumerate(incoming):
+            key = (id(spikes), dense.graded)
+            x = operands.get(key)
+            if x is None:  # binary messages: an input fires or not; graded: its payload
+                x = operands[key] = (np.asarray(spikes) if dense.graded else np.asarray(spikes) != 0
+                                     ).astype(np.float32)
+                held.append(spikes)  # held, so its id stays its own while it is a key
+            part = out[first:, lo:lo + n]
+            if j == 0:  # the product's exact integers, converted as they are placed
+                np.copyto(part, x @ dense.scaled_operand, casting="unsafe")
+            else:
+                np.add(part, x @ dense.scaled_operand, out=part, casting="unsafe")
+        lo += n
+    return out, int(np.ceil(max(bounds, default=0.0)))
 
 
 def lava_weights_for(mantissas: np.ndarray, num_weight_bits: int, sign_mode: str = "mixed",

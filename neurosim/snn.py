@@ -24,7 +24,15 @@ from typing import Any
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.neurons import DenseFixedParams, FixedLifParams, LifTrace, dense_fixed_run, lif_fixed_run_many
+from neurosim.neurons import (
+    DenseFixedParams,
+    FixedLifParams,
+    LifTrace,
+    dense_fixed_run,
+    lif_fixed_run_many,
+    lif_fixed_run_scaled,
+    scaled_dense_inputs,
+)
 
 
 @dataclass
@@ -208,7 +216,8 @@ def run_functional(net: SpikingNetwork, steps: int | None = None) -> NetworkTrac
     """Run the network with neurosim's neuron models, a layer of populations at a time over all steps.
 
     A feed-forward network lets every projection be computed for all steps at once (one matrix product) once its
-    presynaptic spikes are known; populations at the same depth run side by side in one unrolled LIF loop.
+    presynaptic spikes are known; populations at the same depth run side by side in one unrolled LIF loop, their
+    products written straight into its MSB-aligned input where that is exact (:func:`scaled_dense_inputs`).
     """
     t0 = time.perf_counter()
     net.check()
@@ -218,17 +227,27 @@ def run_functional(net: SpikingNetwork, steps: int | None = None) -> NetworkTrac
     spikes: dict[str, np.ndarray] = {n: s.spikes[:steps] for n, s in net.sources.items()}
     traces: dict[str, LifTrace] = {}
     for level in net.levels():
-        a_ins = []
-        for name in level:
-            incoming = net.incoming(name)
-            if len(incoming) == 1:  # the usual case: the one projection's output is the input
-                a_ins.append(dense_fixed_run(incoming[0].dense, spikes[incoming[0].pre]))
-                continue
-            a_in = np.zeros((steps, net.populations[name].n), dtype=np.int64)
-            for proj in incoming:
-                a_in += dense_fixed_run(proj.dense, spikes[proj.pre])
-            a_ins.append(a_in)
-        for name, tr in zip(level, lif_fixed_run_many(a_ins, [net.populations[n].params for n in level])):
+        params = [net.populations[n].params for n in level]
+        # step t receives the spikes of step t - 1: one view per presynaptic node, so a node feeding several
+        # projections is converted for the products once
+        delayed = {p.pre: spikes[p.pre][:max(steps - 1, 0)] for n in level for p in net.incoming(n)}
+        scaled = scaled_dense_inputs([[(p.dense, delayed[p.pre]) for p in net.incoming(n)] for n in level],
+                                     [net.populations[n].n for n in level], steps, min(steps, 1))
+        if scaled is not None:  # the products straight into the LIF's aligned input
+            runs = lif_fixed_run_scaled(*scaled, [net.populations[n].n for n in level], params)
+        else:
+            a_ins = []
+            for name in level:
+                incoming = net.incoming(name)
+                if len(incoming) == 1:  # the usual case: the one projection's output is the input
+                    a_ins.append(dense_fixed_run(incoming[0].dense, spikes[incoming[0].pre]))
+                    continue
+                a_in = np.zeros((steps, net.populations[name].n), dtype=np.int64)
+                for proj in incoming:
+                    a_in += dense_fixed_run(proj.dense, spikes[proj.pre])
+                a_ins.append(a_in)
+            runs = lif_fixed_run_many(a_ins, params)
+        for name, tr in zip(level, runs):
             traces[name] = tr
             spikes[name] = tr.spikes
     wall = time.perf_counter() - t0

@@ -23,8 +23,11 @@ from neurosim.neurons import (
     dense_fixed_run,
     lava_weights_for,
     lif_fixed_run,
+    lif_fixed_run_many,
+    lif_fixed_run_scaled,
     lif_fixed_step,
     lif_float_run,
+    scaled_dense_inputs,
     stored_weights,
     wrap_int32,
 )
@@ -327,3 +330,115 @@ def test_a_network_run_is_the_same_on_one_or_two_blas_threads():
     a, b = (r.populations["out"] for r in runs)
     assert a.spikes.any()
     assert np.array_equal(a.spikes, b.spikes) and np.array_equal(a.u, b.u) and np.array_equal(a.v, b.v)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    pops=st.lists(st.lists(st.tuples(st.integers(0, 1), st.integers(1, 8), st.integers(-8, 7),
+                                     st.sampled_from(["mixed", "excitatory", "inhibitory"]), st.booleans()),
+                           max_size=3), min_size=1, max_size=3),
+    rows=st.integers(1, 7),
+    first=st.integers(0, 1),
+    big=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_scaled_dense_inputs_are_the_integer_path_aligned_or_none(pops, rows, first, big, seed):
+    """The products folded into the LIF's aligned input equal the reference path (each Dense on its stored weights,
+    wrapped as Lava does, summed in int32, << 6) exactly; where they decline (None) a Dense's shift would floor
+    a sum or an input could pass 2^17, and the bound returned covers every input."""
+    rng = np.random.default_rng(seed)
+    first = min(first, rows)
+    n_in = [5, 9]
+    graded_peak = 1 << 20 if big else 7
+    sources = [rng.integers(-graded_peak, graded_peak + 1, (rows - first, n)) for n in n_in]
+    binary = [(s % 2 == 0).astype(np.int32) for s in sources]
+    sizes = [int(rng.integers(1, 6)) for _ in pops]
+    fed, floors, bound_ref = [], False, []
+    for incoming, n in zip(pops, sizes):
+        feeds, b = [], 0.0
+        for src, bits, exp, mode, graded in incoming:
+            w = rng.integers(-256, 256, (n, n_in[src]))
+            d = DenseFixedParams(w, bits, exp, mode, num_message_bits=24 if graded else 0)
+            s = sources[src] if graded else binary[src]
+            feeds.append((d, s))
+            floors |= exp < 0 and bool(np.any(d.stored_weights % (1 << -exp)))
+            b += (float(np.abs(s).max(initial=0)) if graded else 1.0) * d.row_sum_bound * 2.0 ** exp
+        fed.append(feeds)
+        bound_ref.append(b)
+    got = scaled_dense_inputs(fed, sizes, rows, first)
+    if got is None:
+        assert floors or max(bound_ref) > 1 << 17
+        return
+    a6, bound = got
+    assert a6.shape == (rows, sum(sizes))
+    expected = np.zeros((rows, sum(sizes)), dtype=np.int64)
+    lo = 0
+    for feeds, n in zip(fed, sizes):
+        a = np.zeros((rows - first, n), dtype=np.int64)
+        for d, s in feeds:
+            a += dense_fixed_accumulate(d, s, d.stored_weights)  # the reference: always wraps as Lava does
+        expected[first:, lo:lo + n] = wrap_int32(a) << 6
+        lo += n
+    assert np.array_equal(a6.astype(np.int64), expected)
+    assert np.all(np.abs(expected) <= bound << 6)
+
+
+def _aligned_run_equals_steps(params: list[FixedLifParams], a_bits: int, seed: int) -> None:
+    """:func:`lif_fixed_run_scaled` (``a << 6`` given as float32, and as int32, which becomes u's record) and
+    :func:`lif_fixed_run_many` of two populations from random states (v at the top included) against
+    :func:`lif_fixed_step`, step by step."""
+    rng = np.random.default_rng(seed)
+    sizes = [4, 3]
+    a = rng.integers(-(1 << a_bits) + 1, 1 << a_bits, (40, sum(sizes)))
+    u0 = rng.integers(-U24 + 1, U24 + 1, sum(sizes))
+    v0 = np.concatenate([rng.integers(-U24 + 1, U24, sum(sizes) - 1), [U24 - 1]])
+
+    def states():
+        return [FixedLifState(u0[:4].astype(np.int32), v0[:4].astype(np.int32)),
+                FixedLifState(u0[4:].astype(np.int32), v0[4:].astype(np.int32))]
+
+    scaled = lif_fixed_run_scaled((a << 6).astype(np.float32), 1 << a_bits, sizes, params, states())
+    owned = lif_fixed_run_scaled((a << 6).astype(np.int32), 1 << a_bits, sizes, params, states())  # u's record
+    integer = lif_fixed_run_many([a[:, :4], a[:, 4:]], params, states())
+    ref = states()
+    for t in range(40):
+        for i, (lo, hi) in enumerate(((0, 4), (4, 7))):
+            fired = lif_fixed_step(ref[i], a[t, lo:hi], params[i])
+            for run in (scaled, owned, integer):
+                assert np.array_equal(run[i].spikes[t], fired), t
+                assert np.array_equal(run[i].u[t], ref[i].u) and np.array_equal(run[i].v[t], ref[i].v), t
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    du=st.sampled_from([0, 1, 2047, 4095]),
+    dv=st.sampled_from([0, 1, 1000, 4095]),
+    vth=st.sampled_from([0, 1, 1000, 131071]),
+    bias=st.tuples(st.integers(-4096, 4095), st.integers(-3, 7)),
+    a_bits=st.sampled_from([4, 12, 17]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_aligned_input_run_equals_single_steps_from_any_state(du, dv, vth, bias, a_bits, seed):
+    """From states anywhere in the 24-bit range (v above the threshold or at the top included, where saturation
+    binds), the aligned-input run and the integer run equal the step function."""
+    _aligned_run_equals_steps([FixedLifParams(du=du, dv=dv, vth=vth, bias_mant=bias[0], bias_exp=bias[1]),
+                               FixedLifParams(vth=3)], a_bits, seed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    vth=st.sampled_from([0, 1, 1000, 131071]),
+    bias=st.tuples(st.integers(-4096, 4095), st.integers(-3, 7)),
+    a_bits=st.sampled_from([4, 12, 17]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_kept_voltage_path_equals_single_steps(vth, bias, a_bits, seed):
+    """du = 4095 and dv = 0 everywhere (the lowered LM blocks): the int32 loop on the records equals the step
+    function, biases, saturation at both ends and thresholds at the edges included."""
+    _aligned_run_equals_steps([FixedLifParams(du=4095, dv=0, vth=vth, bias_mant=bias[0], bias_exp=bias[1]),
+                               FixedLifParams(du=4095, dv=0, vth=0)], a_bits, seed)
+
+
+def test_an_aligned_input_above_the_fast_bound_is_refused():
+    with pytest.raises(NeurosimError, match="2\\^17"):
+        lif_fixed_run_scaled(np.zeros((2, 3), dtype=np.float32), (1 << 17) + 1, [3], [FixedLifParams()])

@@ -13,7 +13,9 @@ from the start. Then:
   incoming projection for the whole window is one integer product
   (:func:`~neurosim.neurons.dense_fixed_accumulate`: Lava's integer widths and wrap-around, through BLAS where that
   is exact) and their LIF recurrences are unrolled side by side in NumPy
-  (:func:`~neurosim.neurons.lif_fixed_run_many`);
+  (:func:`~neurosim.neurons.lif_fixed_run_many`); where no sum can wrap and each Dense's shift is an exact
+  scaling, the products go straight into the LIF's MSB-aligned input (:func:`~neurosim.neurons.scaled_dense_inputs`,
+  :func:`~neurosim.neurons.lif_fixed_run_scaled`: the same integers, no int64 copies);
 * a population on a cycle (a recurrent projection closes it) advances one step per event: its inputs from outside
   the cycle are still one product for all steps, and only the projections inside the cycle are accumulated step
   by step, event by event (the stored weight rows of the inputs that fired, times the payload when graded: an
@@ -37,7 +39,9 @@ from neurosim.neurons import (
     LifTrace,
     dense_fixed_accumulate,
     lif_fixed_run_many,
+    lif_fixed_run_scaled,
     lif_fixed_step,
+    scaled_dense_inputs,
     wrap_int32,
 )
 from neurosim.snn import NetworkTrace, Projection, SpikingNetwork
@@ -199,13 +203,23 @@ def simulate_snn(net: SpikingNetwork, steps: int | None = None, window: int | No
         for a in range(0, steps, size):
             b = min(steps, a + size)
             yield from wait(pres, b - 1)
-            a_ins = []
-            for n, pop in zip(names, pops):
-                a_in = np.zeros((b - a, pop.n), dtype=np.int64)
-                for p in incoming[n]:
-                    deliver(p, a, b, a_in)
-                a_ins.append(a_in)
-            for n, run in zip(names, lif_fixed_run_many(a_ins, [pop.params for pop in pops], states)):
+            # the window's products straight into the LIF's aligned input where that is exact (one view of each
+            # presynaptic node's spikes: step t gets those of step t - 1), else the integer path
+            lo = max(a, 1)
+            delayed = {name: spikes[name][lo - 1:max(b - 1, lo - 1)] for name in pres}
+            scaled = scaled_dense_inputs([[(p.dense, delayed[p.pre]) for p in incoming[n]] for n in names],
+                                         [pop.n for pop in pops], b - a, min(lo - a, b - a))
+            if scaled is not None:
+                runs = lif_fixed_run_scaled(*scaled, [pop.n for pop in pops], [pop.params for pop in pops], states)
+            else:
+                a_ins = []
+                for n, pop in zip(names, pops):
+                    a_in = np.zeros((b - a, pop.n), dtype=np.int64)
+                    for p in incoming[n]:
+                        deliver(p, a, b, a_in)
+                    a_ins.append(a_in)
+                runs = lif_fixed_run_many(a_ins, [pop.params for pop in pops], states)
+            for n, run in zip(names, runs):
                 if a == 0 and b == steps:  # one window: its arrays are the record
                     traces[n], spikes[n] = run, run.spikes
                 else:
@@ -237,3 +251,5 @@ def prepare(net: SpikingNetwork) -> None:
         pre = net.sources.get(p.pre)
         peak = float(np.abs(pre.spikes).max(initial=0)) if pre is not None and p.dense.graded else 1.0
         p.dense.product_operand(product_dtype(peak * p.dense.row_sum_bound))
+        if p.dense.weight_exp >= 0 or p.dense.stored_multiple_of >= -p.dense.weight_exp:
+            _ = p.dense.scaled_operand  # the operand of the aligned-input path, made once here
