@@ -6,28 +6,35 @@ step) are checked identical before any ratio is printed. Two Lava times are give
 start the processes, run, read back: what a user waits for) and stepping only (Lava's ``run`` call). neurosim's
 time is the best of five interleaved rounds (and their median), end to end. Target: neurosim at least 100x faster.
 
+Each tool runs in its own environment, as ``bench_peers`` does: Lava in ``.venv-lava`` (Python 3.10, numpy < 2),
+one worker process per network that builds the network from the same workload and seed, runs it and hands back its
+recorded traces and a digest of the network it built (checked equal to this side's); neurosim in this interpreter
+(the project's ``.venv``, as a user runs it). Run it from the project's environment: ``python
+benchmarks/bench_lava.py`` (skipped, with a note, when neither ``.venv-lava`` nor an importable lava-nc exists).
+
 neurosim's products are exact integer sums (every partial sum below 2^24 in float32, or in float64 / int64), so the
 outputs are the same whatever the number of BLAS threads; Lava runs its processes in parallel on every core. Each
 neurosim engine is timed with one BLAS thread and with as many as the machine has (``--blas-threads``), in the same
 run, each against the same Lava run; the rows say which.
 
-Lava needs Python 3.10: run this with ``.venv-lava/bin/python benchmarks/bench_lava.py``; from another interpreter
-it re-runs itself there when ``.venv-lava`` exists, else says it is skipped.
-
-    python benchmarks/bench_lava.py [--steps N] [--block-steps N] [--quick]
+    python benchmarks/bench_lava.py [--steps N] [--block-steps N] [--quick] [--rounds N] [--blas-threads 1,2]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-# Lava's processes (and its reading of the recorded values) run as before, on one BLAS thread each; neurosim's
-# engines are given their thread counts below (threadpoolctl raises the limit within the block)
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy is first imported (inside the functions below)
+# Lava's processes (and its reading of the recorded values) run on one BLAS thread each; neurosim's engines are
+# given their thread counts below (threadpoolctl raises the limit within the block)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy is first imported
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 LAVA_PY = ROOT / ".venv-lava" / "bin" / "python"
@@ -41,22 +48,62 @@ def lava_importable() -> bool:
     return True
 
 
-def _settle(deadline_s: float = 30.0) -> None:
-    """Wait until Lava's run has left no child process behind (they shut down after ``run_lava`` returns and would
-    otherwise share the cores with the first neurosim timings), at most ``deadline_s``."""
-    import multiprocessing
-    import time
+def lava_python() -> Path | None:
+    """The interpreter Lava runs in: ``.venv-lava`` when it exists, else this one when lava-nc imports here."""
+    if LAVA_PY.exists():
+        return LAVA_PY
+    return Path(sys.executable) if lava_importable() else None
 
-    try:
-        import psutil
-    except ImportError:
-        psutil = None
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        alive = psutil.Process().children(recursive=True) if psutil is not None else multiprocessing.active_children()
-        if not alive:
-            return
-        time.sleep(0.05)
+
+def digest(net) -> str:
+    """A digest of everything that decides a network's outputs (sources, weights and settings, LIF parameters), so
+    that the two environments are known to have built the same network."""
+    h = hashlib.sha256()
+    for name, src in sorted(net.sources.items()):
+        h.update(name.encode() + np.ascontiguousarray(src.spikes, dtype=np.int64).tobytes())
+    for p in net.projections:
+        d = p.dense
+        h.update(f"{p.name}:{p.pre}:{p.post}:{d.num_weight_bits}:{d.weight_exp}:{d.sign_mode}:{d.num_message_bits}"
+                 .encode() + np.ascontiguousarray(d.weights, dtype=np.int64).tobytes())
+    for name, pop in sorted(net.populations.items()):
+        q = pop.params
+        h.update(f"{name}:{pop.n}:{q.du}:{q.dv}:{q.vth}".encode()
+                 + np.asarray(q.bias_mant, dtype=np.int64).tobytes() + np.asarray(q.bias_exp, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def lava_worker(args: argparse.Namespace) -> int:
+    """Run case ``args.worker`` in Lava (this interpreter) and save its traces, times and network digest."""
+    from neurosim.snn import run_engine
+
+    _, net, steps = cases(args)[args.worker]
+    t = run_engine("lava", net, steps)
+    arrays = {f"{q}/{name}": getattr(tr, q) for name, tr in t.populations.items() for q in ("spikes", "u", "v")}
+    np.savez(args.out, **arrays, wall_s=t.wall_s, run_s=t.run_s if t.run_s is not None else np.nan,
+             digest=digest(net))
+    return 0
+
+
+def run_lava(py: Path, args: argparse.Namespace, index: int, net):
+    """Case ``index`` run by Lava in its own environment: its trace (checked to come from the same network)."""
+    from neurosim.errors import NeurosimError
+    from neurosim.neurons import LifTrace
+    from neurosim.snn import NetworkTrace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "lava.npz"
+        cmd = [str(py), __file__, "--worker", str(index), "--out", str(out), "--steps", str(args.steps),
+               "--block-steps", str(args.block_steps)] + (["--quick"] if args.quick else [])
+        p = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                           env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+        if p.returncode != 0:
+            raise NeurosimError(f"the Lava worker failed (exit {p.returncode}):\n{(p.stdout + p.stderr)[-3000:]}")
+        z = np.load(out)
+        if str(z["digest"]) != digest(net):
+            raise NeurosimError("the Lava worker built a different network than this process (digests differ)")
+        pops = {name: LifTrace(z[f"spikes/{name}"], z[f"u/{name}"], z[f"v/{name}"]) for name in net.populations}
+        run_s = float(z["run_s"])
+        return NetworkTrace("lava", pops, float(z["wall_s"]), None if np.isnan(run_s) else run_s)
 
 
 def cases(args: argparse.Namespace) -> list[tuple[str, object, int]]:
@@ -88,14 +135,16 @@ def main() -> int:
                         help="BLAS thread counts to time neurosim with, comma-separated (default: 1 and every core)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="interleaved rounds of every neurosim engine and thread count (default 5; best and median)")
+    parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)  # a Lava worker: case index
+    parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not lava_importable():
-        if LAVA_PY.exists() and Path(sys.executable).resolve() != LAVA_PY.resolve():
-            return subprocess.call([str(LAVA_PY), __file__, *sys.argv[1:]])
+    if args.worker is not None:
+        return lava_worker(args)
+    py = lava_python()
+    if py is None:
         print("bench_lava: skipped: lava-nc is not importable here and .venv-lava does not exist (make lava-env)")
         return 0
 
-    import numpy as np
     from threadpoolctl import threadpool_limits
 
     from neurosim.errors import NeurosimError
@@ -104,10 +153,9 @@ def main() -> int:
     threads = sorted({max(int(x), 1) for x in str(args.blas_threads).split(",") if x.strip()})
 
     rows = []
-    for label, net, steps in cases(args):
+    for index, (label, net, steps) in enumerate(cases(args)):
         print(f"{label}: {net.summary()}", flush=True)
-        lava = run_engine("lava", net, steps)
-        _settle()
+        lava = run_lava(py, args, index, net)
         engines = ["functional"]
         try:
             run_engine("events", net, 1)
