@@ -57,6 +57,8 @@ DU_OFFSET = 1
 DV_OFFSET = 0
 DECAY_MAX = DECAY_UNITY - 1  # du, dv are 12-bit unsigned
 VTH_MAX = (1 << 17) - 1  # vth is 17-bit unsigned
+#: the largest |synaptic input| of the unrolled LIF's fast path (|a << 6| <= 2^23: no int32 sum can wrap)
+FAST_INPUT_BOUND = 1 << 17
 BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << 12), (1 << 12) - 1  # 13-bit signed
 BIAS_EXP_MIN, BIAS_EXP_MAX = -12, 7  # Loihi: 3-bit unsigned; Lava shifts right for a negative exponent
 WEIGHT_EXP_MIN, WEIGHT_EXP_MAX = -8, 7  # Loihi's weight exponent range
@@ -210,7 +212,7 @@ def lif_fixed_run_scaled(a6: np.ndarray, a_bound: int, sizes: list[int], params:
     ``a_bound`` >= max |a_in| (at most 2^17, where no int32 wrap of the input port applies). The results are
     those of :func:`lif_fixed_run_many`. An int32 ``a6`` becomes the record of u (where u is the input, as with
     du = 4095, it already is; else it is written over): give a copy to keep it."""
-    if a_bound > 1 << 17:
+    if a_bound > FAST_INPUT_BOUND:
         raise NeurosimError(f"lif_fixed_run_scaled: input bound {a_bound} > 2^17; give the integer input instead")
     if a6.shape[1] != sum(sizes):
         raise NeurosimError(f"lif_fixed_run_scaled: input of {a6.shape[1]} neurons for populations of {sum(sizes)}")
@@ -238,7 +240,7 @@ def _run_populations(sizes: list[int], params: list[FixedLifParams], states: lis
     u_out = a6 if own_a6 else np.zeros((steps, n), dtype=np.int32)  # a6 is read before u_out is written
     v_out = np.zeros((steps, n), dtype=np.int32)
     if steps and n:
-        if a_max <= 1 << 17 and int(np.abs(u).max()) <= UV_LIMIT:
+        if a_max <= FAST_INPUT_BOUND and int(np.abs(u).max()) <= UV_LIMIT:
             if a6 is None:  # a << 6 in float64 (exact: below 2^24), one pass
                 a6 = np.multiply(a, float(1 << ACT_SHIFT), dtype=np.float64)
             _lif_fast(a6, a_max << ACT_SHIFT, fu, fv, vth6, bias, u, v, spikes, u_out, v_out)
@@ -585,6 +587,14 @@ class DenseFixedParams:
             k = self._derived["pow2"] = 31 if nz.size == 0 else int(min(31, np.log2(np.min(nz & -nz))))
         return k
 
+    def aligned_bound(self, peak: float) -> float | None:
+        """A bound on |output| for inputs of at most ``peak`` in magnitude (binary messages: 1), when the shift
+        by ``weight_exp`` is an exact scaling of the sum (the stored weights are multiples of ``2^-weight_exp``),
+        so that the output is a product with :attr:`scaled_operand` (:func:`scaled_dense_inputs`); else None."""
+        if self.weight_exp < 0 and self.stored_multiple_of < -self.weight_exp:  # the shift would floor the sum
+            return None
+        return (peak if self.graded else 1.0) * self.row_sum_bound * 2.0 ** self.weight_exp
+
     @property
     def scaled_operand(self) -> np.ndarray:
         """The stored weights transposed, (in, out), times ``2^(weight_exp + 6)`` in float32: a product with it is
@@ -707,12 +717,11 @@ def scaled_dense_inputs(populations: list[list[tuple[DenseFixedParams, np.ndarra
             if int(dense.weights.shape[0]) != n or np.shape(spikes) != (rows - first, dense.weights.shape[1]):
                 raise NeurosimError(f"{dense.where}: {dense.weights.shape} weights for {n} neurons and spikes of "
                                     f"shape {np.shape(spikes)} (expected {(rows - first, dense.weights.shape[1])})")
-            exp = dense.weight_exp
-            if exp < 0 and dense.stored_multiple_of < -exp:  # the shift would floor the sum: not a scaling
+            b = dense.aligned_bound(float(np.abs(spikes).max(initial=0)) if dense.graded else 1.0)
+            if b is None:
                 return None
-            peak = float(np.abs(spikes).max(initial=0)) if dense.graded else 1.0
-            bound += peak * dense.row_sum_bound * 2.0 ** exp
-        if bound > 1 << 17:
+            bound += b
+        if bound > FAST_INPUT_BOUND:
             return None
         bounds.append(bound)
     out = np.zeros((rows, int(sum(sizes))), dtype=np.int32)  # a << 6 <= 2^23: int32 holds every sum

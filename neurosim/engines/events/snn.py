@@ -35,6 +35,7 @@ import numpy as np
 import simpy
 
 from neurosim.neurons import (
+    FAST_INPUT_BOUND,
     FixedLifState,
     LifTrace,
     dense_fixed_accumulate,
@@ -243,13 +244,16 @@ def simulate_snn(net: SpikingNetwork, steps: int | None = None, window: int | No
 
 
 def prepare(net: SpikingNetwork) -> None:
-    """Derive every projection's weight operands once (stored weights, the BLAS operand its inputs need): the
-    setup of a run, as building and compiling are Lava's; :func:`simulate_snn` would otherwise do it on first use."""
+    """Derive every projection's weight operand once (stored weights, the BLAS operand its inputs need: the
+    aligned-input one where the Dense alone qualifies for it, else the integer path's): the setup of a run, as
+    building and compiling are Lava's; :func:`simulate_snn` would otherwise do it on first use."""
     from neurosim.neurons import product_dtype
 
     for p in net.projections:
         pre = net.sources.get(p.pre)
         peak = float(np.abs(pre.spikes).max(initial=0)) if pre is not None and p.dense.graded else 1.0
-        p.dense.product_operand(product_dtype(peak * p.dense.row_sum_bound))
-        if p.dense.weight_exp >= 0 or p.dense.stored_multiple_of >= -p.dense.weight_exp:
-            _ = p.dense.scaled_operand  # the operand of the aligned-input path, made once here
+        aligned = p.dense.aligned_bound(peak)
+        if aligned is not None and aligned <= FAST_INPUT_BOUND:
+            _ = p.dense.scaled_operand
+        else:
+            p.dense.product_operand(product_dtype(peak * p.dense.row_sum_bound))
