@@ -31,7 +31,7 @@ and a synchronous step of the block stands for ``B`` hardware steps (B barriers,
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -203,6 +203,58 @@ class SyncClock:
             for _, _, ev, _ in batch:
                 ev.succeed()
         self.running = False
+
+
+class PhaseLock:
+    """A phase's lock (the blocks pass through a phase one at a time, in order), scheduled exactly as
+    ``simpy.Resource(capacity=1)`` schedules it, without its request and release objects: a request is granted at
+    once when the lock is free (an event scheduled now), else queued; a release schedules an event that, when
+    processed, grants the first queued request. The same events are scheduled at the same points as with the
+    resource, so every other event keeps its order (the fingerprints are unchanged)."""
+
+    def __init__(self, env: simpy.Environment):
+        self.env = env
+        self.held = False
+        self.queue: deque[simpy.Event] = deque()
+
+    def request(self) -> simpy.Event:
+        ev = self.env.event()
+        self.queue.append(ev)
+        self._grant()
+        return ev
+
+    def _grant(self, _event: simpy.Event | None = None) -> None:
+        if not self.held and self.queue:  # the first queued request, as the resource's put queue does
+            self.held = True
+            self.queue.popleft().succeed()
+
+    def release(self) -> None:
+        self.held = False
+        ev = self.env.event()
+        ev.callbacks.append(self._grant)
+        ev.succeed()
+
+
+def all_of(env: simpy.Environment, events: list[simpy.Event]) -> simpy.Event:
+    """``simpy.AllOf(env, events)`` as it schedules (one event, scheduled when the last of ``events`` is processed,
+    at once when all have been), without the condition's value."""
+    done = env.event()
+    left = len(events)
+
+    def check(_event: simpy.Event) -> None:
+        nonlocal left
+        left -= 1
+        if left == 0:
+            done.succeed()
+
+    if not events:
+        done.succeed()
+    for e in events:
+        if e.callbacks is None:  # processed already
+            check(e)
+        else:
+            e.callbacks.append(check)
+    return done
 
 
 @dataclass
@@ -696,7 +748,7 @@ class Simulator:
         self.links = LinkState(plan.mesh, carry=True)
         self.link_buffer = hw.chip.link_buffer.v  # messages a link's buffer holds (back-pressure)
         self.cores = CoreState(plan.n_cores)
-        self.phase_lock = [simpy.Resource(self.env, capacity=1) for _ in plan.phases]
+        self.phase_lock = [PhaseLock(self.env) for _ in plan.phases]
         self.tally = Tally()
         self.timings: dict[tuple[int, int], PhaseTiming] = {}
         self.delivered: dict[tuple[int, int, int], simpy.Event] = {}
@@ -741,24 +793,25 @@ class Simulator:
         rec = PhaseTiming(ph.index, blk.index)
         self.timings[(ph.index, blk.index)] = rec
         if ph.preds:
-            yield simpy.AllOf(self.env, [self._event(q, ph.index, blk.index) for q in ph.preds])
+            yield all_of(self.env, [self._event(q, ph.index, blk.index) for q in ph.preds])
             rec.last_pred = max(ph.preds, key=lambda q: self.timings[(q, blk.index)].end)
         rec.ready = self.env.now
-        with self.phase_lock[ph.index].request() as req:  # the blocks pass through a phase in order
-            yield req
-            rec.start = self.env.now
-            if rec.start > rec.ready:
-                rec.parts["waiting for the previous block"] += rec.start - rec.ready
-            if ph.kind == "spike":
-                yield from self._spike(ph, blk, rec)
-            elif ph.kind == "embedded":
-                yield from self._embedded(ph, blk, rec)
-            elif ph.kind == "graded":
-                yield from self._graded(ph, blk, rec)
-            else:
-                self._host(ph, blk)
-            if ph.out_routes:
-                yield from self._readout(ph, blk, rec)
+        lock = self.phase_lock[ph.index]
+        yield lock.request()  # the blocks pass through a phase in order
+        rec.start = self.env.now
+        if rec.start > rec.ready:
+            rec.parts["waiting for the previous block"] += rec.start - rec.ready
+        if ph.kind == "spike":
+            yield from self._spike(ph, blk, rec)
+        elif ph.kind == "embedded":
+            yield from self._embedded(ph, blk, rec)
+        elif ph.kind == "graded":
+            yield from self._graded(ph, blk, rec)
+        else:
+            self._host(ph, blk)
+        if ph.out_routes:
+            yield from self._readout(ph, blk, rec)
+        lock.release()
         rec.end = self.env.now
         for s in ph.succs:
             self._event(ph.index, s, blk.index).succeed()
