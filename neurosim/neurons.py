@@ -582,9 +582,9 @@ class DenseFixedParams:
     def stored_multiple_of(self) -> int:
         """The largest k (up to 31) such that every stored weight is a multiple of 2^k."""
         k = self._derived.get("pow2")
-        if k is None:
-            nz = np.abs(self.stored_weights[self.stored_weights != 0])
-            k = self._derived["pow2"] = 31 if nz.size == 0 else int(min(31, np.log2(np.min(nz & -nz))))
+        if k is None:  # the lowest bit set in any weight is the lowest set in their OR (two's complement alike)
+            bits = int(np.bitwise_or.reduce(self.stored_weights, axis=None)) if self.stored_weights.size else 0
+            k = self._derived["pow2"] = 31 if bits == 0 else min(31, (bits & -bits).bit_length() - 1)
         return k
 
     def aligned_bound(self, peak: float) -> float | None:
@@ -600,9 +600,10 @@ class DenseFixedParams:
         """The stored weights transposed, (in, out), times ``2^(weight_exp + 6)`` in float32: a product with it is
         the Dense's output MSB-aligned as the LIF takes it (exact only where :func:`scaled_dense_inputs` says)."""
         w = self._derived.get("scaled")
-        if w is None:
-            w = self._derived["scaled"] = np.ascontiguousarray(
-                self.stored_weights.T * 2.0 ** (self.weight_exp + ACT_SHIFT), dtype=np.float32)
+        if w is None:  # converted and scaled in one buffered pass (no weights-sized temporary)
+            stored = self.stored_weights
+            w = self._derived["scaled"] = np.empty(stored.shape[::-1], dtype=np.float32)
+            np.multiply(stored.T, 2.0 ** (self.weight_exp + ACT_SHIFT), out=w, casting="unsafe")
         return w
 
     @property
