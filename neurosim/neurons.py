@@ -312,7 +312,6 @@ def _lif_fast(a6, a6_max, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> Non
     uf, vf = u.astype(np.float64), v.astype(np.float64)
     fu_frac, fv_frac = fu / DECAY_UNITY, fv / DECAY_UNITY
     bias_f, vth_f = np.asarray(bias, dtype=np.float64), np.asarray(vth6, dtype=np.float64)
-    lo, hi = float(-UV_LIMIT + 1), float(UV_LIMIT - 1)
     below = np.empty(uf.shape, dtype=bool)
     u_rec = None if u_is_input else np.empty((a6.shape[0], uf.size))
     v_rec = np.empty((a6.shape[0], uf.size))
@@ -341,15 +340,7 @@ def _lif_fast(a6, a6_max, fu, fv, vth6, bias, u, v, spikes, u_out, v_out) -> Non
             cv += a6[t] if u_is_input else pu
         else:  # v kept: the step's v is the last one plus u, in one operation
             np.add(pv, a6[t] if u_is_input else pu, out=cv)
-        if any_bias:
-            cv += bias_f
-        if clip_hi:
-            np.clip(cv, lo, hi, out=cv)
-        elif clip:
-            np.maximum(cv, lo, out=cv)
-        keep = not_spiking[t]
-        np.less_equal(cv, vth_f, out=keep)
-        cv *= keep
+        _v_rest(cv, bias_f if any_bias else None, clip, clip_hi, vth_f, not_spiking[t])
         pv = cv
     np.logical_not(not_spiking, out=spikes)
     if not (u_is_input and u_out is a6):
@@ -367,25 +358,31 @@ def _lif_kept_v(a6, bias, vth6, any_bias, clip, clip_hi, u, v, spikes, u_out, v_
     if u_out is not a6:
         np.copyto(u_out, a6, casting="unsafe")  # exact integers: the record of u is the input
     bias_i, vth_i = np.asarray(bias, dtype=np.int32), np.asarray(vth6, dtype=np.int32)
-    lo, hi = -UV_LIMIT + 1, UV_LIMIT - 1
     not_spiking = np.empty(spikes.shape, dtype=bool)
     pv = v.astype(np.int32)
     for t in range(u_out.shape[0]):
         cv = v_out[t]
         np.add(pv, u_out[t], out=cv)
-        if any_bias:
-            cv += bias_i
-        if clip_hi:
-            np.clip(cv, lo, hi, out=cv)
-        elif clip:
-            np.maximum(cv, lo, out=cv)
-        keep = not_spiking[t]
-        np.less_equal(cv, vth_i, out=keep)
-        cv *= keep
+        _v_rest(cv, bias_i if any_bias else None, clip, clip_hi, vth_i, not_spiking[t])
         pv = cv
     np.logical_not(not_spiking, out=spikes)
     u[...] = u_out[-1]
     v[...] = pv
+
+
+def _v_rest(cv: np.ndarray, bias: np.ndarray | None, clip: bool, clip_hi: bool, vth: np.ndarray,
+            keep: np.ndarray) -> None:
+    """The rest of a voltage step in place, once decay and u are in ``cv``: the bias, the saturation (both sides,
+    or the lower alone where the upper cannot bind), the threshold (``keep``: the neurons that do not fire) and
+    the reset of those that do."""
+    if bias is not None:
+        cv += bias
+    if clip_hi:
+        np.clip(cv, -UV_LIMIT + 1, UV_LIMIT - 1, out=cv)
+    elif clip:
+        np.maximum(cv, -UV_LIMIT + 1, out=cv)
+    np.less_equal(cv, vth, out=keep)
+    cv *= keep
 
 
 # --------------------------------------------------------------------------------------------------------------
