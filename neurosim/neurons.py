@@ -743,6 +743,26 @@ def scaled_dense_inputs(populations: list[list[tuple[DenseFixedParams, np.ndarra
     return out, int(np.ceil(max(bounds, default=0.0)))
 
 
+def lif_fixed_run_fed(populations: list[list[tuple[DenseFixedParams, np.ndarray]]], sizes: list[int],
+                      params: list[FixedLifParams], rows: int, first: int = 0,
+                      states: list[FixedLifState] | None = None) -> list[LifTrace]:
+    """Populations side by side, each fed by its Dense over ``rows`` steps (``populations`` as in
+    :func:`scaled_dense_inputs`: each (Dense, spikes) reaches rows ``first..rows - 1``): the products straight into
+    the LIF's aligned input where that is exact, else the integer path (each Dense's int32 output, summed, then
+    :func:`lif_fixed_run_many`). The one way both engines run a feed-forward level."""
+    scaled = scaled_dense_inputs(populations, sizes, rows, first)
+    if scaled is not None:
+        return lif_fixed_run_scaled(*scaled, sizes, params, states)
+    a_ins = []
+    for incoming, n in zip(populations, sizes):
+        a_in = np.zeros((rows, n), dtype=np.int64)
+        for dense, spikes in incoming:
+            if rows > first:
+                a_in[first:] += dense_fixed_accumulate(dense, spikes)
+        a_ins.append(a_in)
+    return lif_fixed_run_many(a_ins, params, states)
+
+
 def lava_weights_for(mantissas: np.ndarray, num_weight_bits: int, sign_mode: str = "mixed",
                      extra_exp: int = 0) -> tuple[np.ndarray, int]:
     """Lava Dense ``(weights, weight_exp)`` whose synaptic input is exactly ``mantissas * 2^extra_exp``.

@@ -24,15 +24,7 @@ from typing import Any
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.neurons import (
-    DenseFixedParams,
-    FixedLifParams,
-    LifTrace,
-    dense_fixed_run,
-    lif_fixed_run_many,
-    lif_fixed_run_scaled,
-    scaled_dense_inputs,
-)
+from neurosim.neurons import DenseFixedParams, FixedLifParams, LifTrace, lif_fixed_run_fed
 
 
 @dataclass
@@ -217,7 +209,8 @@ def run_functional(net: SpikingNetwork, steps: int | None = None) -> NetworkTrac
 
     A feed-forward network lets every projection be computed for all steps at once (one matrix product) once its
     presynaptic spikes are known; populations at the same depth run side by side in one unrolled LIF loop, their
-    products written straight into its MSB-aligned input where that is exact (:func:`scaled_dense_inputs`).
+    products written straight into its MSB-aligned input where that is exact
+    (:func:`~neurosim.neurons.lif_fixed_run_fed`, as the event-driven engine runs a level).
     """
     t0 = time.perf_counter()
     net.check()
@@ -231,22 +224,8 @@ def run_functional(net: SpikingNetwork, steps: int | None = None) -> NetworkTrac
         # step t receives the spikes of step t - 1: one view per presynaptic node, so a node feeding several
         # projections is converted for the products once
         delayed = {p.pre: spikes[p.pre][:max(steps - 1, 0)] for n in level for p in net.incoming(n)}
-        scaled = scaled_dense_inputs([[(p.dense, delayed[p.pre]) for p in net.incoming(n)] for n in level],
-                                     [net.populations[n].n for n in level], steps, min(steps, 1))
-        if scaled is not None:  # the products straight into the LIF's aligned input
-            runs = lif_fixed_run_scaled(*scaled, [net.populations[n].n for n in level], params)
-        else:
-            a_ins = []
-            for name in level:
-                incoming = net.incoming(name)
-                if len(incoming) == 1:  # the usual case: the one projection's output is the input
-                    a_ins.append(dense_fixed_run(incoming[0].dense, spikes[incoming[0].pre]))
-                    continue
-                a_in = np.zeros((steps, net.populations[name].n), dtype=np.int64)
-                for proj in incoming:
-                    a_in += dense_fixed_run(proj.dense, spikes[proj.pre])
-                a_ins.append(a_in)
-            runs = lif_fixed_run_many(a_ins, params)
+        runs = lif_fixed_run_fed([[(p.dense, delayed[p.pre]) for p in net.incoming(n)] for n in level],
+                                 [net.populations[n].n for n in level], params, steps, min(steps, 1))
         for name, tr in zip(level, runs):
             traces[name] = tr
             spikes[name] = tr.spikes

@@ -13,9 +13,9 @@ from the start. Then:
   incoming projection for the whole window is one integer product
   (:func:`~neurosim.neurons.dense_fixed_accumulate`: Lava's integer widths and wrap-around, through BLAS where that
   is exact) and their LIF recurrences are unrolled side by side in NumPy
-  (:func:`~neurosim.neurons.lif_fixed_run_many`); where no sum can wrap and each Dense's shift is an exact
-  scaling, the products go straight into the LIF's MSB-aligned input (:func:`~neurosim.neurons.scaled_dense_inputs`,
-  :func:`~neurosim.neurons.lif_fixed_run_scaled`: the same integers, no int64 copies);
+  (:func:`~neurosim.neurons.lif_fixed_run_fed`, the functional engine's way too); where no sum can wrap and each
+  Dense's shift is an exact scaling, the products go straight into the LIF's MSB-aligned input
+  (:func:`~neurosim.neurons.scaled_dense_inputs`: the same integers, no int64 copies);
 * a population on a cycle (a recurrent projection closes it) advances one step per event: its inputs from outside
   the cycle are still one product for all steps, and only the projections inside the cycle are accumulated step
   by step, event by event (the stored weight rows of the inputs that fired, times the payload when graded: an
@@ -39,10 +39,8 @@ from neurosim.neurons import (
     FixedLifState,
     LifTrace,
     dense_fixed_accumulate,
-    lif_fixed_run_many,
-    lif_fixed_run_scaled,
+    lif_fixed_run_fed,
     lif_fixed_step,
-    scaled_dense_inputs,
     wrap_int32,
 )
 from neurosim.snn import NetworkTrace, Projection, SpikingNetwork
@@ -208,18 +206,9 @@ def simulate_snn(net: SpikingNetwork, steps: int | None = None, window: int | No
             # presynaptic node's spikes: step t gets those of step t - 1), else the integer path
             lo = max(a, 1)
             delayed = {name: spikes[name][lo - 1:max(b - 1, lo - 1)] for name in pres}
-            scaled = scaled_dense_inputs([[(p.dense, delayed[p.pre]) for p in incoming[n]] for n in names],
-                                         [pop.n for pop in pops], b - a, min(lo - a, b - a))
-            if scaled is not None:
-                runs = lif_fixed_run_scaled(*scaled, [pop.n for pop in pops], [pop.params for pop in pops], states)
-            else:
-                a_ins = []
-                for n, pop in zip(names, pops):
-                    a_in = np.zeros((b - a, pop.n), dtype=np.int64)
-                    for p in incoming[n]:
-                        deliver(p, a, b, a_in)
-                    a_ins.append(a_in)
-                runs = lif_fixed_run_many(a_ins, [pop.params for pop in pops], states)
+            runs = lif_fixed_run_fed([[(p.dense, delayed[p.pre]) for p in incoming[n]] for n in names],
+                                     [pop.n for pop in pops], [pop.params for pop in pops], b - a,
+                                     min(lo - a, b - a), states)
             for n, run in zip(names, runs):
                 if a == 0 and b == steps:  # one window: its arrays are the record
                     traces[n], spikes[n] = run, run.spikes
